@@ -1,0 +1,978 @@
+//! One sparse local layer: wiring, state, gate, forward, feedback and the local update
+//! (spec sections 2-4).
+//!
+//! Arithmetic follows the public port of the paper's code operation for operation
+//! (including where it multiplies by a reciprocal instead of dividing, and the order of
+//! every sum), so trajectories agree with it to the last bit wherever the platform's
+//! `exp`/`ln`/`sin`/`cos` agree.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::LearningConfig;
+use crate::error::{Error, Result};
+use crate::matrix::Matrix;
+use crate::rng::Gaussian;
+use crate::topology::{self, Shape, WiringSpec};
+
+/// The regime a training step runs in, chosen by budget adaptation (spec section 6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// First step of a network: no previous loss to compare with.
+    Warmup,
+    /// The loss fell: budget shrinks, trails are reinforced harder, consolidation may grow.
+    Exploit,
+    /// The loss rose: budget grows and selection favours slots near last step's updates.
+    NeighborFollow,
+    /// The loss stayed within tolerance.
+    Steady,
+}
+
+impl Mode {
+    /// The name used in scenario results (`warmup`, `exploit`, `neighbor-follow`, `steady`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Warmup => "warmup",
+            Mode::Exploit => "exploit",
+            Mode::NeighborFollow => "neighbor-follow",
+            Mode::Steady => "steady",
+        }
+    }
+
+    /// Reinforcement multiplier of the mode (spec section 4, step 7).
+    pub fn reinforcement_factor(self) -> f64 {
+        match self {
+            Mode::Exploit => 1.2,
+            Mode::NeighborFollow => 0.9,
+            Mode::Warmup | Mode::Steady => 1.0,
+        }
+    }
+}
+
+/// `min(max(x, lo), hi)` with the original's NaN behaviour: a NaN stays NaN (Rust's
+/// `f64::max` would silently replace it by the bound): both comparisons are false.
+#[inline(always)]
+pub(crate) fn clamp(x: f64, lo: f64, hi: f64) -> f64 {
+    if x < lo {
+        lo
+    } else if x > hi {
+        hi
+    } else {
+        x
+    }
+}
+
+/// Everything needed to build one layer.
+#[derive(Debug, Clone)]
+pub struct LayerSpec<'a> {
+    /// Number of input units.
+    pub inputs: usize,
+    /// Number of output units.
+    pub outputs: usize,
+    /// Upper bound on slots per output (`K = min(max_neighbors, inputs)`).
+    pub max_neighbors: usize,
+    /// Optional Euclidean connection radius.
+    pub connection_radius: Option<f64>,
+    /// Number of default tag groups.
+    pub tag_count: usize,
+    /// Largest allowed tag difference between an output and its inputs.
+    pub tag_distance: u64,
+    /// Layout of the inputs.
+    pub input_shape: Shape,
+    /// Layout of the outputs.
+    pub output_shape: Shape,
+    /// Explicit input tags (else defaults from the layout).
+    pub input_tags: Option<&'a [i64]>,
+    /// Explicit output tags (else defaults from the layout).
+    pub output_tags: Option<&'a [i64]>,
+    /// Whether the pheromone gate scales effective weights.
+    pub gate: bool,
+    /// Short-trail weight in the effective trail.
+    pub short_weight: f64,
+    /// Long-trail weight in the effective trail.
+    pub long_weight: f64,
+    /// Whether outputs have a bias.
+    pub bias: bool,
+    /// Seed of the weight initialisation.
+    pub seed: u32,
+}
+
+impl LayerSpec<'_> {
+    /// A spec with the spec's defaults (K = 8, 4 tag groups, gate and bias on, seed 0).
+    pub fn new(inputs: usize, outputs: usize) -> Self {
+        LayerSpec {
+            inputs,
+            outputs,
+            max_neighbors: 8,
+            connection_radius: None,
+            tag_count: 4,
+            tag_distance: 0,
+            input_shape: Shape::Line,
+            output_shape: Shape::Line,
+            input_tags: None,
+            output_tags: None,
+            gate: true,
+            short_weight: 0.0,
+            long_weight: 1.0,
+            bias: true,
+            seed: 0,
+        }
+    }
+}
+
+/// The learned state of a layer. Per-slot vectors are output-major (`o*K + k`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerState {
+    /// Weights `w`.
+    pub weight: Vec<f64>,
+    /// Short pheromone trail `S`.
+    pub short: Vec<f64>,
+    /// Long pheromone trail `P`.
+    pub long: Vec<f64>,
+    /// Consolidation `C` in `[0, 1]`.
+    pub consolidation: Vec<f64>,
+    /// Per-output bias `b`, if the layer has one.
+    pub bias: Option<Vec<f64>>,
+    /// 1 where the previous update accepted the slot (drives the neighbor-follow frontier).
+    pub last_accepted: Vec<u8>,
+}
+
+/// Parameters of one local update that come from the network step.
+#[derive(Debug, Clone, Copy)]
+pub struct UpdateParams<'a> {
+    /// Per-output budget (floored, at least 1).
+    pub budget: f64,
+    /// Mode of this step.
+    pub mode: Mode,
+    /// Whether consolidation may grow this step.
+    pub consolidate: bool,
+    /// The learning configuration.
+    pub config: &'a LearningConfig,
+}
+
+/// Working buffers of the update, kept between steps so the hot loop does not allocate.
+#[derive(Debug, Clone, Default)]
+struct Scratch {
+    signal: Vec<f64>,
+    cofire: Vec<f64>,
+    selected: Vec<u8>,
+    plasticity: Vec<f64>,
+    candidate: Vec<f64>,
+    bias_direction: Vec<f64>,
+    scores: Vec<(usize, f64)>,
+    frontier: Vec<u8>,
+}
+
+/// One sparse local layer.
+#[derive(Debug, Clone)]
+pub struct Layer {
+    inputs: usize,
+    outputs: usize,
+    k: usize,
+    neighbors: Vec<u32>,
+    mask: Vec<u8>,
+    input_positions: Vec<[f64; 2]>,
+    output_positions: Vec<[f64; 2]>,
+    in_degree: Vec<f64>,
+    sqrt_in_degree: Vec<f64>,
+    gate_enabled: bool,
+    short_weight: f64,
+    long_weight: f64,
+    state: LayerState,
+    // Derived from `state`; refreshed after every change so forward and feedback are pure.
+    gate: Vec<f64>,
+    effective: Vec<f64>,
+    scratch: Scratch,
+}
+
+impl Layer {
+    /// Wire and initialise a layer (spec section 2).
+    pub fn new(spec: &LayerSpec<'_>, layer_index: usize) -> Result<Self> {
+        if spec.inputs == 0 {
+            return Err(Error::invalid("inputs", "a layer needs at least one input"));
+        }
+        if spec.outputs == 0 {
+            return Err(Error::invalid(
+                "outputs",
+                "a layer needs at least one output",
+            ));
+        }
+        if spec.max_neighbors == 0 {
+            return Err(Error::invalid("max_neighbors", "must be at least 1"));
+        }
+        if let Some(r) = spec.connection_radius {
+            if !r.is_finite() {
+                return Err(Error::invalid("connection_radius", "not a finite number"));
+            }
+        }
+        for (name, w) in [
+            ("short_weight", spec.short_weight),
+            ("long_weight", spec.long_weight),
+        ] {
+            if !w.is_finite() {
+                return Err(Error::invalid(name, "not a finite number"));
+            }
+        }
+        let input_positions = spec.input_shape.positions(spec.inputs);
+        let output_positions = spec.output_shape.positions(spec.outputs);
+        let input_tags = topology::resolve_tags(
+            spec.input_tags,
+            spec.input_shape,
+            spec.inputs,
+            spec.tag_count,
+            "input_tags",
+        )?;
+        let output_tags = topology::resolve_tags(
+            spec.output_tags,
+            spec.output_shape,
+            spec.outputs,
+            spec.tag_count,
+            "output_tags",
+        )?;
+        let wiring = topology::wire(
+            &WiringSpec {
+                input_positions: &input_positions,
+                output_positions: &output_positions,
+                input_tags: &input_tags,
+                output_tags: &output_tags,
+                max_neighbors: spec.max_neighbors,
+                tag_distance: spec.tag_distance,
+                connection_radius: spec.connection_radius,
+            },
+            layer_index,
+        )?;
+        let k = wiring.k;
+        let size = spec.outputs * k;
+
+        // Weights are drawn in slot order, invalid slots draw nothing; the original
+        // multiplies by 1/sqrt(K) rather than dividing, which matters in the last bit.
+        let mut gaussian = Gaussian::new(spec.seed);
+        let scale = 1.0 / (k.max(1) as f64).sqrt();
+        let mut weight = vec![0.0; size];
+        let mut long = vec![0.0; size];
+        let mut short = vec![0.0; size];
+        for i in 0..size {
+            if wiring.mask[i] != 0 {
+                weight[i] = gaussian.sample() * scale;
+                long[i] = 1.0;
+                short[i] = 1.0;
+            }
+        }
+
+        let mut in_degree = vec![0.0f64; spec.inputs];
+        for i in 0..size {
+            if wiring.mask[i] != 0 {
+                in_degree[wiring.neighbors[i] as usize] += 1.0;
+            }
+        }
+        for d in &mut in_degree {
+            if *d < 1.0 {
+                *d = 1.0;
+            }
+        }
+        let sqrt_in_degree = in_degree.iter().map(|d: &f64| d.sqrt()).collect();
+
+        let mut layer = Layer {
+            inputs: spec.inputs,
+            outputs: spec.outputs,
+            k,
+            neighbors: wiring.neighbors,
+            mask: wiring.mask,
+            input_positions,
+            output_positions,
+            in_degree,
+            sqrt_in_degree,
+            gate_enabled: spec.gate,
+            short_weight: spec.short_weight,
+            long_weight: spec.long_weight,
+            state: LayerState {
+                weight,
+                short,
+                long,
+                consolidation: vec![0.0; size],
+                bias: spec.bias.then(|| vec![0.0; spec.outputs]),
+                last_accepted: vec![0; size],
+            },
+            gate: vec![0.0; size],
+            effective: vec![0.0; size],
+            scratch: Scratch::default(),
+        };
+        layer.refresh_derived();
+        Ok(layer)
+    }
+
+    /// Number of input units.
+    pub fn inputs(&self) -> usize {
+        self.inputs
+    }
+
+    /// Number of output units.
+    pub fn outputs(&self) -> usize {
+        self.outputs
+    }
+
+    /// Slots per output, `K`.
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    /// Input read by each slot (output-major; 0 on invalid slots).
+    pub fn neighbors(&self) -> &[u32] {
+        &self.neighbors
+    }
+
+    /// 1 on connected slots.
+    pub fn mask(&self) -> &[u8] {
+        &self.mask
+    }
+
+    /// Positions of the input units.
+    pub fn input_positions(&self) -> &[[f64; 2]] {
+        &self.input_positions
+    }
+
+    /// Positions of the output units.
+    pub fn output_positions(&self) -> &[[f64; 2]] {
+        &self.output_positions
+    }
+
+    /// Number of valid slots reading each input (at least 1).
+    pub fn in_degree(&self) -> &[f64] {
+        &self.in_degree
+    }
+
+    /// The learned state.
+    pub fn state(&self) -> &LayerState {
+        &self.state
+    }
+
+    /// Change the state through `edit`; gate and effective weights are recomputed after.
+    /// Vectors must keep their lengths (checked: a length change is an error and the
+    /// state is left as `edit` made it only if the lengths hold).
+    pub fn edit_state<R>(&mut self, edit: impl FnOnce(&mut LayerState) -> R) -> Result<R> {
+        let mut state = self.state.clone();
+        let out = edit(&mut state);
+        let size = self.outputs * self.k;
+        for (name, len) in [
+            ("weight", state.weight.len()),
+            ("short", state.short.len()),
+            ("long", state.long.len()),
+            ("consolidation", state.consolidation.len()),
+            ("last_accepted", state.last_accepted.len()),
+        ] {
+            if len != size {
+                return Err(Error::invalid(
+                    name,
+                    format!("expected {size} slots, got {len}"),
+                ));
+            }
+        }
+        match (&state.bias, &self.state.bias) {
+            (Some(b), Some(_)) if b.len() != self.outputs => {
+                return Err(Error::invalid(
+                    "bias",
+                    format!("expected {} values, got {}", self.outputs, b.len()),
+                ));
+            }
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(Error::invalid(
+                    "bias",
+                    "cannot add or remove the bias of a built layer",
+                ));
+            }
+            _ => {}
+        }
+        self.state = state;
+        self.refresh_derived();
+        Ok(out)
+    }
+
+    /// The pheromone gate `g` of every slot for the current state (spec section 3).
+    pub fn gate(&self) -> &[f64] {
+        &self.gate
+    }
+
+    /// Effective weights `W = w * mask * g` for the current state.
+    pub fn effective_weight(&self) -> &[f64] {
+        &self.effective
+    }
+
+    fn refresh_derived(&mut self) {
+        for o in 0..self.outputs {
+            self.refresh_output(o);
+        }
+    }
+
+    /// Recomputes the gate and effective weights of output `o` from its state.
+    #[inline(always)]
+    fn refresh_output(&mut self, o: usize) {
+        let slots = o * self.k..(o + 1) * self.k;
+        let mask = &self.mask[slots.clone()];
+        let gate = &mut self.gate[slots.clone()];
+        if !self.gate_enabled {
+            gate.fill(1.0);
+        } else {
+            let total = self.short_weight + self.long_weight;
+            let (short, long) = (
+                &self.state.short[slots.clone()],
+                &self.state.long[slots.clone()],
+            );
+            let mut valid = 0usize;
+            let mut mass = 0.0;
+            for j in 0..mask.len() {
+                let value = if mask[j] != 0 {
+                    valid += 1;
+                    let e = if total <= 0.0 {
+                        long[j]
+                    } else {
+                        (short[j] * self.short_weight + long[j] * self.long_weight) / total
+                    };
+                    e.max(0.0)
+                } else {
+                    0.0
+                };
+                gate[j] = value;
+                mass += value;
+            }
+            let valid = valid.max(1) as f64;
+            if mass < 1e-6 {
+                mass = 1e-6;
+            }
+            for g in gate.iter_mut() {
+                *g = 0.5 + 0.5 * clamp(*g / mass * valid, 0.0, 2.0);
+            }
+        }
+        let weight = &self.state.weight[slots.clone()];
+        for (((e, &w), &m), &g) in self.effective[slots]
+            .iter_mut()
+            .zip(weight)
+            .zip(mask)
+            .zip(gate.iter())
+        {
+            *e = w * f64::from(m) * g;
+        }
+    }
+
+    fn check_cols(&self, m: &Matrix, cols: usize, name: &str) -> Result<()> {
+        if m.cols() != cols {
+            return Err(Error::invalid(
+                name,
+                format!("expected {cols} columns, got {}", m.cols()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Forward pass into `out` (resized to `rows x outputs`): `z = x W + b` over valid
+    /// slots (spec section 3). Row-major convenience over [`Layer::forward_t`].
+    pub fn forward_into(&self, x: &Matrix, out: &mut Matrix) -> Result<()> {
+        self.check_cols(x, self.inputs, "x")?;
+        let mut z_t = Matrix::default();
+        self.forward_t(&x.transpose(), &mut z_t)?;
+        z_t.transpose_into(out);
+        Ok(())
+    }
+
+    /// Forward pass in feature-major layout: `x_t` is `inputs x rows`, `z_t` becomes
+    /// `outputs x rows`. Every sum runs over the valid slots in slot order, then adds the
+    /// bias, exactly as the row-major definition; the rows are independent, so the inner
+    /// loop runs over rows and vectorises.
+    pub fn forward_t(&self, x_t: &Matrix, z_t: &mut Matrix) -> Result<()> {
+        if x_t.rows() != self.inputs {
+            return Err(Error::invalid(
+                "x",
+                format!("expected {} inputs, got {}", self.inputs, x_t.rows()),
+            ));
+        }
+        self.forward_kernel(x_t, z_t);
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn forward_kernel(&self, x_t: &Matrix, z_t: &mut Matrix) {
+        let rows = x_t.cols();
+        z_t.reshape(self.outputs, rows);
+        for o in 0..self.outputs {
+            let z = z_t.row_mut(o);
+            z.fill(0.0);
+            for i in o * self.k..(o + 1) * self.k {
+                if self.mask[i] != 0 {
+                    let w = self.effective[i];
+                    for (zr, &xr) in z.iter_mut().zip(x_t.row(self.neighbors[i] as usize)) {
+                        *zr += xr * w;
+                    }
+                }
+            }
+            if let Some(b) = &self.state.bias {
+                for zr in z.iter_mut() {
+                    *zr += b[o];
+                }
+            }
+        }
+    }
+
+    /// Forward pass returning a new matrix.
+    pub fn forward(&self, x: &Matrix) -> Result<Matrix> {
+        let mut out = Matrix::default();
+        self.forward_into(x, &mut out)?;
+        Ok(out)
+    }
+
+    /// Feedback of an output-side signal `e` (rows x outputs) to the inputs, into `out`:
+    /// `f[j] = sum_{slots reading j} e[o] W[o,k] / sqrt(in_degree(j))`. Row-major
+    /// convenience over [`Layer::feedback_t`].
+    pub fn feedback_into(&self, e: &Matrix, out: &mut Matrix) -> Result<()> {
+        self.check_cols(e, self.outputs, "error")?;
+        let mut f_t = Matrix::default();
+        self.feedback_t(&e.transpose(), &mut f_t)?;
+        f_t.transpose_into(out);
+        Ok(())
+    }
+
+    /// Feedback in feature-major layout: `e_t` is `outputs x rows`, `f_t` becomes
+    /// `inputs x rows`. Each input's sum runs over (output, slot) in order, as in the
+    /// row-major definition.
+    pub fn feedback_t(&self, e_t: &Matrix, f_t: &mut Matrix) -> Result<()> {
+        if e_t.rows() != self.outputs {
+            return Err(Error::invalid(
+                "error",
+                format!("expected {} outputs, got {}", self.outputs, e_t.rows()),
+            ));
+        }
+        self.feedback_kernel(e_t, f_t);
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn feedback_kernel(&self, e_t: &Matrix, f_t: &mut Matrix) {
+        let rows = e_t.cols();
+        f_t.reshape(self.inputs, rows);
+        f_t.as_mut_slice().fill(0.0);
+        for o in 0..self.outputs {
+            let e = e_t.row(o);
+            for i in o * self.k..(o + 1) * self.k {
+                if self.mask[i] != 0 {
+                    let w = self.effective[i];
+                    for (fr, &er) in f_t.row_mut(self.neighbors[i] as usize).iter_mut().zip(e) {
+                        *fr += er * w;
+                    }
+                }
+            }
+        }
+        for (j, d) in self.sqrt_in_degree.iter().enumerate() {
+            for fr in f_t.row_mut(j) {
+                *fr /= d;
+            }
+        }
+    }
+
+    /// The local update of spec section 4 on a batch: `pre` (rows x inputs), `post` and
+    /// `err` (rows x outputs). Returns the number of accepted slots. Row-major
+    /// convenience over [`Layer::local_update_t`].
+    pub fn local_update(
+        &mut self,
+        pre: &Matrix,
+        post: &Matrix,
+        err: &Matrix,
+        p: &UpdateParams<'_>,
+    ) -> Result<usize> {
+        self.check_cols(pre, self.inputs, "pre")?;
+        self.check_cols(post, self.outputs, "post")?;
+        self.check_cols(err, self.outputs, "err")?;
+        self.local_update_t(&pre.transpose(), &post.transpose(), &err.transpose(), p)
+    }
+
+    /// The local update in feature-major layout: `pre_t` is `inputs x rows`, `post_t`
+    /// and `err_t` are `outputs x rows`. Returns the number of accepted slots.
+    ///
+    /// The work is two passes over the outputs: the first forms the signal, selects, and
+    /// accumulates the directional derivative (in slot order, as the original sums it);
+    /// after the global descent decision the second applies weights, trails,
+    /// consolidation and the new gate output by output. Each slot sees exactly the
+    /// original's operations in the original's order.
+    pub fn local_update_t(
+        &mut self,
+        pre_t: &Matrix,
+        post_t: &Matrix,
+        err_t: &Matrix,
+        p: &UpdateParams<'_>,
+    ) -> Result<usize> {
+        if pre_t.rows() != self.inputs {
+            return Err(Error::invalid(
+                "pre",
+                format!("expected {} inputs, got {}", self.inputs, pre_t.rows()),
+            ));
+        }
+        for (m, name) in [(post_t, "post"), (err_t, "err")] {
+            if m.rows() != self.outputs {
+                return Err(Error::invalid(
+                    name,
+                    format!("expected {} outputs, got {}", self.outputs, m.rows()),
+                ));
+            }
+        }
+        let rows = pre_t.cols();
+        if rows == 0 {
+            return Err(Error::invalid("pre", "an update needs at least one row"));
+        }
+        if post_t.cols() != rows || err_t.cols() != rows {
+            return Err(Error::invalid(
+                "post",
+                format!(
+                    "pre has {rows} rows but post has {} and err {}",
+                    post_t.cols(),
+                    err_t.cols()
+                ),
+            ));
+        }
+        Ok(self.update_kernel(pre_t, post_t, err_t, p))
+    }
+
+    #[inline(always)]
+    fn update_kernel(
+        &mut self,
+        pre_t: &Matrix,
+        post_t: &Matrix,
+        err_t: &Matrix,
+        p: &UpdateParams<'_>,
+    ) -> usize {
+        let rows = pre_t.cols();
+        let cfg = p.config;
+        let k = self.k;
+        let size = self.outputs * k;
+        let mut s = std::mem::take(&mut self.scratch);
+        // Every slot of these is written before it is read.
+        for v in [
+            &mut s.signal,
+            &mut s.cofire,
+            &mut s.plasticity,
+            &mut s.candidate,
+        ] {
+            v.resize(size, 0.0);
+        }
+        s.selected.resize(size, 0);
+        s.frontier.resize(k, 0);
+
+        // 1. Accumulate over rows, rows in order (the sum order is part of the contract).
+        // Invalid slots read input 0 and accumulate values that step 2 zeroes, which is
+        // cheaper than a branch per slot and row.
+        let batch = Batch {
+            pre_t,
+            post_t,
+            err_t,
+        };
+        for o in 0..self.outputs {
+            let base = o * k;
+            let mut slot = 0;
+            while slot + 8 <= k {
+                batch.accumulate::<8>(
+                    o,
+                    base + slot,
+                    &self.neighbors,
+                    &mut s.signal,
+                    &mut s.cofire,
+                );
+                slot += 8;
+            }
+            while slot + 4 <= k {
+                batch.accumulate::<4>(
+                    o,
+                    base + slot,
+                    &self.neighbors,
+                    &mut s.signal,
+                    &mut s.cofire,
+                );
+                slot += 4;
+            }
+            while slot < k {
+                batch.accumulate::<1>(
+                    o,
+                    base + slot,
+                    &self.neighbors,
+                    &mut s.signal,
+                    &mut s.cofire,
+                );
+                slot += 1;
+            }
+        }
+
+        // Steps 2-5, output by output.
+        let inv_rows = 1.0 / rows as f64;
+        let budget = p.budget.floor().max(1.0) as usize;
+        let consolidating = cfg.consolidation_strength > 0.0;
+        let mut derivative = 0.0;
+        let mut selected_count = 0usize;
+        for o in 0..self.outputs {
+            let slots = o * k..(o + 1) * k;
+            let mask = &self.mask[slots.clone()];
+            let gate = &self.gate[slots.clone()];
+            let signal = &mut s.signal[slots.clone()];
+            let cofire = &mut s.cofire[slots.clone()];
+            // 2. Normalise by rows (as a multiplication by 1/R), gate and clip.
+            let mut valid = 0usize;
+            for j in 0..k {
+                if mask[j] != 0 {
+                    valid += 1;
+                    signal[j] = clamp(
+                        signal[j] * inv_rows * gate[j],
+                        -cfg.signal_clip,
+                        cfg.signal_clip,
+                    );
+                    cofire[j] *= inv_rows;
+                } else {
+                    signal[j] = 0.0;
+                    cofire[j] = 0.0;
+                }
+            }
+            // 3. Budgeted top-k selection.
+            let selected = &mut s.selected[slots.clone()];
+            selected.fill(0);
+            if valid > 0 {
+                s.scores.clear();
+                let long = &self.state.long[slots.clone()];
+                let mut max_score = f64::NEG_INFINITY;
+                for j in 0..k {
+                    if mask[j] != 0 {
+                        let score = signal[j].abs() * (0.5 + long[j]);
+                        s.scores.push((j, score));
+                        if score > max_score {
+                            max_score = score;
+                        }
+                    }
+                }
+                if max_score > 0.0 {
+                    if p.mode == Mode::NeighborFollow
+                        && frontier_of(
+                            &mut s.frontier,
+                            mask,
+                            &self.neighbors[slots.clone()],
+                            &self.state.last_accepted[slots.clone()],
+                            &self.input_positions,
+                            cfg.neighbor_follow_distance,
+                        )
+                    {
+                        let bonus = max_score.max(1.0);
+                        for (slot, score) in s.scores.iter_mut() {
+                            if s.frontier[*slot] != 0 {
+                                *score += bonus;
+                            }
+                        }
+                    }
+                    for &(slot, _) in top_k_stable(&mut s.scores, budget.min(valid)) {
+                        selected[slot] = 1;
+                        selected_count += 1;
+                    }
+                }
+            }
+            // 4. Plasticity.
+            let plasticity = &mut s.plasticity[slots.clone()];
+            if consolidating {
+                let consolidation = &self.state.consolidation[slots.clone()];
+                for j in 0..k {
+                    let protection = clamp(consolidation[j] * cfg.consolidation_strength, 0.0, 1.0);
+                    let value = (1.0 - protection).max(cfg.consolidation_lr_floor);
+                    plasticity[j] = if mask[j] != 0 { value } else { 0.0 };
+                }
+            } else {
+                plasticity.fill(1.0);
+            }
+            // 5. Candidate step and its share of the directional derivative.
+            let candidate = &mut s.candidate[slots];
+            for j in 0..k {
+                candidate[j] = signal[j] * f64::from(selected[j]) * plasticity[j];
+                derivative += -signal[j] * candidate[j];
+            }
+        }
+        let has_bias = self.state.bias.is_some();
+        if has_bias {
+            s.bias_direction.clear();
+            s.bias_direction.resize(self.outputs, 0.0);
+            for (o, acc) in s.bias_direction.iter_mut().enumerate() {
+                for &e in err_t.row(o) {
+                    *acc += e;
+                }
+            }
+            for bd in &mut s.bias_direction {
+                *bd = clamp(*bd / rows as f64, -cfg.signal_clip, cfg.signal_clip);
+            }
+            for &bd in &s.bias_direction {
+                derivative += -bd * bd;
+            }
+        }
+        let descent = derivative.is_finite() && derivative < 0.0;
+        let accepted_count = if descent { selected_count } else { 0 };
+
+        // Steps 6-9, output by output.
+        let rates = cfg.trail_rates();
+        let factor = p.mode.reinforcement_factor();
+        let span = (cfg.max_pheromone - cfg.consolidation_threshold).max(1e-6);
+        for o in 0..self.outputs {
+            let slots = o * k..(o + 1) * k;
+            let st = &mut self.state;
+            let (weight, short, long) = (
+                &mut st.weight[slots.clone()],
+                &mut st.short[slots.clone()],
+                &mut st.long[slots.clone()],
+            );
+            let (consolidation, last) = (
+                &mut st.consolidation[slots.clone()],
+                &mut st.last_accepted[slots.clone()],
+            );
+            let mask = &self.mask[slots.clone()];
+            let (signal, cofire) = (&s.signal[slots.clone()], &s.cofire[slots.clone()]);
+            let (plasticity, candidate, selected) = (
+                &s.plasticity[slots.clone()],
+                &s.candidate[slots.clone()],
+                &s.selected[slots],
+            );
+            for j in 0..k {
+                let accepted = descent && selected[j] != 0;
+                let (m, q, acc) = (
+                    f64::from(mask[j]),
+                    plasticity[j],
+                    f64::from(u8::from(accepted)),
+                );
+                // 6. Weight.
+                let mut w = weight[j];
+                if accepted_count > 0 {
+                    w += cfg.learning_rate * candidate[j];
+                    if mask[j] != 0 && !accepted {
+                        w *= 1.0 - cfg.synapse_decay * q;
+                    }
+                }
+                weight[j] = clamp(w, -cfg.weight_clip, cfg.weight_clip);
+                // 7. Trails.
+                let reinforcement = (cofire[j] + signal[j].abs()).min(4.0) * factor;
+                let mut t = short[j];
+                t *= 1.0 - rates.short_evaporation * q;
+                t += rates.short_reinforcement * reinforcement * acc;
+                short[j] = clamp(t, cfg.min_pheromone, cfg.max_pheromone) * m;
+                let mut t = long[j];
+                t *= 1.0 - rates.long_evaporation * q;
+                t += rates.long_reinforcement * reinforcement * acc;
+                long[j] = clamp(t, cfg.min_pheromone, cfg.max_pheromone) * m;
+                // 8. Consolidation (uses the new long trail).
+                if !consolidating {
+                    consolidation[j] = 0.0;
+                } else {
+                    let mut c = consolidation[j] * (1.0 - cfg.consolidation_decay);
+                    if p.consolidate {
+                        let mature =
+                            clamp((long[j] - cfg.consolidation_threshold) / span, 0.0, 1.0);
+                        let growth =
+                            cfg.consolidation_growth * reinforcement.max(0.0) * acc * mature;
+                        c = clamp(c + growth, 0.0, 1.0);
+                    }
+                    consolidation[j] = c * m;
+                }
+                // 9. Remember the accepted slots for the next frontier.
+                last[j] = u8::from(accepted);
+            }
+            self.refresh_output(o);
+        }
+        if let (Some(bias), true) = (&mut self.state.bias, descent) {
+            for (b, &bd) in bias.iter_mut().zip(&s.bias_direction) {
+                *b += cfg.learning_rate * bd;
+                *b = clamp(*b, -cfg.weight_clip, cfg.weight_clip);
+            }
+        }
+        self.scratch = s;
+        accepted_count
+    }
+}
+
+/// A batch in feature-major layout, for the accumulation kernel.
+struct Batch<'a> {
+    pre_t: &'a Matrix,
+    post_t: &'a Matrix,
+    err_t: &'a Matrix,
+}
+
+impl Batch<'_> {
+    /// Sums `err[o]*pre[nbr]` and `|pre[nbr]|*|post[o]|` over rows, in row order, for the
+    /// `W` slots starting at `first` (all of output `o`). `W` is a constant so that the
+    /// 2*W running sums stay in registers: independent chains hide the add latency, and
+    /// every operand is read from a contiguous stream.
+    #[inline(always)]
+    fn accumulate<const W: usize>(
+        &self,
+        o: usize,
+        first: usize,
+        neighbors: &[u32],
+        signal: &mut [f64],
+        cofire: &mut [f64],
+    ) {
+        let rows = self.err_t.cols();
+        let e = &self.err_t.row(o)[..rows];
+        let post = &self.post_t.row(o)[..rows];
+        let xs: [&[f64]; W] =
+            std::array::from_fn(|q| &self.pre_t.row(neighbors[first + q] as usize)[..rows]);
+        let mut sig = [0.0f64; W];
+        let mut co = [0.0f64; W];
+        for r in 0..rows {
+            let (e_r, post_abs) = (e[r], post[r].abs());
+            for q in 0..W {
+                let x = xs[q][r];
+                sig[q] += e_r * x;
+                co[q] += x.abs() * post_abs;
+            }
+        }
+        signal[first..first + W].copy_from_slice(&sig);
+        cofire[first..first + W].copy_from_slice(&co);
+    }
+}
+
+/// The `take` highest-scoring entries in the order a stable descending sort would put
+/// them (equal scores keep slot order). Small budgets, the common case, use repeated
+/// first-maximum selection instead of a full sort; both give the same entries.
+pub(crate) fn top_k_stable(scores: &mut [(usize, f64)], take: usize) -> &[(usize, f64)] {
+    let take = take.min(scores.len());
+    if take * 4 <= scores.len() {
+        for t in 0..take {
+            let mut best = t;
+            for c in t + 1..scores.len() {
+                // Strictly greater: the earliest of equal scores wins, as in a stable sort.
+                if scores[c].1 > scores[best].1 {
+                    best = c;
+                }
+            }
+            // Shift rather than swap so the unpicked entries keep their slot order.
+            scores[t..=best].rotate_right(1);
+        }
+    } else {
+        scores.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap_or(std::cmp::Ordering::Equal));
+    }
+    &scores[..take]
+}
+
+/// Marks the neighbor-follow frontier of one output into `frontier` and says whether it
+/// is non-empty: valid slots whose input lies within `distance` of an input accepted in
+/// the previous update, or every valid slot when none was accepted.
+fn frontier_of(
+    frontier: &mut [u8],
+    mask: &[u8],
+    neighbors: &[u32],
+    last_accepted: &[u8],
+    positions: &[[f64; 2]],
+    distance: f64,
+) -> bool {
+    let recent = |slot: usize| last_accepted[slot] != 0 && mask[slot] != 0;
+    let any_recent = (0..mask.len()).any(recent);
+    let mut any = false;
+    for slot in 0..mask.len() {
+        frontier[slot] = if !any_recent {
+            mask[slot]
+        } else if mask[slot] == 0 {
+            0
+        } else {
+            let here = positions[neighbors[slot] as usize];
+            let nearest = (0..mask.len())
+                .filter(|&r| recent(r))
+                .map(|r| topology::distance(here, positions[neighbors[r] as usize]))
+                .fold(f64::INFINITY, f64::min);
+            u8::from(nearest <= distance)
+        };
+        any |= frontier[slot] != 0;
+    }
+    any
+}

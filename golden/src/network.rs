@@ -1,0 +1,542 @@
+//! Multi-layer networks, the training step and budget adaptation (spec sections 5-6).
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::LearningConfig;
+use crate::error::{Error, Result};
+use crate::layer::{Layer, LayerSpec, Mode, UpdateParams};
+use crate::matrix::Matrix;
+use crate::topology::{self, Shape};
+
+/// Hidden-layer activation. The last layer is always linear.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Activation {
+    /// Hyperbolic tangent (default).
+    #[default]
+    Tanh,
+    /// max(x, 0).
+    Relu,
+    /// 1 / (1 + e^-x).
+    Sigmoid,
+    /// x.
+    Identity,
+}
+
+impl Activation {
+    /// The activation of a pre-activation value.
+    #[inline]
+    pub fn apply(self, z: f64) -> f64 {
+        match self {
+            Activation::Tanh => z.tanh(),
+            Activation::Relu => {
+                if z > 0.0 {
+                    z
+                } else {
+                    0.0
+                }
+            }
+            Activation::Sigmoid => 1.0 / (1.0 + (-z).exp()),
+            Activation::Identity => z,
+        }
+    }
+
+    /// The derivative at pre-activation `z`, given `a = apply(z)` (tanh and sigmoid
+    /// reuse it: recomputing would give the same bits).
+    #[inline]
+    pub fn derivative(self, z: f64, a: f64) -> f64 {
+        match self {
+            Activation::Tanh => 1.0 - a * a,
+            Activation::Relu => {
+                if z > 0.0 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+            Activation::Sigmoid => a * (1.0 - a),
+            Activation::Identity => 1.0,
+        }
+    }
+}
+
+/// Everything that defines a network before training.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkSpec {
+    /// Number of input units.
+    pub inputs: usize,
+    /// Sizes of the hidden layers, first to last.
+    pub hidden: Vec<usize>,
+    /// Number of output units.
+    pub outputs: usize,
+    /// Upper bound on slots per output in every layer (default 8).
+    pub max_neighbors: usize,
+    /// Number of default tag groups (default 4).
+    pub tag_count: usize,
+    /// Largest tag difference between connected units (default 0).
+    pub tag_distance: u64,
+    /// Optional Euclidean connection radius.
+    pub connection_radius: Option<f64>,
+    /// Hidden activation (default tanh).
+    pub activation: Activation,
+    /// Layout of the inputs.
+    pub input_shape: Shape,
+    /// Layouts of the hidden layers (one per hidden layer).
+    pub hidden_shapes: Vec<Shape>,
+    /// Layout of the outputs.
+    pub output_shape: Shape,
+    /// Explicit input tags.
+    pub input_tags: Option<Vec<i64>>,
+    /// Explicit output tags.
+    pub output_tags: Option<Vec<i64>>,
+    /// Base seed; layer `l` is seeded with `seed + l`.
+    pub seed: u32,
+    /// Whether the pheromone gate is on (default true).
+    pub gate: bool,
+    /// Whether outputs have biases (default true).
+    pub bias: bool,
+    /// The learning configuration.
+    pub learning: LearningConfig,
+}
+
+impl NetworkSpec {
+    /// A spec with the defaults of spec section 7.
+    pub fn new(inputs: usize, hidden: Vec<usize>, outputs: usize) -> Self {
+        let hidden_shapes = vec![Shape::Line; hidden.len()];
+        NetworkSpec {
+            inputs,
+            hidden,
+            outputs,
+            max_neighbors: 8,
+            tag_count: 4,
+            tag_distance: 0,
+            connection_radius: None,
+            activation: Activation::Tanh,
+            input_shape: Shape::Line,
+            hidden_shapes,
+            output_shape: Shape::Line,
+            input_tags: None,
+            output_tags: None,
+            seed: 0,
+            gate: true,
+            bias: true,
+            learning: LearningConfig::default(),
+        }
+    }
+}
+
+/// What one training step did (spec section 5, step 7). The prediction of the step is
+/// [`Network::prediction`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct StepReport {
+    /// Masked mean squared error of the forward pass before the update.
+    pub loss: f64,
+    /// Loss of the previous step, if any.
+    pub previous_loss: Option<f64>,
+    /// Whether the loss fell by more than the tolerance (`None` on the first step).
+    pub improved: Option<bool>,
+    /// Mode chosen by budget adaptation.
+    pub mode: Mode,
+    /// Budget after adaptation (the one the update used).
+    pub budget: f64,
+    /// Accepted slots summed over layers.
+    pub accepted: usize,
+}
+
+/// Per-step buffers, kept so a training loop allocates only on its first step.
+/// Everything but `prediction` is feature-major (`units x rows`): rows are independent,
+/// so the kernels run contiguous loops over them.
+#[derive(Debug, Clone, Default)]
+struct Workspace {
+    /// The input batch, transposed.
+    x_t: Matrix,
+    /// Pre-activations of every layer.
+    pre: Vec<Matrix>,
+    /// Activations of the hidden layers (the output layer's is its pre-activation).
+    act: Vec<Matrix>,
+    /// Local errors of every layer.
+    err: Vec<Matrix>,
+    /// Feedback scratch.
+    feedback: Matrix,
+    /// The last prediction, row-major.
+    prediction: Matrix,
+}
+
+/// A multi-layer local pheromone network.
+#[derive(Debug, Clone)]
+pub struct Network {
+    layers: Vec<Layer>,
+    activation: Activation,
+    config: LearningConfig,
+    budget: Budget,
+    ws: Workspace,
+}
+
+/// Budget adaptation (spec section 6): the per-output budget and the previous loss.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Budget {
+    /// Current per-output budget.
+    pub budget: f64,
+    /// Loss of the previous step, if any.
+    pub previous_loss: Option<f64>,
+    /// Upper bound of the budget (`max_budget`, else `max_neighbors`).
+    pub max_budget: f64,
+}
+
+impl Budget {
+    /// The starting budget: `initial_budget`, or `max(1, floor(max_neighbors / 2))`,
+    /// clamped to `[min_budget, max_budget]` (`max_budget` defaults to `max_neighbors`).
+    pub fn new(config: &LearningConfig, max_neighbors: usize) -> Self {
+        let max_budget = config.max_budget.unwrap_or(max_neighbors as f64);
+        let initial = config
+            .initial_budget
+            .unwrap_or(((max_neighbors / 2) as f64).max(1.0));
+        Budget {
+            budget: initial.max(config.min_budget).min(max_budget),
+            previous_loss: None,
+            max_budget,
+        }
+    }
+
+    /// Records `loss` and returns the mode of this step and whether it improved
+    /// (`None` on the first step).
+    pub fn adapt(&mut self, loss: f64, config: &LearningConfig) -> (Mode, Option<bool>) {
+        let Some(previous) = self.previous_loss.replace(loss) else {
+            return (Mode::Warmup, None);
+        };
+        if loss < previous - config.loss_tolerance {
+            self.budget = config.min_budget.max((self.budget * config.shrink).floor());
+            (Mode::Exploit, Some(true))
+        } else if loss > previous + config.loss_tolerance {
+            let grown = (self.budget * config.grow).ceil();
+            self.budget = self.max_budget.min(grown.max(self.budget + 1.0));
+            (Mode::NeighborFollow, Some(false))
+        } else {
+            (Mode::Steady, Some(false))
+        }
+    }
+}
+
+impl Network {
+    /// Build and initialise a network (spec sections 2 and 6).
+    pub fn new(spec: &NetworkSpec) -> Result<Self> {
+        spec.learning.validate().map_err(|e| e.within("learning"))?;
+        if spec.inputs == 0 {
+            return Err(Error::invalid("inputs", "must be at least 1"));
+        }
+        if spec.outputs == 0 {
+            return Err(Error::invalid("outputs", "must be at least 1"));
+        }
+        if let Some(h) = spec.hidden.iter().position(|&h| h == 0) {
+            return Err(Error::invalid(format!("hidden[{h}]"), "must be at least 1"));
+        }
+        if spec.max_neighbors == 0 {
+            return Err(Error::invalid("max_neighbors", "must be at least 1"));
+        }
+        if spec.hidden_shapes.len() != spec.hidden.len() {
+            return Err(Error::invalid(
+                "hidden_shapes",
+                format!(
+                    "expected {} shapes, got {}",
+                    spec.hidden.len(),
+                    spec.hidden_shapes.len()
+                ),
+            ));
+        }
+        let mut sizes = vec![spec.inputs];
+        sizes.extend(&spec.hidden);
+        sizes.push(spec.outputs);
+        let mut shapes = vec![spec.input_shape];
+        shapes.extend(&spec.hidden_shapes);
+        shapes.push(spec.output_shape);
+        let last = sizes.len() - 1;
+        // Explicit tags apply to the network's inputs and outputs; hidden layers use defaults.
+        let tags: Vec<Vec<i64>> = (0..sizes.len())
+            .map(|i| {
+                let (explicit, field) = match i {
+                    0 => (spec.input_tags.as_deref(), "input_tags"),
+                    i if i == last => (spec.output_tags.as_deref(), "output_tags"),
+                    _ => (None, "hidden_tags"),
+                };
+                topology::resolve_tags(explicit, shapes[i], sizes[i], spec.tag_count, field)
+            })
+            .collect::<Result<_>>()?;
+        let layers = (0..last)
+            .map(|l| {
+                Layer::new(
+                    &LayerSpec {
+                        inputs: sizes[l],
+                        outputs: sizes[l + 1],
+                        max_neighbors: spec.max_neighbors,
+                        connection_radius: spec.connection_radius,
+                        tag_count: spec.tag_count,
+                        tag_distance: spec.tag_distance,
+                        input_shape: shapes[l],
+                        output_shape: shapes[l + 1],
+                        input_tags: Some(&tags[l]),
+                        output_tags: Some(&tags[l + 1]),
+                        gate: spec.gate,
+                        short_weight: spec.learning.short_weight,
+                        long_weight: spec.learning.long_weight,
+                        bias: spec.bias,
+                        seed: spec.seed.wrapping_add(l as u32),
+                    },
+                    l,
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+
+        let mut config = spec.learning.clone();
+        config.max_budget.get_or_insert(spec.max_neighbors as f64);
+        let budget = Budget::new(&config, spec.max_neighbors);
+        Ok(Network {
+            layers,
+            activation: spec.activation,
+            config,
+            budget,
+            ws: Workspace::default(),
+        })
+    }
+
+    /// The layers, input side first.
+    pub fn layers(&self) -> &[Layer] {
+        &self.layers
+    }
+
+    /// Mutable access to the layers (for tests and tools that set up state).
+    pub fn layers_mut(&mut self) -> &mut [Layer] {
+        &mut self.layers
+    }
+
+    /// The learning configuration with `max_budget` resolved.
+    pub fn config(&self) -> &LearningConfig {
+        &self.config
+    }
+
+    /// Hidden activation.
+    pub fn activation(&self) -> Activation {
+        self.activation
+    }
+
+    /// Current per-output budget.
+    pub fn budget(&self) -> f64 {
+        self.budget.budget
+    }
+
+    /// Loss of the last step, if any.
+    pub fn previous_loss(&self) -> Option<f64> {
+        self.budget.previous_loss
+    }
+
+    /// Number of inputs.
+    pub fn inputs(&self) -> usize {
+        self.layers[0].inputs()
+    }
+
+    /// Number of outputs.
+    pub fn outputs(&self) -> usize {
+        self.layers[self.layers.len() - 1].outputs()
+    }
+
+    /// The prediction (output of the forward pass) of the last training step or
+    /// [`Network::forward_cached`] call.
+    pub fn prediction(&self) -> &Matrix {
+        &self.ws.prediction
+    }
+
+    /// Forward pass returning a new matrix.
+    pub fn forward(&self, x: &Matrix) -> Result<Matrix> {
+        let mut h = x.clone();
+        let mut z = Matrix::default();
+        for (l, layer) in self.layers.iter().enumerate() {
+            layer.forward_into(&h, &mut z)?;
+            if l + 1 < self.layers.len() {
+                for v in z.as_mut_slice() {
+                    *v = self.activation.apply(*v);
+                }
+            }
+            std::mem::swap(&mut h, &mut z);
+        }
+        Ok(h)
+    }
+
+    /// Forward pass keeping every layer's pre-activation and activation in the
+    /// workspace; returns the prediction.
+    pub fn forward_cached(&mut self, x: &Matrix) -> Result<&Matrix> {
+        let n = self.layers.len();
+        if x.cols() != self.inputs() {
+            return Err(Error::invalid(
+                "x",
+                format!("expected {} columns, got {}", self.inputs(), x.cols()),
+            ));
+        }
+        let ws = &mut self.ws;
+        ws.pre.resize_with(n, Matrix::default);
+        ws.act.resize_with(n - 1, Matrix::default);
+        ws.err.resize_with(n, Matrix::default);
+        x.transpose_into(&mut ws.x_t);
+        for l in 0..n {
+            let input = if l == 0 { &ws.x_t } else { &ws.act[l - 1] };
+            self.layers[l].forward_t(input, &mut ws.pre[l])?;
+            if l + 1 < n {
+                let (pre, act) = (&ws.pre[l], &mut ws.act[l]);
+                act.reshape(pre.rows(), pre.cols());
+                for (a, &z) in act.as_mut_slice().iter_mut().zip(pre.as_slice()) {
+                    *a = self.activation.apply(z);
+                }
+            }
+        }
+        ws.pre[n - 1].transpose_into(&mut ws.prediction);
+        Ok(&ws.prediction)
+    }
+
+    /// Masked mean squared error of `prediction` against `target` (spec section 5).
+    pub fn loss(prediction: &Matrix, target: &Matrix, mask: Option<&[f64]>) -> f64 {
+        let rows = prediction.rows();
+        let outs = prediction.cols();
+        match mask {
+            None => {
+                let mut sum = 0.0;
+                let mut count = 0usize;
+                for r in 0..rows {
+                    for (y, t) in prediction.row(r).iter().zip(target.row(r)) {
+                        let d = y - t;
+                        sum += d * d;
+                        count += 1;
+                    }
+                }
+                if count > 0 {
+                    sum / count as f64
+                } else {
+                    0.0
+                }
+            }
+            Some(m) => {
+                let mut squared = 0.0;
+                let mut weight = 0.0;
+                for r in 0..rows {
+                    let (y, t) = (prediction.row(r), target.row(r));
+                    for o in 0..outs {
+                        let d = y[o] - t[o];
+                        squared += d * d * m[o];
+                        weight += m[o];
+                    }
+                }
+                squared / weight.max(1.0)
+            }
+        }
+    }
+
+    fn check_batch(&self, x: &Matrix, target: &Matrix, mask: Option<&[f64]>) -> Result<()> {
+        if x.rows() == 0 {
+            return Err(Error::invalid(
+                "x",
+                "a training batch needs at least one row",
+            ));
+        }
+        if x.cols() != self.inputs() {
+            return Err(Error::invalid(
+                "x",
+                format!("expected {} columns, got {}", self.inputs(), x.cols()),
+            ));
+        }
+        if target.rows() != x.rows() || target.cols() != self.outputs() {
+            return Err(Error::invalid(
+                "target",
+                format!(
+                    "expected {} x {}, got {} x {}",
+                    x.rows(),
+                    self.outputs(),
+                    target.rows(),
+                    target.cols()
+                ),
+            ));
+        }
+        if let Some(m) = mask {
+            if m.len() != self.outputs() {
+                return Err(Error::invalid(
+                    "output_mask",
+                    format!("expected {} values, got {}", self.outputs(), m.len()),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// One local training step on a batch (spec section 5). `mask` weights each output's
+    /// error (0 disables an output).
+    pub fn step(
+        &mut self,
+        x: &Matrix,
+        target: &Matrix,
+        mask: Option<&[f64]>,
+    ) -> Result<StepReport> {
+        self.check_batch(x, target, mask)?;
+        self.forward_cached(x)?;
+        let n = self.layers.len();
+        let loss = Self::loss(&self.ws.prediction, target, mask);
+        let previous_loss = self.budget.previous_loss;
+        let (mode, improved) = self.budget.adapt(loss, &self.config);
+        let consolidate = self
+            .config
+            .consolidation_loss_gate
+            .is_none_or(|gate| loss <= gate)
+            && mode == Mode::Exploit;
+
+        // Output error, then walk down: derivative for hidden layers, feedback below.
+        let ws = &mut self.ws;
+        {
+            let (y, e) = (&ws.prediction, &mut ws.err[n - 1]);
+            e.reshape(y.cols(), y.rows());
+            for o in 0..y.cols() {
+                let weight = mask.map(|m| m[o]);
+                for (r, ev) in e.row_mut(o).iter_mut().enumerate() {
+                    let mut err = target.row(r)[o] - y.row(r)[o];
+                    if let Some(w) = weight {
+                        err *= w;
+                    }
+                    *ev = err;
+                }
+            }
+        }
+        for l in (0..n).rev() {
+            if l + 1 < n {
+                // err[l] holds the feedback from layer l+1; scale by the derivative.
+                let (pre, act, err) = (&ws.pre[l], &ws.act[l], &mut ws.err[l]);
+                for ((e, &z), &a) in err
+                    .as_mut_slice()
+                    .iter_mut()
+                    .zip(pre.as_slice())
+                    .zip(act.as_slice())
+                {
+                    *e *= self.activation.derivative(z, a);
+                }
+            }
+            if l > 0 {
+                self.layers[l].feedback_t(&ws.err[l], &mut ws.feedback)?;
+                std::mem::swap(&mut ws.err[l - 1], &mut ws.feedback);
+            }
+        }
+
+        let params = UpdateParams {
+            budget: self.budget.budget,
+            mode,
+            consolidate,
+            config: &self.config,
+        };
+        let mut accepted = 0;
+        for l in 0..n {
+            let pre = if l == 0 { &ws.x_t } else { &ws.act[l - 1] };
+            let post = if l + 1 < n { &ws.act[l] } else { &ws.pre[l] };
+            accepted += self.layers[l].local_update_t(pre, post, &ws.err[l], &params)?;
+        }
+        Ok(StepReport {
+            loss,
+            previous_loss,
+            improved,
+            mode,
+            budget: self.budget.budget,
+            accepted,
+        })
+    }
+}

@@ -1,0 +1,209 @@
+//! `lpn`: the command line of the Local Pheromone Network hardware project.
+//!
+//! A thin shell over the workspace libraries; every error is one line on stderr and a
+//! non-zero exit status.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+use lpn_golden::scenario::{json_error, Scenario, ScenarioResult};
+use lpn_toolchain::{Tool, Toolchain};
+
+#[derive(Parser)]
+#[command(
+    name = "lpn",
+    version,
+    about = "Local Pheromone Network: reference model, hardware generation and toolchain"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The floating-point reference model.
+    Ref {
+        #[command(subcommand)]
+        command: RefCommand,
+    },
+    /// Show the EDA tools the project found, with versions; fails if any is missing.
+    Tools,
+}
+
+#[derive(Subcommand)]
+enum RefCommand {
+    /// Train a scenario file on the reference and print its loss curve summary.
+    Run {
+        /// Scenario JSON (see docs/scenario-format.md).
+        scenario: PathBuf,
+        /// Write the full result (trajectory, final state, probe outputs) as JSON here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Print a built-in example scenario as JSON (`regression`).
+    Example {
+        /// Example name.
+        name: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Ref {
+            command: RefCommand::Run { scenario, out },
+        } => ref_run(&scenario, out.as_deref()),
+        Command::Ref {
+            command: RefCommand::Example { name },
+        } => ref_example(&name),
+        Command::Tools => tools(),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn ref_example(name: &str) -> Result<(), String> {
+    let scenario = match name {
+        "regression" => lpn_golden::tasks::regression_scenario(),
+        other => return Err(format!("unknown example `{other}` (known: regression)")),
+    };
+    let text = serde_json::to_string_pretty(&scenario).map_err(|e| json_error(&e))?;
+    println!("{text}");
+    Ok(())
+}
+
+fn ref_run(path: &Path, out: Option<&Path>) -> Result<(), String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let scenario = Scenario::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let started = Instant::now();
+    let result = scenario
+        .run()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let elapsed = started.elapsed();
+    print!(
+        "{}",
+        summary(path, &scenario, &result, elapsed.as_secs_f64())
+    );
+    if let Some(out) = out {
+        let json = serde_json::to_string(&result).map_err(|e| json_error(&e))?;
+        std::fs::write(out, json + "\n")
+            .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+        println!("wrote {}", out.display());
+    }
+    Ok(())
+}
+
+/// The loss curve summary: about ten sampled steps, the last one, and totals.
+fn summary(path: &Path, scenario: &Scenario, result: &ScenarioResult, seconds: f64) -> String {
+    use std::fmt::Write;
+    let n = &scenario.network;
+    let traj = &result.trajectory;
+    let mut s = String::new();
+    let shape: Vec<String> = std::iter::once(n.inputs)
+        .chain(n.hidden.iter().copied())
+        .chain([n.outputs])
+        .map(|v| v.to_string())
+        .collect();
+    let _ = writeln!(
+        s,
+        "scenario {}: network {} (max_neighbors {}, {} tag groups), {} phase(s), {} steps",
+        path.display(),
+        shape.join("-"),
+        n.max_neighbors,
+        n.tag_count,
+        scenario.phases.len(),
+        traj.len()
+    );
+    if traj.is_empty() {
+        let _ = writeln!(s, "no steps run");
+        return s;
+    }
+    let _ = writeln!(
+        s,
+        "{:>6}  {:>12}  {:<16} {:>6}  {:>8}",
+        "step", "loss", "mode", "budget", "accepted"
+    );
+    let every = traj.len().div_ceil(10).max(1);
+    for (i, p) in traj.iter().enumerate() {
+        if i % every == 0 || i + 1 == traj.len() {
+            let _ = writeln!(
+                s,
+                "{:>6}  {:>12.6e}  {:<16} {:>6}  {:>8}",
+                i + 1,
+                p.loss,
+                p.mode.as_str(),
+                p.budget,
+                p.accepted
+            );
+        }
+    }
+    let first = traj[0].loss;
+    let last = traj[traj.len() - 1].loss;
+    let (best_i, best) = traj
+        .iter()
+        .enumerate()
+        .fold((0, f64::INFINITY), |acc, (i, p)| {
+            if p.loss < acc.1 {
+                (i, p.loss)
+            } else {
+                acc
+            }
+        });
+    let count = |m: &str| traj.iter().filter(|p| p.mode.as_str() == m).count();
+    let _ = writeln!(
+        s,
+        "loss {first:.6e} -> {last:.6e} ({:.2}% of initial); best {best:.6e} at step {}",
+        if first > 0.0 {
+            100.0 * last / first
+        } else {
+            0.0
+        },
+        best_i + 1
+    );
+    let _ = writeln!(
+        s,
+        "modes: warmup {}, exploit {}, neighbor-follow {}, steady {}; {} steps in {:.3} s ({:.0} steps/s)",
+        count("warmup"),
+        count("exploit"),
+        count("neighbor-follow"),
+        count("steady"),
+        traj.len(),
+        seconds,
+        traj.len() as f64 / seconds.max(1e-9)
+    );
+    s
+}
+
+fn tools() -> Result<(), String> {
+    let toolchain = Toolchain::from_env();
+    println!("tools folder: {}", toolchain.tools_dir().display());
+    let mut missing = Vec::new();
+    for tool in Tool::ALL {
+        match toolchain.locate(tool) {
+            Ok(found) => println!(
+                "{:<14} {:<40} [{}] {}",
+                tool.name(),
+                found.version,
+                found.source,
+                found.path.display()
+            ),
+            Err(e) => {
+                println!("{:<14} MISSING", tool.name());
+                missing.push(e.to_string());
+            }
+        }
+    }
+    match missing.first() {
+        None => Ok(()),
+        Some(first) => Err(format!("{} tool(s) missing; first: {first}", missing.len())),
+    }
+}
