@@ -1,5 +1,6 @@
-//! Runs many training steps of a benchmark workload, for profilers (`perf record`,
-//! `valgrind --tool=callgrind`):
+//! Runs many training steps of a benchmark workload (the same data as
+//! `benches/step.rs`), for profilers (`perf record`, `valgrind --tool=callgrind`) and for
+//! looking at how the cost per step changes along a long run:
 //! `cargo run --release -p lpn-golden --example profile_step [STEPS] [layer|net]`.
 use lpn_golden::rng::Mulberry32;
 use lpn_golden::{Matrix, Network, NetworkSpec};
@@ -19,8 +20,8 @@ fn main() {
     spec.max_neighbors = 16;
     spec.seed = 1;
     let mut net = Network::new(&spec).expect("valid network");
-    let mut rng = Mulberry32::new(2);
-    let mut random = |r: usize, c: usize| {
+    let random = |r: usize, c: usize, seed: u32| {
+        let mut rng = Mulberry32::new(seed);
         Matrix::from_flat(
             r,
             c,
@@ -28,22 +29,29 @@ fn main() {
         )
         .expect("sizes match")
     };
-    let x = random(32, inputs);
-    let t = random(32, outputs);
+    let x = random(32, inputs, 2);
+    let t = random(32, outputs, 3);
     let started = std::time::Instant::now();
+    let mut window = started;
     let mut last = 0.0;
-    let mut budgets = std::collections::BTreeMap::new();
-    for _ in 0..steps {
+    let mut modes = std::collections::BTreeMap::new();
+    for step in 1..=steps {
         let report = net.step(&x, &t, None).expect("valid batch");
         last = report.loss;
-        *budgets
-            .entry(format!("{}/{}", report.mode.as_str(), report.budget))
-            .or_insert(0usize) += 1;
+        *modes.entry(report.mode.as_str()).or_insert(0usize) += 1;
+        if step % 1000 == 0 {
+            println!(
+                "steps {:>6}: {:.3} ms/step over the last 1000",
+                step,
+                window.elapsed().as_secs_f64()
+            );
+            window = std::time::Instant::now();
+        }
     }
     let per = started.elapsed().as_secs_f64() / steps as f64;
     println!(
         "{steps} steps, {:.3} ms/step, final loss {last:.6}",
         per * 1e3
     );
-    println!("mode/budget histogram: {budgets:?}");
+    println!("modes: {modes:?}");
 }

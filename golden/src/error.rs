@@ -11,11 +11,19 @@ pub enum Error {
     /// A configuration or input value is out of its domain. `field` names it in the
     /// dotted/indexed form a user would find in the scenario file (`network.inputs`,
     /// `phases[1].x[3]`).
-    Invalid { field: String, message: String },
+    Invalid {
+        /// Where the bad value is.
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// A layer could not be wired: an output unit has no tag-compatible input.
     Topology {
+        /// Layer index, input side first.
         layer: usize,
+        /// Output unit of that layer.
         output: usize,
+        /// What is wrong.
         message: String,
     },
 }

@@ -155,12 +155,14 @@ pub struct UpdateParams<'a> {
 struct Scratch {
     signal: Vec<f64>,
     cofire: Vec<f64>,
-    selected: Vec<u8>,
+    selected: Vec<f64>,
     plasticity: Vec<f64>,
     candidate: Vec<f64>,
+    reinforcement: Vec<f64>,
     bias_direction: Vec<f64>,
     scores: Vec<(usize, f64)>,
     frontier: Vec<u8>,
+    recent: Vec<[f64; 2]>,
 }
 
 /// One sparse local layer.
@@ -171,6 +173,10 @@ pub struct Layer {
     k: usize,
     neighbors: Vec<u32>,
     mask: Vec<u8>,
+    // The mask as 0.0/1.0, and the valid slots of each output: derived once from `mask`,
+    // which never changes after wiring.
+    mask_f: Vec<f64>,
+    valid_count: Vec<u32>,
     input_positions: Vec<[f64; 2]>,
     output_positions: Vec<[f64; 2]>,
     in_degree: Vec<f64>,
@@ -272,12 +278,20 @@ impl Layer {
         }
         let sqrt_in_degree = in_degree.iter().map(|d: &f64| d.sqrt()).collect();
 
+        let mask_f = wiring.mask.iter().map(|&m| f64::from(m)).collect();
+        let valid_count = wiring
+            .mask
+            .chunks(k.max(1))
+            .map(|c| c.iter().map(|&m| u32::from(m)).sum())
+            .collect();
         let mut layer = Layer {
             inputs: spec.inputs,
             outputs: spec.outputs,
             k,
             neighbors: wiring.neighbors,
             mask: wiring.mask,
+            mask_f,
+            valid_count,
             input_positions,
             output_positions,
             in_degree,
@@ -490,23 +504,44 @@ impl Layer {
 
     #[inline(always)]
     fn forward_kernel(&self, x_t: &Matrix, z_t: &mut Matrix) {
+        const W: usize = 8;
         let rows = x_t.cols();
         z_t.reshape(self.outputs, rows);
         for o in 0..self.outputs {
-            let z = z_t.row_mut(o);
-            z.fill(0.0);
-            for i in o * self.k..(o + 1) * self.k {
-                if self.mask[i] != 0 {
-                    let w = self.effective[i];
-                    for (zr, &xr) in z.iter_mut().zip(x_t.row(self.neighbors[i] as usize)) {
-                        *zr += xr * w;
+            let slots = o * self.k..(o + 1) * self.k;
+            let bias = self.state.bias.as_ref().map(|b| b[o]);
+            // W rows at a time in registers: each sum still runs over the valid slots in
+            // slot order starting from 0, then adds the bias.
+            let mut r = 0;
+            while r < rows {
+                let width = W.min(rows - r);
+                let mut acc = [0.0f64; W];
+                for ((&m, &input), &w) in self.mask[slots.clone()]
+                    .iter()
+                    .zip(&self.neighbors[slots.clone()])
+                    .zip(&self.effective[slots.clone()])
+                {
+                    if m != 0 {
+                        let x = &x_t.row(input as usize)[r..r + width];
+                        if width == W {
+                            for q in 0..W {
+                                acc[q] += x[q] * w;
+                            }
+                        } else {
+                            for q in 0..width {
+                                acc[q] += x[q] * w;
+                            }
+                        }
                     }
                 }
-            }
-            if let Some(b) = &self.state.bias {
-                for zr in z.iter_mut() {
-                    *zr += b[o];
+                let z = &mut z_t.row_mut(o)[r..r + width];
+                for (zr, a) in z.iter_mut().zip(acc) {
+                    *zr = match bias {
+                        Some(b) => a + b,
+                        None => a,
+                    };
                 }
+                r += width;
             }
         }
     }
@@ -650,7 +685,7 @@ impl Layer {
         ] {
             v.resize(size, 0.0);
         }
-        s.selected.resize(size, 0);
+        s.selected.resize(size, 0.0);
         s.frontier.resize(k, 0);
 
         // 1. Accumulate over rows, rows in order (the sum order is part of the contract).
@@ -696,95 +731,113 @@ impl Layer {
             }
         }
 
-        // Steps 2-5, output by output.
+        // The per-slot steps are flat loops over every slot without data-dependent
+        // branches, so they vectorise; only the selection walks output by output.
+        let mask_f = &self.mask_f[..size];
+
+        // 2. Normalise by rows (as a multiplication by 1/R), gate and clip.
         let inv_rows = 1.0 / rows as f64;
+        let clip = cfg.signal_clip;
+        for (((sg, co), &g), &m) in s.signal[..size]
+            .iter_mut()
+            .zip(&mut s.cofire[..size])
+            .zip(&self.gate[..size])
+            .zip(mask_f)
+        {
+            let normalised = clamp(*sg * inv_rows * g, -clip, clip);
+            let cofire = *co * inv_rows;
+            *sg = if m != 0.0 { normalised } else { 0.0 };
+            *co = if m != 0.0 { cofire } else { 0.0 };
+        }
+
+        // 3. Budgeted top-k selection, output by output.
         let budget = p.budget.floor().max(1.0) as usize;
-        let consolidating = cfg.consolidation_strength > 0.0;
-        let mut derivative = 0.0;
         let mut selected_count = 0usize;
+        s.selected[..size].fill(0.0);
         for o in 0..self.outputs {
+            let valid = self.valid_count[o] as usize;
+            if valid == 0 {
+                continue;
+            }
             let slots = o * k..(o + 1) * k;
-            let mask = &self.mask[slots.clone()];
-            let gate = &self.gate[slots.clone()];
-            let signal = &mut s.signal[slots.clone()];
-            let cofire = &mut s.cofire[slots.clone()];
-            // 2. Normalise by rows (as a multiplication by 1/R), gate and clip.
-            let mut valid = 0usize;
+            let (mask, signal, long) = (
+                &self.mask[slots.clone()],
+                &s.signal[slots.clone()],
+                &self.state.long[slots.clone()],
+            );
+            s.scores.clear();
+            let mut max_score = f64::NEG_INFINITY;
             for j in 0..k {
                 if mask[j] != 0 {
-                    valid += 1;
-                    signal[j] = clamp(
-                        signal[j] * inv_rows * gate[j],
-                        -cfg.signal_clip,
-                        cfg.signal_clip,
-                    );
-                    cofire[j] *= inv_rows;
-                } else {
-                    signal[j] = 0.0;
-                    cofire[j] = 0.0;
+                    let score = signal[j].abs() * (0.5 + long[j]);
+                    s.scores.push((j, score));
+                    // Scores are >= 0 or NaN; f64::max keeps the larger and skips a NaN,
+                    // as `if score > max` does, without a branch.
+                    max_score = max_score.max(score);
                 }
             }
-            // 3. Budgeted top-k selection.
-            let selected = &mut s.selected[slots.clone()];
-            selected.fill(0);
-            if valid > 0 {
-                s.scores.clear();
-                let long = &self.state.long[slots.clone()];
-                let mut max_score = f64::NEG_INFINITY;
-                for j in 0..k {
-                    if mask[j] != 0 {
-                        let score = signal[j].abs() * (0.5 + long[j]);
-                        s.scores.push((j, score));
-                        if score > max_score {
-                            max_score = score;
-                        }
-                    }
-                }
-                if max_score > 0.0 {
-                    if p.mode == Mode::NeighborFollow
-                        && frontier_of(
-                            &mut s.frontier,
-                            mask,
-                            &self.neighbors[slots.clone()],
-                            &self.state.last_accepted[slots.clone()],
-                            &self.input_positions,
-                            cfg.neighbor_follow_distance,
-                        )
-                    {
-                        let bonus = max_score.max(1.0);
-                        for (slot, score) in s.scores.iter_mut() {
-                            if s.frontier[*slot] != 0 {
-                                *score += bonus;
-                            }
-                        }
-                    }
-                    for &(slot, _) in top_k_stable(&mut s.scores, budget.min(valid)) {
-                        selected[slot] = 1;
-                        selected_count += 1;
+            if max_score <= 0.0 {
+                continue;
+            }
+            if p.mode == Mode::NeighborFollow
+                && frontier_of(
+                    &mut s.frontier,
+                    &mut s.recent,
+                    mask,
+                    &self.neighbors[slots.clone()],
+                    &self.state.last_accepted[slots.clone()],
+                    &self.input_positions,
+                    cfg.neighbor_follow_distance,
+                )
+            {
+                let bonus = max_score.max(1.0);
+                for (slot, score) in s.scores.iter_mut() {
+                    if s.frontier[*slot] != 0 {
+                        *score += bonus;
                     }
                 }
             }
-            // 4. Plasticity.
-            let plasticity = &mut s.plasticity[slots.clone()];
-            if consolidating {
-                let consolidation = &self.state.consolidation[slots.clone()];
-                for j in 0..k {
-                    let protection = clamp(consolidation[j] * cfg.consolidation_strength, 0.0, 1.0);
-                    let value = (1.0 - protection).max(cfg.consolidation_lr_floor);
-                    plasticity[j] = if mask[j] != 0 { value } else { 0.0 };
-                }
-            } else {
-                plasticity.fill(1.0);
-            }
-            // 5. Candidate step and its share of the directional derivative.
-            let candidate = &mut s.candidate[slots];
-            for j in 0..k {
-                candidate[j] = signal[j] * f64::from(selected[j]) * plasticity[j];
-                derivative += -signal[j] * candidate[j];
+            for &(slot, _) in top_k_stable(&mut s.scores, budget.min(valid)) {
+                s.selected[o * k + slot] = 1.0;
+                selected_count += 1;
             }
         }
-        let has_bias = self.state.bias.is_some();
-        if has_bias {
+
+        // 4. Plasticity.
+        let consolidating = cfg.consolidation_strength > 0.0;
+        if consolidating {
+            for ((q, &c), &m) in s.plasticity[..size]
+                .iter_mut()
+                .zip(&self.state.consolidation)
+                .zip(mask_f)
+            {
+                let protection = clamp(c * cfg.consolidation_strength, 0.0, 1.0);
+                let value = (1.0 - protection).max(cfg.consolidation_lr_floor);
+                *q = if m != 0.0 { value } else { 0.0 };
+            }
+        } else {
+            s.plasticity[..size].fill(1.0);
+        }
+
+        // 5. Candidate step and directional derivative (summed in slot order).
+        let (signal, selected, plasticity) = (
+            &s.signal[..size],
+            &s.selected[..size],
+            &s.plasticity[..size],
+        );
+        for (((d, &sg), &sel), &q) in s.candidate[..size]
+            .iter_mut()
+            .zip(signal)
+            .zip(selected)
+            .zip(plasticity)
+        {
+            *d = sg * sel * q;
+        }
+        let mut derivative = 0.0;
+        for (&sg, &d) in signal.iter().zip(&s.candidate[..size]) {
+            derivative += -sg * d;
+        }
+        if self.state.bias.is_some() {
             s.bias_direction.clear();
             s.bias_direction.resize(self.outputs, 0.0);
             for (o, acc) in s.bias_direction.iter_mut().enumerate() {
@@ -801,75 +854,92 @@ impl Layer {
         }
         let descent = derivative.is_finite() && derivative < 0.0;
         let accepted_count = if descent { selected_count } else { 0 };
+        // accepted = selected * accepted_scale, exactly 0 or 1.
+        let accepted_scale = if descent { 1.0 } else { 0.0 };
 
-        // Steps 6-9, output by output.
+        // 6. Weights. With something accepted the step is a descent, so accepted ==
+        // selected; valid slots that were not accepted decay.
+        let clip = cfg.weight_clip;
+        let weight = &mut self.state.weight[..size];
+        if accepted_count > 0 {
+            for ((((w, &d), &q), &sel), &m) in weight
+                .iter_mut()
+                .zip(&s.candidate[..size])
+                .zip(plasticity)
+                .zip(selected)
+                .zip(mask_f)
+            {
+                let stepped = *w + cfg.learning_rate * d;
+                let decayed = stepped * (1.0 - cfg.synapse_decay * q);
+                *w = clamp(
+                    if m != 0.0 && sel == 0.0 {
+                        decayed
+                    } else {
+                        stepped
+                    },
+                    -clip,
+                    clip,
+                );
+            }
+        } else {
+            for w in weight.iter_mut() {
+                *w = clamp(*w, -clip, clip);
+            }
+        }
+
+        // 7. Reinforcement and trails.
         let rates = cfg.trail_rates();
         let factor = p.mode.reinforcement_factor();
-        let span = (cfg.max_pheromone - cfg.consolidation_threshold).max(1e-6);
-        for o in 0..self.outputs {
-            let slots = o * k..(o + 1) * k;
-            let st = &mut self.state;
-            let (weight, short, long) = (
-                &mut st.weight[slots.clone()],
-                &mut st.short[slots.clone()],
-                &mut st.long[slots.clone()],
-            );
-            let (consolidation, last) = (
-                &mut st.consolidation[slots.clone()],
-                &mut st.last_accepted[slots.clone()],
-            );
-            let mask = &self.mask[slots.clone()];
-            let (signal, cofire) = (&s.signal[slots.clone()], &s.cofire[slots.clone()]);
-            let (plasticity, candidate, selected) = (
-                &s.plasticity[slots.clone()],
-                &s.candidate[slots.clone()],
-                &s.selected[slots],
-            );
-            for j in 0..k {
-                let accepted = descent && selected[j] != 0;
-                let (m, q, acc) = (
-                    f64::from(mask[j]),
-                    plasticity[j],
-                    f64::from(u8::from(accepted)),
-                );
-                // 6. Weight.
-                let mut w = weight[j];
-                if accepted_count > 0 {
-                    w += cfg.learning_rate * candidate[j];
-                    if mask[j] != 0 && !accepted {
-                        w *= 1.0 - cfg.synapse_decay * q;
-                    }
-                }
-                weight[j] = clamp(w, -cfg.weight_clip, cfg.weight_clip);
-                // 7. Trails.
-                let reinforcement = (cofire[j] + signal[j].abs()).min(4.0) * factor;
-                let mut t = short[j];
-                t *= 1.0 - rates.short_evaporation * q;
-                t += rates.short_reinforcement * reinforcement * acc;
-                short[j] = clamp(t, cfg.min_pheromone, cfg.max_pheromone) * m;
-                let mut t = long[j];
-                t *= 1.0 - rates.long_evaporation * q;
-                t += rates.long_reinforcement * reinforcement * acc;
-                long[j] = clamp(t, cfg.min_pheromone, cfg.max_pheromone) * m;
-                // 8. Consolidation (uses the new long trail).
-                if !consolidating {
-                    consolidation[j] = 0.0;
-                } else {
-                    let mut c = consolidation[j] * (1.0 - cfg.consolidation_decay);
-                    if p.consolidate {
-                        let mature =
-                            clamp((long[j] - cfg.consolidation_threshold) / span, 0.0, 1.0);
-                        let growth =
-                            cfg.consolidation_growth * reinforcement.max(0.0) * acc * mature;
-                        c = clamp(c + growth, 0.0, 1.0);
-                    }
-                    consolidation[j] = c * m;
-                }
-                // 9. Remember the accepted slots for the next frontier.
-                last[j] = u8::from(accepted);
-            }
-            self.refresh_output(o);
+        let (lo, hi) = (cfg.min_pheromone, cfg.max_pheromone);
+        s.reinforcement.resize(size, 0.0);
+        for (((((r, short), long), (&sg, &co)), (&sel, &q)), &m) in s.reinforcement[..size]
+            .iter_mut()
+            .zip(&mut self.state.short[..size])
+            .zip(&mut self.state.long[..size])
+            .zip(signal.iter().zip(&s.cofire[..size]))
+            .zip(selected.iter().zip(plasticity))
+            .zip(mask_f)
+        {
+            let acc = sel * accepted_scale;
+            *r = (co + sg.abs()).min(4.0) * factor;
+            let t =
+                *short * (1.0 - rates.short_evaporation * q) + rates.short_reinforcement * *r * acc;
+            *short = clamp(t, lo, hi) * m;
+            let t =
+                *long * (1.0 - rates.long_evaporation * q) + rates.long_reinforcement * *r * acc;
+            *long = clamp(t, lo, hi) * m;
         }
+
+        // 8. Consolidation (uses the new long trail).
+        let consolidation = &mut self.state.consolidation[..size];
+        if !consolidating {
+            consolidation.fill(0.0);
+        } else if p.consolidate {
+            let span = (cfg.max_pheromone - cfg.consolidation_threshold).max(1e-6);
+            for ((((c, &long), &r), &sel), &m) in consolidation
+                .iter_mut()
+                .zip(&self.state.long[..size])
+                .zip(&s.reinforcement[..size])
+                .zip(selected)
+                .zip(mask_f)
+            {
+                let decayed = *c * (1.0 - cfg.consolidation_decay);
+                let mature = clamp((long - cfg.consolidation_threshold) / span, 0.0, 1.0);
+                let growth =
+                    cfg.consolidation_growth * r.max(0.0) * (sel * accepted_scale) * mature;
+                *c = clamp(decayed + growth, 0.0, 1.0) * m;
+            }
+        } else {
+            for (c, &m) in consolidation.iter_mut().zip(mask_f) {
+                *c = *c * (1.0 - cfg.consolidation_decay) * m;
+            }
+        }
+
+        // 9. Remember the accepted slots for the next frontier.
+        for (last, &sel) in self.state.last_accepted[..size].iter_mut().zip(selected) {
+            *last = u8::from(descent && sel != 0.0);
+        }
+        self.refresh_derived();
         if let (Some(bias), true) = (&mut self.state.bias, descent) {
             for (b, &bd) in bias.iter_mut().zip(&s.bias_direction) {
                 *b += cfg.learning_rate * bd;
@@ -929,12 +999,13 @@ pub(crate) fn top_k_stable(scores: &mut [(usize, f64)], take: usize) -> &[(usize
     let take = take.min(scores.len());
     if take * 4 <= scores.len() {
         for t in 0..take {
-            let mut best = t;
-            for c in t + 1..scores.len() {
-                // Strictly greater: the earliest of equal scores wins, as in a stable sort.
-                if scores[c].1 > scores[best].1 {
-                    best = c;
-                }
+            let (mut best, mut best_score) = (t, scores[t].1);
+            for (c, &(_, score)) in scores.iter().enumerate().skip(t + 1) {
+                // Strictly greater: the earliest of equal scores wins, as in a stable
+                // sort. Written as selects so that no data-dependent branch is needed.
+                let better = score > best_score;
+                best = if better { c } else { best };
+                best_score = if better { score } else { best_score };
             }
             // Shift rather than swap so the unpicked entries keep their slot order.
             scores[t..=best].rotate_right(1);
@@ -947,28 +1018,34 @@ pub(crate) fn top_k_stable(scores: &mut [(usize, f64)], take: usize) -> &[(usize
 
 /// Marks the neighbor-follow frontier of one output into `frontier` and says whether it
 /// is non-empty: valid slots whose input lies within `distance` of an input accepted in
-/// the previous update, or every valid slot when none was accepted.
+/// the previous update, or every valid slot when none was accepted. `recent` is scratch
+/// for the positions of those inputs.
 fn frontier_of(
     frontier: &mut [u8],
+    recent: &mut Vec<[f64; 2]>,
     mask: &[u8],
     neighbors: &[u32],
     last_accepted: &[u8],
     positions: &[[f64; 2]],
     distance: f64,
 ) -> bool {
-    let recent = |slot: usize| last_accepted[slot] != 0 && mask[slot] != 0;
-    let any_recent = (0..mask.len()).any(recent);
+    recent.clear();
+    recent.extend(
+        (0..mask.len())
+            .filter(|&slot| last_accepted[slot] != 0 && mask[slot] != 0)
+            .map(|slot| positions[neighbors[slot] as usize]),
+    );
     let mut any = false;
     for slot in 0..mask.len() {
-        frontier[slot] = if !any_recent {
+        frontier[slot] = if recent.is_empty() {
             mask[slot]
         } else if mask[slot] == 0 {
             0
         } else {
             let here = positions[neighbors[slot] as usize];
-            let nearest = (0..mask.len())
-                .filter(|&r| recent(r))
-                .map(|r| topology::distance(here, positions[neighbors[r] as usize]))
+            let nearest = recent
+                .iter()
+                .map(|&r| topology::distance(here, r))
                 .fold(f64::INFINITY, f64::min);
             u8::from(nearest <= distance)
         };

@@ -20,6 +20,8 @@
 //! assert_eq!(first.mode, lpn_golden::Mode::Warmup);
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod compare;
 pub mod config;
 pub mod error;

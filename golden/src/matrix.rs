@@ -97,15 +97,26 @@ impl Matrix {
 
     /// Writes the transpose into `out` (reusing its allocation).
     pub fn transpose_into(&self, out: &mut Matrix) {
-        out.reshape(self.cols, self.rows);
-        if self.rows == 0 || self.cols == 0 {
-            return;
+        const B: usize = 8;
+        let (rows, cols) = (self.rows, self.cols);
+        out.reshape(cols, rows);
+        // B source rows at a time: every write fills a contiguous run of B values, and
+        // the B reads walk B sequential streams.
+        let mut r0 = 0;
+        while r0 + B <= rows {
+            let src: [&[f64]; B] =
+                std::array::from_fn(|q| &self.data[(r0 + q) * cols..(r0 + q + 1) * cols]);
+            for (c, dst) in out.data.chunks_exact_mut(rows).enumerate() {
+                for (d, row) in dst[r0..r0 + B].iter_mut().zip(&src) {
+                    *d = row[c];
+                }
+            }
+            r0 += B;
         }
-        // Writes are contiguous; the reads walk `rows` cache lines that stay in L1 for
-        // the batch sizes used here.
-        for (c, out_row) in out.data.chunks_exact_mut(self.rows).enumerate() {
-            for (o, row) in out_row.iter_mut().zip(self.data.chunks_exact(self.cols)) {
-                *o = row[c];
+        for r in r0..rows {
+            let src = &self.data[r * cols..(r + 1) * cols];
+            for (&v, dst) in src.iter().zip(out.data.chunks_exact_mut(rows)) {
+                dst[r] = v;
             }
         }
     }

@@ -150,6 +150,8 @@ pub struct StepReport {
 struct Workspace {
     /// The input batch, transposed.
     x_t: Matrix,
+    /// The target batch, transposed.
+    target_t: Matrix,
     /// Pre-activations of every layer.
     pre: Vec<Matrix>,
     /// Activations of the hidden layers (the output layer's is its pre-activation).
@@ -485,13 +487,14 @@ impl Network {
 
         // Output error, then walk down: derivative for hidden layers, feedback below.
         let ws = &mut self.ws;
+        target.transpose_into(&mut ws.target_t);
         {
-            let (y, e) = (&ws.prediction, &mut ws.err[n - 1]);
-            e.reshape(y.cols(), y.rows());
-            for o in 0..y.cols() {
+            let (y, t, e) = (&ws.pre[n - 1], &ws.target_t, &mut ws.err[n - 1]);
+            e.reshape(y.rows(), y.cols());
+            for o in 0..y.rows() {
                 let weight = mask.map(|m| m[o]);
-                for (r, ev) in e.row_mut(o).iter_mut().enumerate() {
-                    let mut err = target.row(r)[o] - y.row(r)[o];
+                for ((ev, &yv), &tv) in e.row_mut(o).iter_mut().zip(y.row(o)).zip(t.row(o)) {
+                    let mut err = tv - yv;
                     if let Some(w) = weight {
                         err *= w;
                     }

@@ -8,7 +8,12 @@ pub enum Shape {
     /// A line of `n` units at x = j/(n-1), y = 0.
     Line,
     /// A `rows x cols` grid, unit j at row j / cols, column j % cols.
-    Grid { rows: usize, cols: usize },
+    Grid {
+        /// Number of rows.
+        rows: usize,
+        /// Number of columns.
+        cols: usize,
+    },
 }
 
 impl Shape {

@@ -593,7 +593,7 @@ fn output_mask_silences_outputs() {
     for j in 0..k {
         close(after.weight[k + j], before.weight[k + j] * (1.0 - 0.001));
     }
-    assert!(after.last_accepted[..k].iter().any(|&a| a == 1));
+    assert!(after.last_accepted[..k].contains(&1));
 }
 
 #[test]

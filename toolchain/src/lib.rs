@@ -12,6 +12,8 @@
 //! [`std::process::Command`] with the environment the tool needs (the YoWASP cache
 //! folder, and for SymbiYosys the Yosys/SMT programs to use).
 
+#![warn(missing_docs)]
+
 use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
