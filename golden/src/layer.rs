@@ -481,10 +481,7 @@ impl Layer {
     /// slots (spec section 3). Row-major convenience over [`Layer::forward_t`].
     pub fn forward_into(&self, x: &Matrix, out: &mut Matrix) -> Result<()> {
         self.check_cols(x, self.inputs, "x")?;
-        let mut z_t = Matrix::default();
-        self.forward_t(&x.transpose(), &mut z_t)?;
-        z_t.transpose_into(out);
-        Ok(())
+        via_feature_major(x, out, |x_t, z_t| self.forward_t(x_t, z_t))
     }
 
     /// Forward pass in feature-major layout: `x_t` is `inputs x rows`, `z_t` becomes
@@ -498,12 +495,6 @@ impl Layer {
                 format!("expected {} inputs, got {}", self.inputs, x_t.rows()),
             ));
         }
-        self.forward_kernel(x_t, z_t);
-        Ok(())
-    }
-
-    #[inline(always)]
-    fn forward_kernel(&self, x_t: &Matrix, z_t: &mut Matrix) {
         const W: usize = 8;
         let rows = x_t.cols();
         z_t.reshape(self.outputs, rows);
@@ -544,6 +535,7 @@ impl Layer {
                 r += width;
             }
         }
+        Ok(())
     }
 
     /// Forward pass returning a new matrix.
@@ -558,10 +550,7 @@ impl Layer {
     /// convenience over [`Layer::feedback_t`].
     pub fn feedback_into(&self, e: &Matrix, out: &mut Matrix) -> Result<()> {
         self.check_cols(e, self.outputs, "error")?;
-        let mut f_t = Matrix::default();
-        self.feedback_t(&e.transpose(), &mut f_t)?;
-        f_t.transpose_into(out);
-        Ok(())
+        via_feature_major(e, out, |e_t, f_t| self.feedback_t(e_t, f_t))
     }
 
     /// Feedback in feature-major layout: `e_t` is `outputs x rows`, `f_t` becomes
@@ -574,12 +563,6 @@ impl Layer {
                 format!("expected {} outputs, got {}", self.outputs, e_t.rows()),
             ));
         }
-        self.feedback_kernel(e_t, f_t);
-        Ok(())
-    }
-
-    #[inline(always)]
-    fn feedback_kernel(&self, e_t: &Matrix, f_t: &mut Matrix) {
         let rows = e_t.cols();
         f_t.reshape(self.inputs, rows);
         f_t.as_mut_slice().fill(0.0);
@@ -599,6 +582,7 @@ impl Layer {
                 *fr /= d;
             }
         }
+        Ok(())
     }
 
     /// The local update of spec section 4 on a batch: `pre` (rows x inputs), `post` and
@@ -620,11 +604,11 @@ impl Layer {
     /// The local update in feature-major layout: `pre_t` is `inputs x rows`, `post_t`
     /// and `err_t` are `outputs x rows`. Returns the number of accepted slots.
     ///
-    /// The work is two passes over the outputs: the first forms the signal, selects, and
-    /// accumulates the directional derivative (in slot order, as the original sums it);
-    /// after the global descent decision the second applies weights, trails,
-    /// consolidation and the new gate output by output. Each slot sees exactly the
-    /// original's operations in the original's order.
+    /// The sums over rows run in a register-blocked kernel, eight slots at a time; the
+    /// selection runs output by output; every other step is a flat, branch-free loop over
+    /// all slots. The directional derivative is summed in slot order, as the original
+    /// sums it, and each slot sees exactly the original's operations in the original's
+    /// order, so results are bit-identical to the straightforward formulation.
     pub fn local_update_t(
         &mut self,
         pre_t: &Matrix,
@@ -660,18 +644,6 @@ impl Layer {
                 ),
             ));
         }
-        Ok(self.update_kernel(pre_t, post_t, err_t, p))
-    }
-
-    #[inline(always)]
-    fn update_kernel(
-        &mut self,
-        pre_t: &Matrix,
-        post_t: &Matrix,
-        err_t: &Matrix,
-        p: &UpdateParams<'_>,
-    ) -> usize {
-        let rows = pre_t.cols();
         let cfg = p.config;
         let k = self.k;
         let size = self.outputs * k;
@@ -947,8 +919,20 @@ impl Layer {
             }
         }
         self.scratch = s;
-        accepted_count
+        Ok(accepted_count)
     }
+}
+
+/// Runs a feature-major operation on a row-major matrix: transposes in and out.
+fn via_feature_major(
+    m: &Matrix,
+    out: &mut Matrix,
+    op: impl FnOnce(&Matrix, &mut Matrix) -> Result<()>,
+) -> Result<()> {
+    let mut result_t = Matrix::default();
+    op(&m.transpose(), &mut result_t)?;
+    result_t.transpose_into(out);
+    Ok(())
 }
 
 /// A batch in feature-major layout, for the accumulation kernel.
