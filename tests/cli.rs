@@ -234,6 +234,30 @@ fn bad_scenarios_get_one_line_naming_the_field() {
         &scenario_with(|v| v["network"]["connection_radius"] = json!(-0.5)),
         "network.connection_radius",
     );
+    expect_error(
+        "huge-layer",
+        &scenario_with(|v| v["network"]["outputs"] = json!(1u64 << 40)),
+        "network.outputs: 1099511627776 units exceed the limit",
+    );
+    expect_error(
+        "too-many-slots",
+        &scenario_with(|v| {
+            v["network"]["inputs"] = json!(4096);
+            v["network"]["outputs"] = json!(1 << 22);
+            v["network"]["max_neighbors"] = json!(64);
+        }),
+        "network.outputs: layer 0 would have 268435456 slots (outputs x K), above the limit of 67108864",
+    );
+    expect_error(
+        "huge-tag-count",
+        &scenario_with(|v| v["network"]["tag_count"] = json!(1u64 << 40)),
+        "network.tag_count: 1099511627776 is above the limit",
+    );
+    expect_error(
+        "seed-range",
+        &scenario_with(|v| v["network"]["seed"] = json!(1u64 << 32)),
+        "invalid value: integer `4294967296`, expected u32",
+    );
 }
 
 #[test]

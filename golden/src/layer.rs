@@ -206,6 +206,33 @@ impl Layer {
         if spec.max_neighbors == 0 {
             return Err(Error::invalid("max_neighbors", "must be at least 1"));
         }
+        let slots = spec
+            .outputs
+            .saturating_mul(spec.max_neighbors.min(spec.inputs));
+        if spec.inputs.max(spec.outputs) > crate::network::MAX_UNITS
+            || slots > crate::network::MAX_SLOTS
+        {
+            return Err(Error::invalid(
+                "outputs",
+                format!(
+                    "{} inputs and {} outputs ({slots} slots) exceed the limits of {} units and {} slots",
+                    spec.inputs,
+                    spec.outputs,
+                    crate::network::MAX_UNITS,
+                    crate::network::MAX_SLOTS
+                ),
+            ));
+        }
+        if spec.tag_count > topology::MAX_TAG_COUNT {
+            return Err(Error::invalid(
+                "tag_count",
+                format!(
+                    "{} is above the limit of {}",
+                    spec.tag_count,
+                    topology::MAX_TAG_COUNT
+                ),
+            ));
+        }
         if let Some(r) = spec.connection_radius {
             if !r.is_finite() {
                 return Err(Error::invalid("connection_radius", "not a finite number"));

@@ -8,6 +8,14 @@ use crate::layer::{Layer, LayerSpec, Mode, UpdateParams};
 use crate::matrix::Matrix;
 use crate::topology::{self, Shape};
 
+/// Largest number of units in one layer. Wiring compares every output with every input,
+/// so far larger layers would not finish anyway; the limit turns an allocation failure
+/// into a clear error.
+pub const MAX_UNITS: usize = 1 << 22;
+
+/// Largest number of slots (outputs x K) in one layer: a few GB of state and scratch.
+pub const MAX_SLOTS: usize = 1 << 26;
+
 /// Hidden-layer activation. The last layer is always linear.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -235,6 +243,32 @@ impl Network {
         if spec.max_neighbors == 0 {
             return Err(Error::invalid("max_neighbors", "must be at least 1"));
         }
+        if spec.tag_count > crate::topology::MAX_TAG_COUNT {
+            return Err(Error::invalid(
+                "tag_count",
+                format!(
+                    "{} is above the limit of {}",
+                    spec.tag_count,
+                    crate::topology::MAX_TAG_COUNT
+                ),
+            ));
+        }
+        let named_sizes = std::iter::once(("inputs".to_string(), spec.inputs))
+            .chain(
+                spec.hidden
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &h)| (format!("hidden[{i}]"), h)),
+            )
+            .chain(std::iter::once(("outputs".to_string(), spec.outputs)));
+        for (field, units) in named_sizes {
+            if units > MAX_UNITS {
+                return Err(Error::invalid(
+                    field,
+                    format!("{units} units exceed the limit of {MAX_UNITS} per layer"),
+                ));
+            }
+        }
         if spec.hidden_shapes.len() != spec.hidden.len() {
             return Err(Error::invalid(
                 "hidden_shapes",
@@ -263,6 +297,20 @@ impl Network {
                 topology::resolve_tags(explicit, shapes[i], sizes[i], spec.tag_count, field)
             })
             .collect::<Result<_>>()?;
+        for l in 0..last {
+            let slots = sizes[l + 1].saturating_mul(spec.max_neighbors.min(sizes[l]));
+            if slots > MAX_SLOTS {
+                let field = if l + 1 == last {
+                    "outputs".to_string()
+                } else {
+                    format!("hidden[{l}]")
+                };
+                return Err(Error::invalid(
+                    field,
+                    format!("layer {l} would have {slots} slots (outputs x K), above the limit of {MAX_SLOTS}"),
+                ));
+            }
+        }
         let layers = (0..last)
             .map(|l| {
                 Layer::new(

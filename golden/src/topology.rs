@@ -65,16 +65,20 @@ impl Shape {
         if tag_count == 0 {
             return vec![0; count];
         }
+        // In u128 so that the product cannot overflow; the quotient is below tag_count,
+        // which callers keep at or below MAX_TAG_COUNT, so it fits in i64.
+        let group = |position: usize, extent: usize| {
+            (position as u128 * tag_count as u128 / extent.max(1) as u128) as i64
+        };
         match self {
-            Shape::Line => (0..count)
-                .map(|j| (j * tag_count / count.max(1)) as i64)
-                .collect(),
-            Shape::Grid { rows, cols } => (0..rows * cols)
-                .map(|j| ((j / cols) * tag_count / rows.max(1)) as i64)
-                .collect(),
+            Shape::Line => (0..count).map(|j| group(j, count)).collect(),
+            Shape::Grid { rows, cols } => (0..rows * cols).map(|j| group(j / cols, rows)).collect(),
         }
     }
 }
+
+/// Largest `tag_count` accepted (default tags are numbered below it).
+pub const MAX_TAG_COUNT: usize = 1 << 31;
 
 /// Euclidean distance between two unit positions.
 pub fn distance(a: [f64; 2], b: [f64; 2]) -> f64 {
@@ -190,6 +194,13 @@ mod tests {
         assert_eq!(Shape::Line.default_tags(8, 4), vec![0, 0, 1, 1, 2, 2, 3, 3]);
         assert_eq!(Shape::Line.default_tags(5, 2), vec![0, 0, 0, 1, 1]);
         assert_eq!(Shape::Line.default_tags(3, 0), vec![0, 0, 0]);
+    }
+
+    #[test]
+    fn huge_tag_counts_do_not_overflow() {
+        let tags = Shape::Line.default_tags(4, MAX_TAG_COUNT);
+        assert_eq!(tags[0], 0);
+        assert!(tags.windows(2).all(|w| w[0] < w[1]), "{tags:?}");
     }
 
     #[test]
