@@ -254,6 +254,16 @@ fn bad_scenarios_get_one_line_naming_the_field() {
         "network.tag_count: 1099511627776 is above the limit",
     );
     expect_error(
+        "replay-capacity",
+        &scenario_with(|v| v["replay"] = json!({"capacity": 0})),
+        "replay.capacity: must be at least 1",
+    );
+    expect_error(
+        "replay-key",
+        &scenario_with(|v| v["replay"] = json!({"ratoi": 0.5})),
+        "unknown field `ratoi`",
+    );
+    expect_error(
         "seed-range",
         &scenario_with(|v| v["network"]["seed"] = json!(1u64 << 32)),
         "invalid value: integer `4294967296`, expected u32",

@@ -29,7 +29,14 @@ pub enum Activation {
     Sigmoid,
     /// x.
     Identity,
+    /// The exact GELU, `x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2))` (an optional
+    /// extension of the spec; the erf form rather than the tanh approximation, as
+    /// PyTorch's default `nn.GELU`).
+    Gelu,
 }
+
+/// 1 / sqrt(2 pi), the standard normal density at 0.
+const INV_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
 
 impl Activation {
     /// The activation of a pre-activation value.
@@ -46,6 +53,7 @@ impl Activation {
             }
             Activation::Sigmoid => 1.0 / (1.0 + (-z).exp()),
             Activation::Identity => z,
+            Activation::Gelu => 0.5 * z * (1.0 + libm::erf(z * std::f64::consts::FRAC_1_SQRT_2)),
         }
     }
 
@@ -64,6 +72,11 @@ impl Activation {
             }
             Activation::Sigmoid => a * (1.0 - a),
             Activation::Identity => 1.0,
+            // Phi(z) + z phi(z).
+            Activation::Gelu => {
+                0.5 * (1.0 + libm::erf(z * std::f64::consts::FRAC_1_SQRT_2))
+                    + z * INV_SQRT_2PI * (-0.5 * z * z).exp()
+            }
         }
     }
 }
@@ -129,6 +142,30 @@ impl NetworkSpec {
             gate: true,
             bias: true,
             learning: LearningConfig::default(),
+        }
+    }
+}
+
+/// How each output's error is weighted in a step (spec sections 5 and 8).
+#[derive(Debug, Clone, Copy)]
+pub enum OutputMask<'a> {
+    /// Every output counts fully.
+    All,
+    /// One weight per output, shared by every row.
+    Shared(&'a [f64]),
+    /// One weight per row and output (`rows x outputs`): replayed rows keep the mask they
+    /// were recorded with.
+    PerRow(&'a Matrix),
+}
+
+impl OutputMask<'_> {
+    /// The weights of row `r`, or `None` when every output counts fully.
+    #[inline]
+    pub fn row(&self, r: usize) -> Option<&[f64]> {
+        match self {
+            OutputMask::All => None,
+            OutputMask::Shared(m) => Some(m),
+            OutputMask::PerRow(m) => Some(m.row(r)),
         }
     }
 }
@@ -442,42 +479,52 @@ impl Network {
 
     /// Masked mean squared error of `prediction` against `target` (spec section 5).
     pub fn loss(prediction: &Matrix, target: &Matrix, mask: Option<&[f64]>) -> f64 {
-        let rows = prediction.rows();
-        let outs = prediction.cols();
-        match mask {
-            None => {
-                let mut sum = 0.0;
-                let mut count = 0usize;
-                for r in 0..rows {
-                    for (y, t) in prediction.row(r).iter().zip(target.row(r)) {
-                        let d = y - t;
-                        sum += d * d;
-                        count += 1;
-                    }
-                }
-                if count > 0 {
-                    sum / count as f64
-                } else {
-                    0.0
-                }
-            }
-            Some(m) => {
-                let mut squared = 0.0;
-                let mut weight = 0.0;
-                for r in 0..rows {
-                    let (y, t) = (prediction.row(r), target.row(r));
-                    for o in 0..outs {
-                        let d = y[o] - t[o];
-                        squared += d * d * m[o];
-                        weight += m[o];
-                    }
-                }
-                squared / weight.max(1.0)
-            }
-        }
+        let mask = mask.map_or(OutputMask::All, OutputMask::Shared);
+        Self::masked_loss(prediction, target, mask, prediction.rows())
     }
 
-    fn check_batch(&self, x: &Matrix, target: &Matrix, mask: Option<&[f64]>) -> Result<()> {
+    /// The loss over the first `rows` rows, weighted by `mask`: the mean squared error
+    /// without a mask, else `sum m (y - t)^2 / max(sum m, 1)` over rows and outputs.
+    pub fn masked_loss(
+        prediction: &Matrix,
+        target: &Matrix,
+        mask: OutputMask<'_>,
+        rows: usize,
+    ) -> f64 {
+        let outs = prediction.cols();
+        if let OutputMask::All = mask {
+            let mut sum = 0.0;
+            let mut count = 0usize;
+            for r in 0..rows {
+                for (y, t) in prediction.row(r).iter().zip(target.row(r)) {
+                    let d = y - t;
+                    sum += d * d;
+                    count += 1;
+                }
+            }
+            return if count > 0 { sum / count as f64 } else { 0.0 };
+        }
+        let mut squared = 0.0;
+        let mut weight = 0.0;
+        for r in 0..rows {
+            let (y, t) = (prediction.row(r), target.row(r));
+            let m = mask.row(r).unwrap_or(&[]);
+            for o in 0..outs {
+                let d = y[o] - t[o];
+                squared += d * d * m[o];
+                weight += m[o];
+            }
+        }
+        squared / weight.max(1.0)
+    }
+
+    fn check_batch(
+        &self,
+        x: &Matrix,
+        target: &Matrix,
+        mask: OutputMask<'_>,
+        loss_rows: usize,
+    ) -> Result<()> {
         if x.rows() == 0 {
             return Err(Error::invalid(
                 "x",
@@ -502,13 +549,32 @@ impl Network {
                 ),
             ));
         }
-        if let Some(m) = mask {
-            if m.len() != self.outputs() {
+        match mask {
+            OutputMask::Shared(m) if m.len() != self.outputs() => {
                 return Err(Error::invalid(
                     "output_mask",
                     format!("expected {} values, got {}", self.outputs(), m.len()),
                 ));
             }
+            OutputMask::PerRow(m) if m.rows() != x.rows() || m.cols() != self.outputs() => {
+                return Err(Error::invalid(
+                    "output_mask",
+                    format!(
+                        "expected {} x {}, got {} x {}",
+                        x.rows(),
+                        self.outputs(),
+                        m.rows(),
+                        m.cols()
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        if loss_rows == 0 || loss_rows > x.rows() {
+            return Err(Error::invalid(
+                "loss_rows",
+                format!("must be in 1..={}, got {loss_rows}", x.rows()),
+            ));
         }
         Ok(())
     }
@@ -521,10 +587,24 @@ impl Network {
         target: &Matrix,
         mask: Option<&[f64]>,
     ) -> Result<StepReport> {
-        self.check_batch(x, target, mask)?;
+        let mask = mask.map_or(OutputMask::All, OutputMask::Shared);
+        self.step_masked(x, target, mask, x.rows())
+    }
+
+    /// One local training step where each row may carry its own output mask, and only
+    /// the first `loss_rows` rows count in the loss that drives budget adaptation (the
+    /// rest, such as replayed rows, still take part in the update).
+    pub fn step_masked(
+        &mut self,
+        x: &Matrix,
+        target: &Matrix,
+        mask: OutputMask<'_>,
+        loss_rows: usize,
+    ) -> Result<StepReport> {
+        self.check_batch(x, target, mask, loss_rows)?;
         self.forward_cached(x)?;
         let n = self.layers.len();
-        let loss = Self::loss(&self.ws.prediction, target, mask);
+        let loss = Self::masked_loss(&self.ws.prediction, target, mask, loss_rows);
         let previous_loss = self.budget.previous_loss;
         let (mode, improved) = self.budget.adapt(loss, &self.config);
         let consolidate = self
@@ -540,11 +620,16 @@ impl Network {
             let (y, t, e) = (&ws.pre[n - 1], &ws.target_t, &mut ws.err[n - 1]);
             e.reshape(y.rows(), y.cols());
             for o in 0..y.rows() {
-                let weight = mask.map(|m| m[o]);
-                for ((ev, &yv), &tv) in e.row_mut(o).iter_mut().zip(y.row(o)).zip(t.row(o)) {
+                for (r, ((ev, &yv), &tv)) in e
+                    .row_mut(o)
+                    .iter_mut()
+                    .zip(y.row(o))
+                    .zip(t.row(o))
+                    .enumerate()
+                {
                     let mut err = tv - yv;
-                    if let Some(w) = weight {
-                        err *= w;
+                    if let Some(m) = mask.row(r) {
+                        err *= m[o];
                     }
                     *ev = err;
                 }

@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::layer::Mode;
 use crate::matrix::Matrix;
 use crate::network::{Activation, Network, NetworkSpec};
+use crate::replay::{ReplayBuffer, ReplayConfig};
 use crate::topology::Shape;
 
 /// The `network` object of a scenario.
@@ -103,6 +104,9 @@ pub struct Scenario {
     /// Rows to run forward after training (optional).
     #[serde(default)]
     pub probe: Option<Vec<Vec<f64>>>,
+    /// Local replay across all phases (optional; see `replay`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<ReplayConfig>,
 }
 
 /// One entry of the trajectory: what a step reported.
@@ -116,6 +120,9 @@ pub struct TrajectoryPoint {
     pub budget: f64,
     /// Accepted slots over all layers.
     pub accepted: usize,
+    /// Replayed rows mixed into the step's batch (only with replay).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replayed: Option<usize>,
 }
 
 /// The final state of one layer; per-slot arrays are output-major (`o*K + k`).
@@ -286,15 +293,31 @@ impl Scenario {
             None => None,
         };
         let total: usize = batches.iter().map(|b| b.steps).sum();
+        let mut replay = match &self.replay {
+            Some(config) => {
+                Some(ReplayBuffer::new(config.clone()).map_err(|e| e.within("replay"))?)
+            }
+            None => None,
+        };
         let mut trajectory = Vec::with_capacity(total);
+        let mut previous = None;
         for b in &batches {
             for _ in 0..b.steps {
-                let r = net.step(&b.x, &b.target, b.mask.as_deref())?;
+                let (r, replayed) = match replay.as_mut() {
+                    Some(buffer) => {
+                        let step =
+                            buffer.step(net, &b.x, &b.target, b.mask.as_deref(), previous)?;
+                        (step.report, Some(step.replayed))
+                    }
+                    None => (net.step(&b.x, &b.target, b.mask.as_deref())?, None),
+                };
+                previous = Some(r.mode);
                 trajectory.push(TrajectoryPoint {
                     loss: r.loss,
                     mode: r.mode,
                     budget: r.budget,
                     accepted: r.accepted,
+                    replayed,
                 });
             }
         }

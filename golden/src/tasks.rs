@@ -87,5 +87,6 @@ pub fn regression_scenario() -> Scenario {
             steps: 300,
         }],
         probe: Some(all_x[rows..].to_vec()),
+        replay: None,
     }
 }

@@ -462,6 +462,19 @@ fn activations_and_derivatives() {
         assert_eq!(act.derivative(z, act.apply(z)), slope, "{act:?}");
     }
     assert_eq!(Activation::Relu.apply(-0.3), 0.0);
+    // GELU: known values x * Phi(x), and the derivative against a central difference.
+    close(Activation::Gelu.apply(1.0), 0.841_344_746_068_542_9);
+    close(Activation::Gelu.apply(-1.0), -0.158_655_253_931_457_05);
+    assert_eq!(Activation::Gelu.apply(0.0), 0.0);
+    for z in [-2.5, -0.7, 0.0, 0.3, 1.9] {
+        let h = 1e-6;
+        let numeric = (Activation::Gelu.apply(z + h) - Activation::Gelu.apply(z - h)) / (2.0 * h);
+        let analytic = Activation::Gelu.derivative(z, Activation::Gelu.apply(z));
+        assert!(
+            (numeric - analytic).abs() < 1e-8,
+            "{z}: {numeric} vs {analytic}"
+        );
+    }
     assert_eq!(Activation::Relu.derivative(-0.3, 0.0), 0.0);
     assert_eq!(Activation::Relu.derivative(0.0, 0.0), 0.0);
 }
@@ -475,6 +488,7 @@ fn network_step_passes_local_errors_down() {
         Activation::Relu,
         Activation::Sigmoid,
         Activation::Identity,
+        Activation::Gelu,
     ] {
         let mut spec = NetworkSpec::new(2, vec![1], 1);
         spec.tag_count = 0;
