@@ -12,6 +12,7 @@ use crate::config::LearningConfig;
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
 use crate::rng::Gaussian;
+use crate::structural::StructuralConfig;
 use crate::topology::{self, Shape, WiringSpec};
 
 /// The regime a training step runs in, chosen by budget adaptation (spec section 6).
@@ -179,6 +180,9 @@ pub struct Layer {
     valid_count: Vec<u32>,
     input_positions: Vec<[f64; 2]>,
     output_positions: Vec<[f64; 2]>,
+    input_tags: Vec<i64>,
+    output_tags: Vec<i64>,
+    tag_distance: u64,
     in_degree: Vec<f64>,
     sqrt_in_degree: Vec<f64>,
     gate_enabled: bool,
@@ -292,19 +296,6 @@ impl Layer {
             }
         }
 
-        let mut in_degree = vec![0.0f64; spec.inputs];
-        for i in 0..size {
-            if wiring.mask[i] != 0 {
-                in_degree[wiring.neighbors[i] as usize] += 1.0;
-            }
-        }
-        for d in &mut in_degree {
-            if *d < 1.0 {
-                *d = 1.0;
-            }
-        }
-        let sqrt_in_degree = in_degree.iter().map(|d: &f64| d.sqrt()).collect();
-
         let mask_f = wiring.mask.iter().map(|&m| f64::from(m)).collect();
         let valid_count = wiring
             .mask
@@ -321,8 +312,11 @@ impl Layer {
             valid_count,
             input_positions,
             output_positions,
-            in_degree,
-            sqrt_in_degree,
+            input_tags,
+            output_tags,
+            tag_distance: spec.tag_distance,
+            in_degree: Vec::new(),
+            sqrt_in_degree: Vec::new(),
             gate_enabled: spec.gate,
             short_weight: spec.short_weight,
             long_weight: spec.long_weight,
@@ -338,8 +332,131 @@ impl Layer {
             effective: vec![0.0; size],
             scratch: Scratch::default(),
         };
+        layer.refresh_in_degree();
         layer.refresh_derived();
         Ok(layer)
+    }
+
+    /// Recomputes the input in-degrees (valid slots reading each input, at least 1) and
+    /// their square roots from the neighbour table.
+    fn refresh_in_degree(&mut self) {
+        self.in_degree.clear();
+        self.in_degree.resize(self.inputs, 0.0);
+        for (&j, &m) in self.neighbors.iter().zip(&self.mask) {
+            if m != 0 {
+                self.in_degree[j as usize] += 1.0;
+            }
+        }
+        for d in &mut self.in_degree {
+            if *d < 1.0 {
+                *d = 1.0;
+            }
+        }
+        self.sqrt_in_degree = self.in_degree.iter().map(|d| d.sqrt()).collect();
+    }
+
+    /// Tags of the input units.
+    pub fn input_tags(&self) -> &[i64] {
+        &self.input_tags
+    }
+
+    /// Tags of the output units.
+    pub fn output_tags(&self) -> &[i64] {
+        &self.output_tags
+    }
+
+    /// One structural plasticity pass (see [`crate::structural`]) in feature-major
+    /// layout: `pre_t` is the layer's input (`inputs x rows`) and `err_t` its local error
+    /// (`outputs x rows`) on the current batch. Returns the number of rewired slots.
+    pub fn rewire_t(
+        &mut self,
+        pre_t: &Matrix,
+        err_t: &Matrix,
+        cfg: &StructuralConfig,
+    ) -> Result<usize> {
+        cfg.validate()?;
+        if pre_t.rows() != self.inputs
+            || err_t.rows() != self.outputs
+            || pre_t.cols() != err_t.cols()
+        {
+            return Err(Error::invalid(
+                "pre",
+                format!(
+                    "expected {} x R inputs and {} x R errors, got {} x {} and {} x {}",
+                    self.inputs,
+                    self.outputs,
+                    pre_t.rows(),
+                    pre_t.cols(),
+                    err_t.rows(),
+                    err_t.cols()
+                ),
+            ));
+        }
+        let rows = pre_t.cols();
+        if rows == 0 {
+            return Ok(0);
+        }
+        let k = self.k;
+        let mut rewired = 0;
+        let mut prunable = Vec::with_capacity(k);
+        let mut candidates: Vec<(usize, f64)> = Vec::new();
+        for o in 0..self.outputs {
+            let base = o * k;
+            prunable.clear();
+            prunable.extend((base..base + k).filter(|&i| {
+                self.mask[i] != 0
+                    && self.state.long[i] < cfg.long_below
+                    && self.state.weight[i].abs() < cfg.weight_below
+                    && self.state.consolidation[i] <= cfg.consolidation_at_most
+            }));
+            if prunable.is_empty() {
+                continue;
+            }
+            let connected = |j: usize| {
+                (base..base + k).any(|i| self.mask[i] != 0 && self.neighbors[i] as usize == j)
+            };
+            let e = err_t.row(o);
+            candidates.clear();
+            for j in 0..self.inputs {
+                if self.output_tags[o].abs_diff(self.input_tags[j]) > self.tag_distance
+                    || connected(j)
+                {
+                    continue;
+                }
+                let mut sum = 0.0;
+                for (&er, &xr) in e.iter().zip(pre_t.row(j)) {
+                    sum += er * xr;
+                }
+                let score = (sum / rows as f64).abs();
+                if score > 0.0 {
+                    candidates.push((j, score));
+                }
+            }
+            // Best first; the sort is stable, so equal scores keep input order.
+            candidates.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap_or(std::cmp::Ordering::Equal));
+            for (&i, &(j, _)) in prunable.iter().zip(&candidates) {
+                self.neighbors[i] = j as u32;
+                self.state.weight[i] = 0.0;
+                self.state.short[i] = 1.0;
+                self.state.long[i] = 1.0;
+                self.state.consolidation[i] = 0.0;
+                self.state.last_accepted[i] = 0;
+                rewired += 1;
+            }
+            self.refresh_output(o);
+        }
+        if rewired > 0 {
+            self.refresh_in_degree();
+        }
+        Ok(rewired)
+    }
+
+    /// Row-major convenience over [`Layer::rewire_t`]: `pre` is `rows x inputs`, `err`
+    /// is `rows x outputs`.
+    pub fn rewire(&mut self, pre: &Matrix, err: &Matrix, cfg: &StructuralConfig) -> Result<usize> {
+        self.check_cols(pre, self.inputs, "pre")?;
+        self.check_cols(err, self.outputs, "err")?;
+        self.rewire_t(&pre.transpose(), &err.transpose(), cfg)
     }
 
     /// Number of input units.

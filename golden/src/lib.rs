@@ -31,6 +31,7 @@ pub mod network;
 pub mod replay;
 pub mod rng;
 pub mod scenario;
+pub mod structural;
 pub mod tasks;
 pub mod topology;
 

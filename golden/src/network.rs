@@ -6,6 +6,7 @@ use crate::config::LearningConfig;
 use crate::error::{Error, Result};
 use crate::layer::{Layer, LayerSpec, Mode, UpdateParams};
 use crate::matrix::Matrix;
+use crate::structural::StructuralConfig;
 use crate::topology::{self, Shape};
 
 /// Largest number of units in one layer. Wiring compares every output with every input,
@@ -118,6 +119,8 @@ pub struct NetworkSpec {
     pub bias: bool,
     /// The learning configuration.
     pub learning: LearningConfig,
+    /// Structural plasticity, off when `None` (the default).
+    pub structural: Option<StructuralConfig>,
 }
 
 impl NetworkSpec {
@@ -142,6 +145,7 @@ impl NetworkSpec {
             gate: true,
             bias: true,
             learning: LearningConfig::default(),
+            structural: None,
         }
     }
 }
@@ -186,6 +190,9 @@ pub struct StepReport {
     pub budget: f64,
     /// Accepted slots summed over layers.
     pub accepted: usize,
+    /// Slots rewired by structural plasticity after this step's update (0 when it is
+    /// off or did not run).
+    pub rewired: usize,
 }
 
 /// Per-step buffers, kept so a training loop allocates only on its first step.
@@ -216,6 +223,8 @@ pub struct Network {
     activation: Activation,
     config: LearningConfig,
     budget: Budget,
+    structural: Option<StructuralConfig>,
+    steps: u64,
     ws: Workspace,
 }
 
@@ -268,6 +277,9 @@ impl Network {
     /// Build and initialise a network (spec sections 2 and 6).
     pub fn new(spec: &NetworkSpec) -> Result<Self> {
         spec.learning.validate().map_err(|e| e.within("learning"))?;
+        if let Some(structural) = &spec.structural {
+            structural.validate().map_err(|e| e.within("structural"))?;
+        }
         if spec.inputs == 0 {
             return Err(Error::invalid("inputs", "must be at least 1"));
         }
@@ -381,6 +393,8 @@ impl Network {
             activation: spec.activation,
             config,
             budget,
+            structural: spec.structural.clone(),
+            steps: 0,
             ws: Workspace::default(),
         })
     }
@@ -666,6 +680,16 @@ impl Network {
             let post = if l + 1 < n { &ws.act[l] } else { &ws.pre[l] };
             accepted += self.layers[l].local_update_t(pre, post, &ws.err[l], &params)?;
         }
+        self.steps += 1;
+        let mut rewired = 0;
+        if let Some(structural) = &self.structural {
+            if self.steps % structural.every as u64 == 0 {
+                for l in 0..n {
+                    let pre = if l == 0 { &ws.x_t } else { &ws.act[l - 1] };
+                    rewired += self.layers[l].rewire_t(pre, &ws.err[l], structural)?;
+                }
+            }
+        }
         Ok(StepReport {
             loss,
             previous_loss,
@@ -673,6 +697,7 @@ impl Network {
             mode,
             budget: self.budget.budget,
             accepted,
+            rewired,
         })
     }
 }

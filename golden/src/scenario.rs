@@ -11,6 +11,7 @@ use crate::layer::Mode;
 use crate::matrix::Matrix;
 use crate::network::{Activation, Network, NetworkSpec};
 use crate::replay::{ReplayBuffer, ReplayConfig};
+use crate::structural::StructuralConfig;
 use crate::topology::Shape;
 
 /// The `network` object of a scenario.
@@ -66,6 +67,9 @@ pub struct NetworkDoc {
     /// Learning configuration; missing keys take defaults.
     #[serde(default)]
     pub learning: LearningConfig,
+    /// Structural plasticity (optional; see `structural`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub structural: Option<StructuralConfig>,
 }
 
 fn default_max_neighbors() -> usize {
@@ -123,6 +127,9 @@ pub struct TrajectoryPoint {
     /// Replayed rows mixed into the step's batch (only with replay).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replayed: Option<usize>,
+    /// Slots rewired after the step (only with structural plasticity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rewired: Option<usize>,
 }
 
 /// The final state of one layer; per-slot arrays are output-major (`o*K + k`).
@@ -213,6 +220,7 @@ impl NetworkDoc {
             gate: self.gate,
             bias: self.bias,
             learning: self.learning.clone(),
+            structural: self.structural.clone(),
         })
     }
 }
@@ -318,6 +326,7 @@ impl Scenario {
                     budget: r.budget,
                     accepted: r.accepted,
                     replayed,
+                    rewired: self.network.structural.as_ref().map(|_| r.rewired),
                 });
             }
         }

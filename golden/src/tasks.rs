@@ -79,6 +79,7 @@ pub fn regression_scenario() -> Scenario {
             gate: true,
             bias: true,
             learning: spec.learning,
+            structural: None,
         },
         phases: vec![Phase {
             x: all_x[..rows].to_vec(),
