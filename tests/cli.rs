@@ -264,6 +264,11 @@ fn bad_scenarios_get_one_line_naming_the_field() {
         "unknown field `ratoi`",
     );
     expect_error(
+        "contrastive-with-target",
+        &scenario_with(|v| v["phases"][0]["contrastive"] = json!({"seed": 1})),
+        "phases[0].contrastive: a contrastive phase is target-free",
+    );
+    expect_error(
         "seed-range",
         &scenario_with(|v| v["network"]["seed"] = json!(1u64 << 32)),
         "invalid value: integer `4294967296`, expected u32",

@@ -24,6 +24,7 @@
 
 pub mod compare;
 pub mod config;
+pub mod contrastive;
 pub mod error;
 pub mod layer;
 pub mod matrix;

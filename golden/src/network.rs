@@ -212,6 +212,8 @@ struct Workspace {
     err: Vec<Matrix>,
     /// Feedback scratch.
     feedback: Matrix,
+    /// Positive and negative rows stacked, for the contrastive step.
+    stacked: Matrix,
     /// The last prediction, row-major.
     prediction: Matrix,
 }
@@ -698,6 +700,95 @@ impl Network {
             budget: self.budget.budget,
             accepted,
             rewired,
+        })
+    }
+    /// One target-free contrastive step (spec section 11, see [`crate::contrastive`]):
+    /// raises every layer's activity on `positive` rows and lowers it on `negative`
+    /// rows through the usual local update. The report's `loss` is the negative
+    /// separation before the update.
+    pub fn contrastive_step(&mut self, positive: &Matrix, negative: &Matrix) -> Result<StepReport> {
+        if positive.rows() == 0 || negative.rows() == 0 {
+            return Err(Error::invalid(
+                "positive",
+                "a contrastive step needs positive and negative rows",
+            ));
+        }
+        for (m, name) in [(positive, "positive"), (negative, "negative")] {
+            if m.cols() != self.inputs() {
+                return Err(Error::invalid(
+                    name,
+                    format!("expected {} columns, got {}", self.inputs(), m.cols()),
+                ));
+            }
+        }
+        let n = self.layers.len();
+        let split = positive.rows();
+        let mut stacked = std::mem::take(&mut self.ws.stacked);
+        stacked.reshape(split + negative.rows(), self.inputs());
+        stacked.as_mut_slice()[..positive.as_slice().len()].copy_from_slice(positive.as_slice());
+        stacked.as_mut_slice()[positive.as_slice().len()..].copy_from_slice(negative.as_slice());
+        let result = self.forward_cached(&stacked).map(|_| ());
+        self.ws.stacked = stacked;
+        result?;
+
+        let y = &self.ws.prediction;
+        let goodness = |rows: std::ops::Range<usize>| {
+            let count = rows.len() as f64;
+            rows.map(|r| y.row(r).iter().map(|v| v * v).sum::<f64>())
+                .sum::<f64>()
+                / count
+        };
+        let separation =
+            crate::contrastive::contrast(goodness(0..split), goodness(split..y.rows()));
+        let loss = -separation;
+        let previous_loss = self.budget.previous_loss;
+        let (mode, improved) = self.budget.adapt(loss, &self.config);
+        let consolidate = self
+            .config
+            .consolidation_loss_gate
+            .is_none_or(|gate| loss <= gate)
+            && mode == Mode::Exploit;
+
+        // Local errors: +-h f'(z), feature-major like everything in the workspace.
+        let ws = &mut self.ws;
+        for l in 0..n {
+            let (pre, err) = (&ws.pre[l], &mut ws.err[l]);
+            err.reshape(pre.rows(), pre.cols());
+            let hidden = l + 1 < n;
+            for o in 0..pre.rows() {
+                let (z, e) = (pre.row(o), err.row_mut(o));
+                let h = if hidden { ws.act[l].row(o) } else { z };
+                for (r, ev) in e.iter_mut().enumerate() {
+                    let slope = if hidden {
+                        self.activation.derivative(z[r], h[r])
+                    } else {
+                        1.0
+                    };
+                    let sign = if r < split { 1.0 } else { -1.0 };
+                    *ev = sign * h[r] * slope;
+                }
+            }
+        }
+        let params = UpdateParams {
+            budget: self.budget.budget,
+            mode,
+            consolidate,
+            config: &self.config,
+        };
+        let mut accepted = 0;
+        for l in 0..n {
+            let pre = if l == 0 { &ws.x_t } else { &ws.act[l - 1] };
+            let post = if l + 1 < n { &ws.act[l] } else { &ws.pre[l] };
+            accepted += self.layers[l].local_update_t(pre, post, &ws.err[l], &params)?;
+        }
+        Ok(StepReport {
+            loss,
+            previous_loss,
+            improved,
+            mode,
+            budget: self.budget.budget,
+            accepted,
+            rewired: 0,
         })
     }
 }

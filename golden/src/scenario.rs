@@ -6,11 +6,13 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::LearningConfig;
+use crate::contrastive::corrupt;
 use crate::error::{Error, Result};
 use crate::layer::Mode;
 use crate::matrix::Matrix;
 use crate::network::{Activation, Network, NetworkSpec};
 use crate::replay::{ReplayBuffer, ReplayConfig};
+use crate::rng::Mulberry32;
 use crate::structural::StructuralConfig;
 use crate::topology::Shape;
 
@@ -88,13 +90,32 @@ fn yes() -> bool {
 pub struct Phase {
     /// Input rows.
     pub x: Vec<Vec<f64>>,
-    /// Target rows.
+    /// Target rows (not used, and may be left out, in a contrastive phase).
+    #[serde(default)]
     pub target: Vec<Vec<f64>>,
     /// Per-output error weights, or null for all ones.
     #[serde(default)]
     pub output_mask: Option<Vec<f64>>,
     /// Number of steps.
     pub steps: usize,
+    /// Makes this a target-free contrastive phase (see `contrastive`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contrastive: Option<ContrastivePhase>,
+}
+
+/// A contrastive phase: every step trains on `x` as positives and on `x` shuffled within
+/// input tag groups as negatives, drawn afresh each step from `mulberry32(seed)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ContrastivePhase {
+    /// Seed of the shuffles (default 0).
+    pub seed: u32,
+}
+
+impl Default for ContrastivePhase {
+    fn default() -> Self {
+        ContrastivePhase { seed: 0 }
+    }
 }
 
 /// A scenario file.
@@ -231,6 +252,7 @@ struct Batch {
     target: Matrix,
     mask: Option<Vec<f64>>,
     steps: usize,
+    contrastive: Option<u32>,
 }
 
 impl Scenario {
@@ -252,6 +274,22 @@ impl Scenario {
                     return Err(Error::invalid(f("x"), "at least one row is needed"));
                 }
                 let x = Matrix::from_rows(&phase.x, inputs, &f("x"))?;
+                if let Some(c) = &phase.contrastive {
+                    if !phase.target.is_empty() || phase.output_mask.is_some() {
+                        return Err(Error::invalid(
+                            f("contrastive"),
+                            "a contrastive phase is target-free: leave out target and output_mask",
+                        ));
+                    }
+                    let target = Matrix::zeros(0, outputs);
+                    return Ok(Batch {
+                        x,
+                        target,
+                        mask: None,
+                        steps: phase.steps,
+                        contrastive: Some(c.seed),
+                    });
+                }
                 if phase.target.len() != phase.x.len() {
                     return Err(Error::invalid(
                         f("target"),
@@ -282,6 +320,7 @@ impl Scenario {
                     target,
                     mask: phase.output_mask.clone(),
                     steps: phase.steps,
+                    contrastive: None,
                 })
             })
             .collect()
@@ -310,7 +349,23 @@ impl Scenario {
         let mut trajectory = Vec::with_capacity(total);
         let mut previous = None;
         for b in &batches {
+            let mut shuffles = b.contrastive.map(Mulberry32::new);
             for _ in 0..b.steps {
+                if let Some(rng) = shuffles.as_mut() {
+                    let tags = net.layers()[0].input_tags();
+                    let negative = corrupt(&b.x, tags, rng)?;
+                    let r = net.contrastive_step(&b.x, &negative)?;
+                    previous = Some(r.mode);
+                    trajectory.push(TrajectoryPoint {
+                        loss: r.loss,
+                        mode: r.mode,
+                        budget: r.budget,
+                        accepted: r.accepted,
+                        replayed: None,
+                        rewired: None,
+                    });
+                    continue;
+                }
                 let (r, replayed) = match replay.as_mut() {
                     Some(buffer) => {
                         let step =

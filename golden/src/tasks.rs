@@ -86,6 +86,7 @@ pub fn regression_scenario() -> Scenario {
             target: all_t[..rows].to_vec(),
             output_mask: None,
             steps: 300,
+            contrastive: None,
         }],
         probe: Some(all_x[rows..].to_vec()),
         replay: None,
