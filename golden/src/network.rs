@@ -622,12 +622,7 @@ impl Network {
         let n = self.layers.len();
         let loss = Self::masked_loss(&self.ws.prediction, target, mask, loss_rows);
         let previous_loss = self.budget.previous_loss;
-        let (mode, improved) = self.budget.adapt(loss, &self.config);
-        let consolidate = self
-            .config
-            .consolidation_loss_gate
-            .is_none_or(|gate| loss <= gate)
-            && mode == Mode::Exploit;
+        let (mode, improved, consolidate) = self.adapt(loss);
 
         // Output error, then walk down: derivative for hidden layers, feedback below.
         let ws = &mut self.ws;
@@ -670,18 +665,8 @@ impl Network {
             }
         }
 
-        let params = UpdateParams {
-            budget: self.budget.budget,
-            mode,
-            consolidate,
-            config: &self.config,
-        };
-        let mut accepted = 0;
-        for l in 0..n {
-            let pre = if l == 0 { &ws.x_t } else { &ws.act[l - 1] };
-            let post = if l + 1 < n { &ws.act[l] } else { &ws.pre[l] };
-            accepted += self.layers[l].local_update_t(pre, post, &ws.err[l], &params)?;
-        }
+        let accepted = self.update_layers(mode, consolidate)?;
+        let ws = &self.ws;
         self.steps += 1;
         let mut rewired = 0;
         if let Some(structural) = &self.structural {
@@ -702,6 +687,37 @@ impl Network {
             rewired,
         })
     }
+    /// Budget adaptation for a step with this loss, and whether the step may
+    /// consolidate (spec section 5, step 4).
+    fn adapt(&mut self, loss: f64) -> (Mode, Option<bool>, bool) {
+        let (mode, improved) = self.budget.adapt(loss, &self.config);
+        let gate_open = self
+            .config
+            .consolidation_loss_gate
+            .is_none_or(|gate| loss <= gate);
+        (mode, improved, gate_open && mode == Mode::Exploit)
+    }
+
+    /// Runs every layer's local update on the batch in the workspace (inputs, activities
+    /// and local errors already in place); returns the accepted slots.
+    fn update_layers(&mut self, mode: Mode, consolidate: bool) -> Result<usize> {
+        let n = self.layers.len();
+        let params = UpdateParams {
+            budget: self.budget.budget,
+            mode,
+            consolidate,
+            config: &self.config,
+        };
+        let ws = &self.ws;
+        let mut accepted = 0;
+        for (l, layer) in self.layers.iter_mut().enumerate() {
+            let pre = if l == 0 { &ws.x_t } else { &ws.act[l - 1] };
+            let post = if l + 1 < n { &ws.act[l] } else { &ws.pre[l] };
+            accepted += layer.local_update_t(pre, post, &ws.err[l], &params)?;
+        }
+        Ok(accepted)
+    }
+
     /// One target-free contrastive step (spec section 11, see [`crate::contrastive`]):
     /// raises every layer's activity on `positive` rows and lowers it on `negative`
     /// rows through the usual local update. The report's `loss` is the negative
@@ -742,12 +758,7 @@ impl Network {
             crate::contrastive::contrast(goodness(0..split), goodness(split..y.rows()));
         let loss = -separation;
         let previous_loss = self.budget.previous_loss;
-        let (mode, improved) = self.budget.adapt(loss, &self.config);
-        let consolidate = self
-            .config
-            .consolidation_loss_gate
-            .is_none_or(|gate| loss <= gate)
-            && mode == Mode::Exploit;
+        let (mode, improved, consolidate) = self.adapt(loss);
 
         // Local errors: +-h f'(z), feature-major like everything in the workspace.
         let ws = &mut self.ws;
@@ -769,18 +780,7 @@ impl Network {
                 }
             }
         }
-        let params = UpdateParams {
-            budget: self.budget.budget,
-            mode,
-            consolidate,
-            config: &self.config,
-        };
-        let mut accepted = 0;
-        for l in 0..n {
-            let pre = if l == 0 { &ws.x_t } else { &ws.act[l - 1] };
-            let post = if l + 1 < n { &ws.act[l] } else { &ws.pre[l] };
-            accepted += self.layers[l].local_update_t(pre, post, &ws.err[l], &params)?;
-        }
+        let accepted = self.update_layers(mode, consolidate)?;
         Ok(StepReport {
             loss,
             previous_loss,

@@ -105,17 +105,11 @@ pub struct Phase {
 
 /// A contrastive phase: every step trains on `x` as positives and on `x` shuffled within
 /// input tag groups as negatives, drawn afresh each step from `mulberry32(seed)`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ContrastivePhase {
     /// Seed of the shuffles (default 0).
     pub seed: u32,
-}
-
-impl Default for ContrastivePhase {
-    fn default() -> Self {
-        ContrastivePhase { seed: 0 }
-    }
 }
 
 /// A scenario file.
@@ -348,31 +342,29 @@ impl Scenario {
         };
         let mut trajectory = Vec::with_capacity(total);
         let mut previous = None;
+        let structural = self.network.structural.is_some();
         for b in &batches {
             let mut shuffles = b.contrastive.map(Mulberry32::new);
             for _ in 0..b.steps {
-                if let Some(rng) = shuffles.as_mut() {
-                    let tags = net.layers()[0].input_tags();
-                    let negative = corrupt(&b.x, tags, rng)?;
-                    let r = net.contrastive_step(&b.x, &negative)?;
-                    previous = Some(r.mode);
-                    trajectory.push(TrajectoryPoint {
-                        loss: r.loss,
-                        mode: r.mode,
-                        budget: r.budget,
-                        accepted: r.accepted,
-                        replayed: None,
-                        rewired: None,
-                    });
-                    continue;
-                }
-                let (r, replayed) = match replay.as_mut() {
-                    Some(buffer) => {
+                // Contrastive steps neither replay nor rewire, so they report neither.
+                let (r, replayed, rewired) = match (shuffles.as_mut(), replay.as_mut()) {
+                    (Some(rng), _) => {
+                        let negative = corrupt(&b.x, net.layers()[0].input_tags(), rng)?;
+                        (net.contrastive_step(&b.x, &negative)?, None, None)
+                    }
+                    (None, Some(buffer)) => {
                         let step =
                             buffer.step(net, &b.x, &b.target, b.mask.as_deref(), previous)?;
-                        (step.report, Some(step.replayed))
+                        (
+                            step.report,
+                            Some(step.replayed),
+                            structural.then_some(step.report.rewired),
+                        )
                     }
-                    None => (net.step(&b.x, &b.target, b.mask.as_deref())?, None),
+                    (None, None) => {
+                        let report = net.step(&b.x, &b.target, b.mask.as_deref())?;
+                        (report, None, structural.then_some(report.rewired))
+                    }
                 };
                 previous = Some(r.mode);
                 trajectory.push(TrajectoryPoint {
@@ -381,7 +373,7 @@ impl Scenario {
                     budget: r.budget,
                     accepted: r.accepted,
                     replayed,
-                    rewired: self.network.structural.as_ref().map(|_| r.rewired),
+                    rewired,
                 });
             }
         }
