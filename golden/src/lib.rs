@@ -22,6 +22,7 @@
 
 #![warn(missing_docs)]
 
+pub mod baseline;
 pub mod compare;
 pub mod config;
 pub mod contrastive;
