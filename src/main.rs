@@ -11,6 +11,8 @@ use clap::{Parser, Subcommand};
 use lpn_golden::scenario::{json_error, Scenario, ScenarioResult};
 use lpn_toolchain::{Tool, Toolchain};
 
+mod experiment;
+
 #[derive(Parser)]
 #[command(
     name = "lpn",
@@ -31,6 +33,23 @@ enum Command {
     },
     /// Show the EDA tools the project found, with versions; fails if any is missing.
     Tools,
+    /// Run the paper's experiments on the reference (see docs/experiments.md).
+    Experiment {
+        /// Experiment name, or `all`.
+        name: String,
+        /// Number of seeds.
+        #[arg(long, default_value_t = 5)]
+        seeds: u32,
+        /// Shorter runs.
+        #[arg(long)]
+        quick: bool,
+        /// Write every report (per-seed values, curves, claims) as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Write one SVG plot per experiment into this folder.
+        #[arg(long)]
+        plot: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -60,6 +79,10 @@ fn main() -> ExitCode {
             command: RefCommand::Example { name },
         } => ref_example(&name),
         Command::Tools => tools(),
+        Command::Experiment { name, seeds, quick, json, plot } => {
+            let options = lpn_golden::experiments::Options { seeds, quick };
+            experiment::run(&name, options, json.as_deref(), plot.as_deref()).map(|text| emit(format_args!("{text}")))
+        }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -27,6 +27,7 @@ pub mod compare;
 pub mod config;
 pub mod contrastive;
 pub mod error;
+pub mod experiments;
 pub mod layer;
 pub mod matrix;
 pub mod network;

@@ -1,0 +1,128 @@
+//! `regression`: learning sparse local linear rules.
+//!
+//! 64 inputs in 4 tag groups, 16 outputs; each target is a fixed combination of the 3
+//! inputs nearest to its output within its tag group ([`crate::tasks::sparse_linear_regression`]).
+//! The LPN is one layer with K = 16 (every input of the output's tag group); the dense
+//! baseline is a 64-h-16 MLP with as many parameters (within 10%). Metric:
+//! `relative_mse` = final training MSE / MSE at the first step, and the same on 64
+//! held-out rows (`relative_test_mse`).
+
+use super::{claim, Curve, ExperimentReport, Measurement, Options};
+use crate::baseline::DenseMlp;
+use crate::error::Result;
+use crate::matrix::Matrix;
+use crate::network::{Activation, Network, NetworkSpec};
+use crate::tasks::sparse_linear_regression;
+
+/// Arms per seed.
+pub(crate) const ARMS: u64 = 2;
+
+const INPUTS: usize = 64;
+const OUTPUTS: usize = 16;
+const ROWS: usize = 64;
+
+fn split(x: &Matrix, t: &Matrix) -> (Matrix, Matrix, Matrix, Matrix) {
+    let rows = |m: &Matrix, range: std::ops::Range<usize>| {
+        Matrix::from_flat(
+            range.len(),
+            m.cols(),
+            m.as_slice()[range.start * m.cols()..range.end * m.cols()].to_vec(),
+        )
+        .expect("a row range of a matrix")
+    };
+    (
+        rows(x, 0..ROWS),
+        rows(t, 0..ROWS),
+        rows(x, ROWS..2 * ROWS),
+        rows(t, ROWS..2 * ROWS),
+    )
+}
+
+pub(crate) fn run(options: Options, progress: &mut dyn FnMut()) -> Result<ExperimentReport> {
+    let steps = if options.quick { 150 } else { 400 };
+    let mut lpn_train = Vec::new();
+    let mut lpn_test = Vec::new();
+    let mut dense_train = Vec::new();
+    let mut dense_test = Vec::new();
+    let mut curves = Vec::new();
+    for seed in 0..options.seeds {
+        let (x, t) = sparse_linear_regression(INPUTS, OUTPUTS, 3, 2 * ROWS, 4, 1000 + seed);
+        let (x, t, xt, tt) = split(&x, &t);
+        let mut spec = NetworkSpec::new(INPUTS, vec![], OUTPUTS);
+        spec.max_neighbors = 16;
+        spec.seed = seed;
+        let mut net = Network::new(&spec)?;
+        let test_before = Network::loss(&net.forward(&xt)?, &tt, None);
+        let mut losses = Vec::with_capacity(steps);
+        for _ in 0..steps {
+            losses.push(net.step(&x, &t, None)?.loss);
+        }
+        let final_train = Network::loss(&net.forward(&x)?, &t, None);
+        lpn_train.push(final_train / losses[0]);
+        lpn_test.push(Network::loss(&net.forward(&xt)?, &tt, None) / test_before);
+        progress();
+
+        let params = net.layers()[0].mask().iter().filter(|&&m| m != 0).count() + OUTPUTS;
+        let mut dense =
+            DenseMlp::with_parameters_near(INPUTS, OUTPUTS, params, Activation::Tanh, 0.5, seed)?;
+        let dense_test_before = dense.loss(&xt, &tt, None)?;
+        let mut dense_losses = Vec::with_capacity(steps);
+        for _ in 0..steps {
+            dense_losses.push(dense.step(&x, &t, None)?);
+        }
+        dense_train.push(dense.loss(&x, &t, None)? / dense_losses[0]);
+        dense_test.push(dense.loss(&xt, &tt, None)? / dense_test_before);
+        progress();
+        if seed == 0 {
+            let curve = |arm: &str, l: &[f64]| Curve {
+                arm: arm.into(),
+                y_label: "training MSE".into(),
+                points: l
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &v)| (i as f64 + 1.0, v))
+                    .collect(),
+            };
+            curves.push(curve("lpn", &losses));
+            curves.push(curve(
+                &format!(
+                    "dense {}",
+                    dense
+                        .sizes()
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect::<Vec<_>>()
+                        .join("-")
+                ),
+                &dense_losses,
+            ));
+        }
+    }
+    let m = |arm: &str, metric: &str, values: Vec<f64>| Measurement {
+        arm: arm.into(),
+        metric: metric.into(),
+        values,
+    };
+    let measurements = vec![
+        m("lpn", "relative_mse", lpn_train),
+        m("lpn", "relative_test_mse", lpn_test),
+        m("dense", "relative_mse", dense_train),
+        m("dense", "relative_test_mse", dense_test),
+    ];
+    let lpn = measurements[0].mean();
+    let lpn_test = measurements[1].mean();
+    let claims = vec![claim(
+        "the LPN learns sparse local linear rules: final MSE below 10% of the initial, on training and held-out rows",
+        lpn < 0.1 && lpn_test < 0.1,
+        format!("relative_mse {lpn:.4}, relative_test_mse {lpn_test:.4}"),
+    )];
+    Ok(ExperimentReport {
+        name: "regression".into(),
+        question: "Does the prototype learn sparse local linear rules?".into(),
+        seeds: options.seeds,
+        quick: options.quick,
+        measurements,
+        curves,
+        claims,
+    })
+}
