@@ -8,8 +8,17 @@ use lpn_golden::experiments::{self, ExperimentReport, Options};
 use plotters::prelude::*;
 
 /// Runs `name` (or every experiment for `all`) and reports as asked.
-pub fn run(name: &str, options: Options, json: Option<&Path>, plot: Option<&Path>) -> Result<String, String> {
-    let names: Vec<&str> = if name == "all" { experiments::NAMES.to_vec() } else { vec![name] };
+pub fn run(
+    name: &str,
+    options: Options,
+    json: Option<&Path>,
+    plot: Option<&Path>,
+) -> Result<String, String> {
+    let names: Vec<&str> = if name == "all" {
+        experiments::NAMES.to_vec()
+    } else {
+        vec![name]
+    };
     let total: u64 = names
         .iter()
         .map(|n| experiments::work_units(n, options))
@@ -19,9 +28,11 @@ pub fn run(name: &str, options: Options, json: Option<&Path>, plot: Option<&Path
         .sum();
     let bar = ProgressBar::new(total);
     bar.set_style(
-        ProgressStyle::with_template("{prefix:>14} [{bar:30}] {pos}/{len} runs, {elapsed} elapsed, ~{eta} left")
-            .map_err(|e| e.to_string())?
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{prefix:>14} [{bar:30}] {pos}/{len} runs, {elapsed} elapsed, ~{eta} left",
+        )
+        .map_err(|e| e.to_string())?
+        .progress_chars("=> "),
     );
     let mut reports = Vec::new();
     for n in names {
@@ -32,10 +43,12 @@ pub fn run(name: &str, options: Options, json: Option<&Path>, plot: Option<&Path
     bar.finish_and_clear();
     if let Some(path) = json {
         let text = serde_json::to_string_pretty(&reports).map_err(|e| e.to_string())?;
-        std::fs::write(path, text + "\n").map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        std::fs::write(path, text + "\n")
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
     if let Some(dir) = plot {
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         for r in &reports {
             plot_report(r, &dir.join(format!("{}.svg", r.name)))?;
         }
@@ -49,19 +62,41 @@ pub fn table(r: &ExperimentReport) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "== {} ({} seed{}{}): {}",
+        "== {} ({} seed{}{}{}): {}",
         r.name,
         r.seeds,
         if r.seeds == 1 { "" } else { "s" },
         if r.quick { ", quick" } else { "" },
+        if r.ablated {
+            ", mechanism switched off"
+        } else {
+            ""
+        },
         r.question
     );
-    let _ = writeln!(s, "{:<22} {:<22} {:>12} {:>10}", "arm", "metric", "mean", "std");
+    let _ = writeln!(
+        s,
+        "{:<22} {:<22} {:>12} {:>10}",
+        "arm", "metric", "mean", "std"
+    );
     for m in &r.measurements {
-        let _ = writeln!(s, "{:<22} {:<22} {:>12.5} {:>10.5}", m.arm, m.metric, m.mean(), m.std());
+        let _ = writeln!(
+            s,
+            "{:<22} {:<22} {:>12.5} {:>10.5}",
+            m.arm,
+            m.metric,
+            m.mean(),
+            m.std()
+        );
     }
     for c in &r.claims {
-        let _ = writeln!(s, "[{}] {} ({})", if c.holds { "holds" } else { "DOES NOT HOLD" }, c.statement, c.detail);
+        let _ = writeln!(
+            s,
+            "[{}] {} ({})",
+            if c.holds { "holds" } else { "DOES NOT HOLD" },
+            c.statement,
+            c.detail
+        );
     }
     s
 }
@@ -70,7 +105,10 @@ fn plot_report(r: &ExperimentReport, path: &Path) -> Result<(), String> {
     let err = |e: &dyn std::fmt::Display| format!("cannot plot {}: {e}", path.display());
     let points = r.curves.iter().flat_map(|c| c.points.iter());
     let (x_max, y_max) = points.fold((1.0f64, 0.0f64), |(x, y), &(px, py)| (x.max(px), y.max(py)));
-    let y_label = r.curves.first().map_or("value".to_string(), |c| c.y_label.clone());
+    let y_label = r
+        .curves
+        .first()
+        .map_or("value".to_string(), |c| c.y_label.clone());
     let root = SVGBackend::new(path, (800, 480)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(&e))?;
     let mut chart = ChartBuilder::on(&root)
@@ -80,15 +118,25 @@ fn plot_report(r: &ExperimentReport, path: &Path) -> Result<(), String> {
         .y_label_area_size(64)
         .build_cartesian_2d(0.0..x_max, 0.0..(y_max * 1.05).max(1e-12))
         .map_err(|e| err(&e))?;
-    chart.configure_mesh().x_desc("step").y_desc(y_label).draw().map_err(|e| err(&e))?;
+    chart
+        .configure_mesh()
+        .x_desc("step")
+        .y_desc(y_label)
+        .draw()
+        .map_err(|e| err(&e))?;
     let palette = [RED, BLUE, GREEN, MAGENTA, CYAN, BLACK];
     for (i, c) in r.curves.iter().enumerate() {
         let color = palette[i % palette.len()];
         chart
-            .draw_series(LineSeries::new(c.points.iter().copied(), color.stroke_width(2)))
+            .draw_series(LineSeries::new(
+                c.points.iter().copied(),
+                color.stroke_width(2),
+            ))
             .map_err(|e| err(&e))?
             .label(c.arm.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
     }
     chart
         .configure_series_labels()

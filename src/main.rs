@@ -43,6 +43,9 @@ enum Command {
         /// Shorter runs.
         #[arg(long)]
         quick: bool,
+        /// Control run: switch off the mechanism under test (its claim must then fail).
+        #[arg(long)]
+        ablate: bool,
         /// Write every report (per-seed values, curves, claims) as JSON here.
         #[arg(long)]
         json: Option<PathBuf>,
@@ -79,9 +82,21 @@ fn main() -> ExitCode {
             command: RefCommand::Example { name },
         } => ref_example(&name),
         Command::Tools => tools(),
-        Command::Experiment { name, seeds, quick, json, plot } => {
-            let options = lpn_golden::experiments::Options { seeds, quick };
-            experiment::run(&name, options, json.as_deref(), plot.as_deref()).map(|text| emit(format_args!("{text}")))
+        Command::Experiment {
+            name,
+            seeds,
+            quick,
+            ablate,
+            json,
+            plot,
+        } => {
+            let options = lpn_golden::experiments::Options {
+                seeds,
+                quick,
+                ablate,
+            };
+            experiment::run(&name, options, json.as_deref(), plot.as_deref())
+                .map(|text| emit(format_args!("{text}")))
         }
     };
     match outcome {

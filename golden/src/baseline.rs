@@ -121,8 +121,8 @@ impl DenseMlp {
             let input = &acts[l];
             let mut z = Matrix::zeros(input.rows(), w.rows());
             for r in 0..input.rows() {
-                for o in 0..w.rows() {
-                    let mut acc = b[o];
+                for (o, &bias) in b.iter().enumerate() {
+                    let mut acc = bias;
                     for (wi, xi) in w.row(o).iter().zip(input.row(r)) {
                         acc += wi * xi;
                     }

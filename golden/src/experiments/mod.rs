@@ -8,8 +8,10 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 
+pub(crate) mod forgetting;
 mod partitioned;
 mod regression;
+mod structural;
 
 /// How to run an experiment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +20,9 @@ pub struct Options {
     pub seeds: u32,
     /// Shorter runs, for smoke tests and `--quick`.
     pub quick: bool,
+    /// A control run: the mechanism under test is switched off in its arm (consolidation,
+    /// replay, structural plasticity), so the claim about it must fail.
+    pub ablate: bool,
 }
 
 impl Default for Options {
@@ -25,6 +30,7 @@ impl Default for Options {
         Options {
             seeds: 5,
             quick: false,
+            ablate: false,
         }
     }
 }
@@ -90,6 +96,8 @@ pub struct ExperimentReport {
     pub seeds: u32,
     /// Whether the quick variant ran.
     pub quick: bool,
+    /// Whether the mechanism under test was switched off (a control run).
+    pub ablated: bool,
     /// Per-arm metrics.
     pub measurements: Vec<Measurement>,
     /// Curves for plots.
@@ -108,13 +116,22 @@ impl ExperimentReport {
 }
 
 /// The experiments, in the order `all` runs them.
-pub const NAMES: [&str; 2] = ["regression", "partitioned"];
+pub const NAMES: [&str; 6] = [
+    "regression",
+    "partitioned",
+    "conflict",
+    "consolidated-conflict",
+    "structural",
+    "replay",
+];
 
 /// Work units of an experiment (seeds x arms), for progress reporting.
 pub fn work_units(name: &str, options: Options) -> Result<u64> {
     let arms = match name {
         "regression" => regression::ARMS,
         "partitioned" => partitioned::ARMS,
+        "conflict" | "consolidated-conflict" | "replay" => forgetting::arms(name).len() as u64,
+        "structural" => structural::ARMS,
         other => return Err(unknown(other)),
     };
     Ok(u64::from(options.seeds) * arms)
@@ -128,6 +145,8 @@ pub fn run(name: &str, options: Options, progress: &mut dyn FnMut()) -> Result<E
     match name {
         "regression" => regression::run(options, progress),
         "partitioned" => partitioned::run(options, progress),
+        "conflict" | "consolidated-conflict" | "replay" => forgetting::run(name, options, progress),
+        "structural" => structural::run(options, progress),
         other => Err(unknown(other)),
     }
 }
