@@ -90,6 +90,26 @@ impl Matrix {
         &mut self.data[r * self.cols..(r + 1) * self.cols]
     }
 
+    /// Rows `first..first + count` as a new matrix.
+    pub fn row_block(&self, first: usize, count: usize) -> Result<Matrix> {
+        if first + count > self.rows {
+            return Err(Error::invalid(
+                "rows",
+                format!(
+                    "rows {first}..{} of a {}-row matrix",
+                    first + count,
+                    self.rows
+                ),
+            ));
+        }
+        let data = self.data[first * self.cols..(first + count) * self.cols].to_vec();
+        Ok(Matrix {
+            rows: count,
+            cols: self.cols,
+            data,
+        })
+    }
+
     /// The rows as nested vectors (for serialisation).
     pub fn to_rows(&self) -> Vec<Vec<f64>> {
         (0..self.rows).map(|r| self.row(r).to_vec()).collect()

@@ -9,11 +9,10 @@
 //! the LPN with replay (the buffer sees A's rows while A trains and mixes them into B's
 //! batches), and the dense baseline with as many parameters (within 10%).
 
-use super::{claim, Curve, ExperimentReport, Measurement, Options};
+use super::{claim, Curve, ExperimentReport, Options};
 use crate::baseline::DenseMlp;
 use crate::config::LearningConfig;
 use crate::error::Result;
-use crate::matrix::Matrix;
 use crate::network::{Activation, Network, NetworkSpec};
 use crate::replay::{ReplayBuffer, ReplayConfig};
 use crate::tasks::sparse_linear_regression;
@@ -68,16 +67,6 @@ pub(crate) fn consolidation() -> LearningConfig {
     }
 }
 
-fn block(m: &Matrix, b: usize) -> Matrix {
-    let c = m.cols();
-    Matrix::from_flat(
-        ROWS,
-        c,
-        m.as_slice()[b * ROWS * c..(b + 1) * ROWS * c].to_vec(),
-    )
-    .expect("a row block")
-}
-
 struct Run {
     e1: f64,
     e2: f64,
@@ -87,12 +76,8 @@ struct Run {
 fn run_arm(arm: Arm, steps: usize, seed: u32, ablate: bool) -> Result<Run> {
     let (xa_all, ta_all) = sparse_linear_regression(INPUTS, OUTPUTS, 3, 2 * ROWS, 4, 3000 + seed);
     let (xb_all, tb_all) = sparse_linear_regression(INPUTS, OUTPUTS, 3, ROWS, 4, 4000 + seed);
-    let (xa, ta, xe, te) = (
-        block(&xa_all, 0),
-        block(&ta_all, 0),
-        block(&xa_all, 1),
-        block(&ta_all, 1),
-    );
+    let (xa, ta) = (xa_all.row_block(0, ROWS)?, ta_all.row_block(0, ROWS)?);
+    let (xe, te) = (xa_all.row_block(ROWS, ROWS)?, ta_all.row_block(ROWS, ROWS)?);
     let mut curve = Vec::with_capacity(2 * steps + 1);
     if arm == Arm::Dense {
         let mut spec = NetworkSpec::new(INPUTS, vec![], OUTPUTS);
@@ -181,19 +166,13 @@ pub(crate) fn run(
             progress();
         }
     }
-    let mut measurements = Vec::new();
-    for (i, &arm) in arms.iter().enumerate() {
-        for (j, metric) in ["error_a_after_a", "error_a_after_b", "forgetting"]
-            .into_iter()
-            .enumerate()
-        {
-            measurements.push(Measurement {
-                arm: arm.name().into(),
-                metric: metric.into(),
-                values: values[i][j].clone(),
-            });
-        }
-    }
+    let names: Vec<&str> = arms.iter().map(|a| a.name()).collect();
+    let per_arm: Vec<Vec<Vec<f64>>> = values.iter().map(|v| v.to_vec()).collect();
+    let measurements = super::table(
+        &names,
+        &["error_a_after_a", "error_a_after_b", "forgetting"],
+        &per_arm,
+    );
     let forgetting = |i: usize| measurements[3 * i + 2].mean();
     let learned = |i: usize| measurements[3 * i].mean();
     let (base, other) = (forgetting(0), forgetting(1));
@@ -224,14 +203,12 @@ pub(crate) fn run(
         "consolidated-conflict" => ("Does consolidation reduce forgetting under conflict?", vec![lower("consolidation")]),
         _ => ("Does local replay reduce forgetting under conflict?", vec![lower("replay")]),
     };
-    Ok(ExperimentReport {
-        name: name.into(),
-        question: question.into(),
-        seeds: options.seeds,
-        quick: options.quick,
-        ablated: options.ablate,
+    Ok(super::report(
+        name,
+        question,
+        options,
         measurements,
         curves,
         claims,
-    })
+    ))
 }

@@ -161,6 +161,45 @@ fn unknown(name: &str) -> Error {
     )
 }
 
+/// The table of an experiment: for each arm `i` and metric `j`, `values[i][j]` holds
+/// one value per seed.
+pub(crate) fn table(arms: &[&str], metrics: &[&str], values: &[Vec<Vec<f64>>]) -> Vec<Measurement> {
+    arms.iter()
+        .zip(values)
+        .flat_map(|(arm, per_metric)| {
+            metrics
+                .iter()
+                .zip(per_metric)
+                .map(move |(metric, v)| Measurement {
+                    arm: arm.to_string(),
+                    metric: metric.to_string(),
+                    values: v.clone(),
+                })
+        })
+        .collect()
+}
+
+/// Assembles a report.
+pub(crate) fn report(
+    name: &str,
+    question: &str,
+    options: Options,
+    measurements: Vec<Measurement>,
+    curves: Vec<Curve>,
+    claims: Vec<Claim>,
+) -> ExperimentReport {
+    ExperimentReport {
+        name: name.into(),
+        question: question.into(),
+        seeds: options.seeds,
+        quick: options.quick,
+        ablated: options.ablate,
+        measurements,
+        curves,
+        claims,
+    }
+}
+
 /// A claim from a comparison, with the numbers in its detail.
 pub(crate) fn claim(statement: impl Into<String>, holds: bool, detail: impl Into<String>) -> Claim {
     Claim {

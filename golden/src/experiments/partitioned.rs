@@ -9,7 +9,7 @@
 //! (e2 - e1) / (e0 - e1) (the share of A's improvement that B undid). The dense baseline
 //! (same parameter count within 10%) trains the same way.
 
-use super::{claim, Curve, ExperimentReport, Measurement, Options};
+use super::{claim, Curve, ExperimentReport, Options};
 use crate::baseline::DenseMlp;
 use crate::error::Result;
 use crate::matrix::Matrix;
@@ -22,16 +22,6 @@ pub(crate) const ARMS: u64 = 3;
 const INPUTS: usize = 64;
 const OUTPUTS: usize = 16;
 const ROWS: usize = 64;
-
-fn rows(m: &Matrix, block: usize) -> Matrix {
-    let c = m.cols();
-    Matrix::from_flat(
-        ROWS,
-        c,
-        m.as_slice()[block * ROWS * c..(block + 1) * ROWS * c].to_vec(),
-    )
-    .expect("a row block of a matrix")
-}
 
 /// The three errors (e0, e1, e2) and A's held-out error curve over both phases.
 struct Run {
@@ -64,14 +54,9 @@ impl Learner for DenseMlp {
 
 fn two_tasks(learner: &mut dyn Learner, steps: usize, seed: u32) -> Result<Run> {
     let (x, t) = sparse_linear_regression(INPUTS, OUTPUTS, 3, 3 * ROWS, 4, 2000 + seed);
-    let (xa, ta, xb, tb, xe, te) = (
-        rows(&x, 0),
-        rows(&t, 0),
-        rows(&x, 1),
-        rows(&t, 1),
-        rows(&x, 2),
-        rows(&t, 2),
-    );
+    let block = |m: &Matrix, b: usize| m.row_block(b * ROWS, ROWS);
+    let (xa, ta, xb, tb) = (block(&x, 0)?, block(&t, 0)?, block(&x, 1)?, block(&t, 1)?);
+    let (xe, te) = (block(&x, 2)?, block(&t, 2)?);
     let mask_a: Vec<f64> = (0..OUTPUTS)
         .map(|o| if o < OUTPUTS / 2 { 1.0 } else { 0.0 })
         .collect();
@@ -142,19 +127,12 @@ pub(crate) fn run(options: Options, progress: &mut dyn FnMut()) -> Result<Experi
             });
         }
     }
-    let mut measurements = Vec::new();
-    for (i, arm) in arms.into_iter().enumerate() {
-        for (j, metric) in ["error_a_after_a", "retention", "progress_lost"]
-            .into_iter()
-            .enumerate()
-        {
-            measurements.push(Measurement {
-                arm: arm.into(),
-                metric: metric.into(),
-                values: values[3 * i + j].clone(),
-            });
-        }
-    }
+    let per_arm: Vec<Vec<Vec<f64>>> = values.chunks(3).map(|c| c.to_vec()).collect();
+    let measurements = super::table(
+        &arms,
+        &["error_a_after_a", "retention", "progress_lost"],
+        &per_arm,
+    );
     let lpn_retention = measurements[1].mean();
     let consolidated_retention = measurements[4].mean();
     let lpn_lost = measurements[2].mean();
@@ -176,16 +154,12 @@ pub(crate) fn run(options: Options, progress: &mut dyn FnMut()) -> Result<Experi
             format!("dense progress_lost {dense_lost:.3} (lpn {lpn_lost:.3})"),
         ),
     ];
-    Ok(ExperimentReport {
-        name: "partitioned".into(),
-        question:
-            "Do tags and output masks preserve partitioned memories while another partition trains?"
-                .into(),
-        seeds: options.seeds,
-        quick: options.quick,
-        ablated: options.ablate,
+    Ok(super::report(
+        "partitioned",
+        "Do tags and output masks preserve partitioned memories while another partition trains?",
+        options,
         measurements,
         curves,
         claims,
-    })
+    ))
 }

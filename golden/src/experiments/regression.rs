@@ -7,7 +7,7 @@
 //! `relative_mse` = final training MSE / MSE at the first step, and the same on 64
 //! held-out rows (`relative_test_mse`).
 
-use super::{claim, Curve, ExperimentReport, Measurement, Options};
+use super::{claim, Curve, ExperimentReport, Options};
 use crate::baseline::DenseMlp;
 use crate::error::Result;
 use crate::matrix::Matrix;
@@ -21,21 +21,13 @@ const INPUTS: usize = 64;
 const OUTPUTS: usize = 16;
 const ROWS: usize = 64;
 
-fn split(x: &Matrix, t: &Matrix) -> (Matrix, Matrix, Matrix, Matrix) {
-    let rows = |m: &Matrix, range: std::ops::Range<usize>| {
-        Matrix::from_flat(
-            range.len(),
-            m.cols(),
-            m.as_slice()[range.start * m.cols()..range.end * m.cols()].to_vec(),
-        )
-        .expect("a row range of a matrix")
-    };
-    (
-        rows(x, 0..ROWS),
-        rows(t, 0..ROWS),
-        rows(x, ROWS..2 * ROWS),
-        rows(t, ROWS..2 * ROWS),
-    )
+fn split(x: &Matrix, t: &Matrix) -> Result<(Matrix, Matrix, Matrix, Matrix)> {
+    Ok((
+        x.row_block(0, ROWS)?,
+        t.row_block(0, ROWS)?,
+        x.row_block(ROWS, ROWS)?,
+        t.row_block(ROWS, ROWS)?,
+    ))
 }
 
 pub(crate) fn run(options: Options, progress: &mut dyn FnMut()) -> Result<ExperimentReport> {
@@ -48,7 +40,7 @@ pub(crate) fn run(options: Options, progress: &mut dyn FnMut()) -> Result<Experi
     let mut curves = Vec::new();
     for seed in 0..options.seeds {
         let (x, t) = sparse_linear_regression(INPUTS, OUTPUTS, 3, 2 * ROWS, 4, 1000 + seed);
-        let (x, t, xt, tt) = split(&x, &t);
+        let (x, t, xt, tt) = split(&x, &t)?;
         let mut spec = NetworkSpec::new(INPUTS, vec![], OUTPUTS);
         spec.max_neighbors = 16;
         spec.seed = seed;
@@ -99,17 +91,11 @@ pub(crate) fn run(options: Options, progress: &mut dyn FnMut()) -> Result<Experi
             ));
         }
     }
-    let m = |arm: &str, metric: &str, values: Vec<f64>| Measurement {
-        arm: arm.into(),
-        metric: metric.into(),
-        values,
-    };
-    let measurements = vec![
-        m("lpn", "relative_mse", lpn_train),
-        m("lpn", "relative_test_mse", lpn_test),
-        m("dense", "relative_mse", dense_train),
-        m("dense", "relative_test_mse", dense_test),
-    ];
+    let measurements = super::table(
+        &["lpn", "dense"],
+        &["relative_mse", "relative_test_mse"],
+        &[vec![lpn_train, lpn_test], vec![dense_train, dense_test]],
+    );
     let lpn = measurements[0].mean();
     let lpn_test = measurements[1].mean();
     let claims = vec![claim(
@@ -117,14 +103,12 @@ pub(crate) fn run(options: Options, progress: &mut dyn FnMut()) -> Result<Experi
         lpn < 0.1 && lpn_test < 0.1,
         format!("relative_mse {lpn:.4}, relative_test_mse {lpn_test:.4}"),
     )];
-    Ok(ExperimentReport {
-        name: "regression".into(),
-        question: "Does the prototype learn sparse local linear rules?".into(),
-        seeds: options.seeds,
-        quick: options.quick,
-        ablated: options.ablate,
+    Ok(super::report(
+        "regression",
+        "Does the prototype learn sparse local linear rules?",
+        options,
         measurements,
         curves,
         claims,
-    })
+    ))
 }

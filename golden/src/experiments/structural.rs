@@ -9,7 +9,7 @@
 //! the error relative to the first step would flatter the unwired network, which gains
 //! much just by shrinking its random initial weights), on training and held-out rows.
 
-use super::{claim, Curve, ExperimentReport, Measurement, Options};
+use super::{claim, Curve, ExperimentReport, Options};
 use crate::error::Result;
 use crate::matrix::Matrix;
 use crate::network::{Network, NetworkSpec};
@@ -38,7 +38,7 @@ pub(crate) fn settings() -> StructuralConfig {
 }
 
 /// Training and held-out batches whose targets read mirrored inputs.
-fn task(seed: u32) -> (Matrix, Matrix, Matrix, Matrix) {
+fn task(seed: u32) -> Result<(Matrix, Matrix, Matrix, Matrix)> {
     let mut rng = Mulberry32::new(5000 + seed);
     let ip = Shape::Line.positions(INPUTS);
     let op = Shape::Line.positions(OUTPUTS);
@@ -55,25 +55,21 @@ fn task(seed: u32) -> (Matrix, Matrix, Matrix, Matrix) {
         })
         .collect();
     let mut batch = || {
-        let x = Matrix::from_flat(
-            ROWS,
-            INPUTS,
-            (0..ROWS * INPUTS)
-                .map(|_| rng.next_f64() * 2.0 - 1.0)
-                .collect(),
-        )
-        .expect("sizes match");
+        let data = (0..ROWS * INPUTS)
+            .map(|_| rng.next_f64() * 2.0 - 1.0)
+            .collect();
+        let x = Matrix::from_flat(ROWS, INPUTS, data)?;
         let mut t = Matrix::zeros(ROWS, OUTPUTS);
         for r in 0..ROWS {
             for (o, rule) in rules.iter().enumerate() {
                 t.row_mut(r)[o] = rule.iter().map(|&(j, c)| c * x.row(r)[j]).sum();
             }
         }
-        (x, t)
+        Ok((x, t))
     };
-    let (x, t) = batch();
-    let (xe, te) = batch();
-    (x, t, xe, te)
+    let (x, t) = batch()?;
+    let (xe, te) = batch()?;
+    Ok((x, t, xe, te))
 }
 
 pub(crate) fn run(options: Options, progress: &mut dyn FnMut()) -> Result<ExperimentReport> {
@@ -83,7 +79,7 @@ pub(crate) fn run(options: Options, progress: &mut dyn FnMut()) -> Result<Experi
     let mut values: Vec<[Vec<f64>; 3]> = vec![Default::default(); arms.len()];
     let mut curves = Vec::new();
     for seed in 0..options.seeds {
-        let (x, t, xe, te) = task(seed);
+        let (x, t, xe, te) = task(seed)?;
         for (i, arm) in arms.into_iter().enumerate() {
             let mut spec = NetworkSpec::new(INPUTS, vec![], OUTPUTS);
             spec.max_neighbors = 4;
@@ -118,35 +114,24 @@ pub(crate) fn run(options: Options, progress: &mut dyn FnMut()) -> Result<Experi
             progress();
         }
     }
-    let mut measurements = Vec::new();
-    for (i, arm) in arms.into_iter().enumerate() {
-        for (j, metric) in ["normalised_mse", "normalised_test_mse", "rewired_slots"]
-            .into_iter()
-            .enumerate()
-        {
-            measurements.push(Measurement {
-                arm: arm.into(),
-                metric: metric.into(),
-                values: values[i][j].clone(),
-            });
-        }
-    }
+    let per_arm: Vec<Vec<Vec<f64>>> = values.iter().map(|v| v.to_vec()).collect();
+    let measurements = super::table(
+        &arms,
+        &["normalised_mse", "normalised_test_mse", "rewired_slots"],
+        &per_arm,
+    );
     let (without, with) = (measurements[1].mean(), measurements[4].mean());
     let claims = vec![claim(
         "with structural plasticity the held-out error recovers (normalised MSE below 0.3); without it, it does not (above 0.7)",
         with < 0.3 && without > 0.7,
         format!("normalised_test_mse {without:.3} without, {with:.3} with"),
     )];
-    Ok(ExperimentReport {
-        name: "structural".into(),
-        question:
-            "Does structural plasticity reach true inputs outside the initial neighbourhoods?"
-                .into(),
-        seeds: options.seeds,
-        quick: options.quick,
-        ablated: options.ablate,
+    Ok(super::report(
+        "structural",
+        "Does structural plasticity reach true inputs outside the initial neighbourhoods?",
+        options,
         measurements,
         curves,
         claims,
-    })
+    ))
 }
