@@ -85,3 +85,11 @@ fn reports_are_deterministic_and_names_are_checked() {
         .contains("unknown experiment `nope`"));
     assert!(run("conflict", Options { seeds: 0, ..quick }, &mut || {}).is_err());
 }
+
+#[test]
+fn long_context_recall_survives_distractors_with_replay() {
+    assert_eq!(verdicts(&report("long-context", false)), vec![true, true]);
+    // Switched off, every arm is the plain LPN: written bindings are still recalled at
+    // first, but nothing keeps them through the stream.
+    assert_eq!(verdicts(&report("long-context", true)), vec![true, false]);
+}

@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 
 pub(crate) mod forgetting;
+mod long_context;
 mod partitioned;
 mod regression;
 mod structural;
@@ -116,13 +117,14 @@ impl ExperimentReport {
 }
 
 /// The experiments, in the order `all` runs them.
-pub const NAMES: [&str; 6] = [
+pub const NAMES: [&str; 7] = [
     "regression",
     "partitioned",
     "conflict",
     "consolidated-conflict",
     "structural",
     "replay",
+    "long-context",
 ];
 
 /// Work units of an experiment (seeds x arms), for progress reporting.
@@ -132,6 +134,7 @@ pub fn work_units(name: &str, options: Options) -> Result<u64> {
         "partitioned" => partitioned::ARMS,
         "conflict" | "consolidated-conflict" | "replay" => forgetting::arms(name).len() as u64,
         "structural" => structural::ARMS,
+        "long-context" => long_context::ARMS,
         other => return Err(unknown(other)),
     };
     Ok(u64::from(options.seeds) * arms)
@@ -147,6 +150,7 @@ pub fn run(name: &str, options: Options, progress: &mut dyn FnMut()) -> Result<E
         "partitioned" => partitioned::run(options, progress),
         "conflict" | "consolidated-conflict" | "replay" => forgetting::run(name, options, progress),
         "structural" => structural::run(options, progress),
+        "long-context" => long_context::run(options, progress),
         other => Err(unknown(other)),
     }
 }
