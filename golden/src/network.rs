@@ -687,6 +687,7 @@ impl Network {
             rewired,
         })
     }
+
     /// Budget adaptation for a step with this loss, and whether the step may
     /// consolidate (spec section 5, step 4).
     fn adapt(&mut self, loss: f64) -> (Mode, Option<bool>, bool) {
