@@ -269,6 +269,11 @@ fn bad_scenarios_get_one_line_naming_the_field() {
         "phases[0].contrastive: a contrastive phase is target-free",
     );
     expect_error(
+        "too-many-steps",
+        &scenario_with(|v| v["phases"][0]["steps"] = json!(u64::MAX)),
+        "phases: 18446744073709551615 steps in all, above the limit of 10000000 per scenario",
+    );
+    expect_error(
         "seed-range",
         &scenario_with(|v| v["network"]["seed"] = json!(1u64 << 32)),
         "invalid value: integer `4294967296`, expected u32",

@@ -16,6 +16,10 @@ use crate::rng::Mulberry32;
 use crate::structural::StructuralConfig;
 use crate::topology::Shape;
 
+/// Largest total number of training steps in one scenario: the trajectory alone takes
+/// about 56 bytes a step, so far more would exhaust memory before finishing.
+pub const MAX_STEPS: usize = 10_000_000;
+
 /// The `network` object of a scenario.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -333,13 +337,21 @@ impl Scenario {
             Some(rows) => Some(Matrix::from_rows(rows, net.inputs(), "probe")?),
             None => None,
         };
-        let total: usize = batches.iter().map(|b| b.steps).sum();
+        let total = batches
+            .iter()
+            .fold(0usize, |sum, b| sum.saturating_add(b.steps));
         let mut replay = match &self.replay {
             Some(config) => {
                 Some(ReplayBuffer::new(config.clone()).map_err(|e| e.within("replay"))?)
             }
             None => None,
         };
+        if total > MAX_STEPS {
+            return Err(Error::invalid(
+                "phases",
+                format!("{total} steps in all, above the limit of {MAX_STEPS} per scenario"),
+            ));
+        }
         let mut trajectory = Vec::with_capacity(total);
         let mut previous = None;
         let structural = self.network.structural.is_some();
