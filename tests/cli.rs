@@ -410,3 +410,55 @@ fn a_closed_output_pipe_is_not_a_panic() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn experiment_arguments_are_checked() {
+    let out = lpn().args(["experiment", "nope"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).starts_with("error: experiment: unknown experiment `nope`"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = lpn()
+        .args(["experiment", "conflict", "--seeds", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        text(&out.stderr),
+        "error: seeds: must be between 1 and 1000, got 0\n"
+    );
+    let out = lpn()
+        .args(["experiment", "conflict", "--seeds", "4000000000"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let dir = scratch("experiment-out");
+    let json = dir.join("r.json");
+    let out = lpn()
+        .args(["experiment", "replay", "--seeds", "2"])
+        .arg("--json")
+        .arg(&json)
+        .arg("--plot")
+        .arg(dir.join("plots"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("[holds] replay lowers forgetting"),
+        "{}",
+        text(&out.stdout)
+    );
+    let reports: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(reports[0]["name"], "replay");
+    assert_eq!(
+        reports[0]["measurements"][0]["values"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let svg = std::fs::read_to_string(dir.join("plots/replay.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("lpn+replay"));
+}

@@ -116,6 +116,9 @@ impl ExperimentReport {
     }
 }
 
+/// Most seeds one run accepts.
+pub const MAX_SEEDS: u32 = 1000;
+
 /// The experiments, in the order `all` runs them.
 pub const NAMES: [&str; 7] = [
     "regression",
@@ -142,8 +145,11 @@ pub fn work_units(name: &str, options: Options) -> Result<u64> {
 
 /// Runs the experiment `name`; `progress` is called once per finished work unit.
 pub fn run(name: &str, options: Options, progress: &mut dyn FnMut()) -> Result<ExperimentReport> {
-    if options.seeds == 0 {
-        return Err(Error::invalid("seeds", "at least one seed is needed"));
+    if options.seeds == 0 || options.seeds > MAX_SEEDS {
+        return Err(Error::invalid(
+            "seeds",
+            format!("must be between 1 and {MAX_SEEDS}, got {}", options.seeds),
+        ));
     }
     match name {
         "regression" => regression::run(options, progress),
