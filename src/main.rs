@@ -40,7 +40,7 @@ enum Command {
         /// Number of seeds.
         #[arg(long, default_value_t = 5)]
         seeds: u32,
-        /// Shorter runs.
+        /// Shorter runs (no effect yet: every experiment already runs in under a second).
         #[arg(long)]
         quick: bool,
         /// Control run: switch off the mechanism under test (its claim must then fail).
