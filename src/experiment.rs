@@ -105,10 +105,12 @@ fn plot_report(r: &ExperimentReport, path: &Path) -> Result<(), String> {
     let err = |e: &dyn std::fmt::Display| format!("cannot plot {}: {e}", path.display());
     let points = r.curves.iter().flat_map(|c| c.points.iter());
     let (x_max, y_max) = points.fold((1.0f64, 0.0f64), |(x, y), &(px, py)| (x.max(px), y.max(py)));
-    let y_label = r
+    let (x_label, y_label) = r
         .curves
         .first()
-        .map_or("value".to_string(), |c| c.y_label.clone());
+        .map_or(("x".to_string(), "y".to_string()), |c| {
+            (c.x_label.clone(), c.y_label.clone())
+        });
     let root = SVGBackend::new(path, (800, 480)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(&e))?;
     let mut chart = ChartBuilder::on(&root)
@@ -120,7 +122,7 @@ fn plot_report(r: &ExperimentReport, path: &Path) -> Result<(), String> {
         .map_err(|e| err(&e))?;
     chart
         .configure_mesh()
-        .x_desc("step")
+        .x_desc(x_label)
         .y_desc(y_label)
         .draw()
         .map_err(|e| err(&e))?;

@@ -159,6 +159,7 @@ pub(crate) fn run(
             if seed == 0 {
                 curves.push(Curve {
                     arm: arm.name().into(),
+                    x_label: "training step".into(),
                     y_label: "task A held-out MSE".into(),
                     points: r.curve,
                 });

@@ -128,6 +128,7 @@ pub(crate) fn run(options: Options, progress: &mut dyn FnMut()) -> Result<Experi
     let curves = (0..ARM_LIST.len())
         .map(|a| Curve {
             arm: names[a].into(),
+            x_label: "context length (distractor steps)".into(),
             y_label: "recall (mean over seeds)".into(),
             points: LENGTHS
                 .iter()

@@ -69,6 +69,8 @@ impl Measurement {
 pub struct Curve {
     /// The arm.
     pub arm: String,
+    /// What the x values are.
+    pub x_label: String,
     /// What the y values are.
     pub y_label: String,
     /// (step, value) points.

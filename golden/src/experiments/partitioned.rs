@@ -131,6 +131,7 @@ pub(crate) fn run(options: Options, progress: &mut dyn FnMut()) -> Result<Experi
             for (arm, r) in arms.iter().zip(runs) {
                 curves.push(Curve {
                     arm: arm.to_string(),
+                    x_label: "training step".into(),
                     y_label: "task A held-out MSE".into(),
                     points: r.curve,
                 });

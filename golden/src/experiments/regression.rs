@@ -69,6 +69,7 @@ pub(crate) fn run(options: Options, progress: &mut dyn FnMut()) -> Result<Experi
         if seed == 0 {
             let curve = |arm: &str, l: &[f64]| Curve {
                 arm: arm.into(),
+                x_label: "training step".into(),
                 y_label: "training MSE".into(),
                 points: l
                     .iter()

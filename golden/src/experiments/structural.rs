@@ -103,6 +103,7 @@ pub(crate) fn run(options: Options, progress: &mut dyn FnMut()) -> Result<Experi
             if seed == 0 {
                 curves.push(Curve {
                     arm: arm.into(),
+                    x_label: "training step".into(),
                     y_label: "training MSE".into(),
                     points: losses
                         .iter()
