@@ -198,7 +198,7 @@ pub(crate) fn run(
             vec![claim(
                 "measured only: forgetting of the LPN and of the dense baseline (the paper makes no claim here)",
                 true,
-                format!("lpn forgetting {base:.4}, dense {other:.4}"),
+                format!("lpn forgetting {base:.4}, dense {other:.4}, relative forgetting against the dense baseline {:.2}", base / other),
             )],
         ),
         "consolidated-conflict" => ("Does consolidation reduce forgetting under conflict?", vec![lower("consolidation")]),
