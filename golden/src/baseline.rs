@@ -96,6 +96,25 @@ impl DenseMlp {
         Self::new(&sizes, activation, learning_rate, seed)
     }
 
+    /// The baseline for `net`: same inputs and outputs, a parameter count within 10% of
+    /// the network's trainable parameters (see [`DenseMlp::with_parameters_near`]).
+    pub fn matching(
+        net: &Network,
+        activation: Activation,
+        learning_rate: f64,
+        seed: u32,
+    ) -> Result<Self> {
+        let params = net.trainable_parameters();
+        Self::with_parameters_near(
+            net.inputs(),
+            net.outputs(),
+            params,
+            activation,
+            learning_rate,
+            seed,
+        )
+    }
+
     /// Layer sizes, input first.
     pub fn sizes(&self) -> &[usize] {
         &self.sizes

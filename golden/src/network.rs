@@ -449,10 +449,18 @@ impl Network {
 
     /// Forward pass returning a new matrix.
     pub fn forward(&self, x: &Matrix) -> Result<Matrix> {
-        let mut h = x.clone();
+        if x.cols() != self.inputs() {
+            return Err(Error::invalid(
+                "x",
+                format!("expected {} columns, got {}", self.inputs(), x.cols()),
+            ));
+        }
+        // Feature-major through every layer, as in the training step: one transpose in,
+        // one out.
+        let mut h = x.transpose();
         let mut z = Matrix::default();
         for (l, layer) in self.layers.iter().enumerate() {
-            layer.forward_into(&h, &mut z)?;
+            layer.forward_t(&h, &mut z)?;
             if l + 1 < self.layers.len() {
                 for v in z.as_mut_slice() {
                     *v = self.activation.apply(*v);
@@ -460,7 +468,18 @@ impl Network {
             }
             std::mem::swap(&mut h, &mut z);
         }
-        Ok(h)
+        Ok(h.transpose())
+    }
+
+    /// Trainable parameters: the weights of valid slots plus the biases.
+    pub fn trainable_parameters(&self) -> usize {
+        self.layers
+            .iter()
+            .map(|l| {
+                let weights = l.mask().iter().filter(|&&m| m != 0).count();
+                weights + l.state().bias.as_ref().map_or(0, Vec::len)
+            })
+            .sum()
     }
 
     /// Forward pass keeping every layer's pre-activation and activation in the

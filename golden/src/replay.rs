@@ -187,16 +187,15 @@ impl ReplayBuffer {
         let mut draws = std::mem::take(&mut self.draws);
         self.draw(wanted, &mut draws);
         let replayed = draws.len();
-        let report = if replayed == 0 {
+        // Nothing to replay, or a batch that does not fit: the plain step (which reports
+        // the exact shape or mask problem).
+        let fits = x.cols() == net.inputs()
+            && target.cols() == outputs
+            && target.rows() == rows
+            && mask.is_none_or(|m| m.len() == outputs);
+        let report = if replayed == 0 || !fits {
             net.step(x, target, mask)?
         } else {
-            if x.cols() != net.inputs() || target.cols() != outputs || target.rows() != rows {
-                // The plain step reports the exact shape problem.
-                return net.step(x, target, mask).map(|report| ReplayStep {
-                    report,
-                    replayed: 0,
-                });
-            }
             let total = rows + replayed;
             self.x.reshape(total, x.cols());
             self.target.reshape(total, outputs);
@@ -205,13 +204,7 @@ impl ReplayBuffer {
                 self.x.row_mut(r).copy_from_slice(x.row(r));
                 self.target.row_mut(r).copy_from_slice(target.row(r));
                 match mask {
-                    Some(m) if m.len() == outputs => self.mask.row_mut(r).copy_from_slice(m),
-                    Some(m) => {
-                        return Err(Error::invalid(
-                            "output_mask",
-                            format!("expected {outputs} values, got {}", m.len()),
-                        ))
-                    }
+                    Some(m) => self.mask.row_mut(r).copy_from_slice(m),
                     None => self.mask.row_mut(r).fill(1.0),
                 }
             }

@@ -67,6 +67,14 @@ pub(crate) fn consolidation() -> LearningConfig {
     }
 }
 
+/// The LPN of this family: one layer, K = 16 (each output sees its whole tag group).
+fn lpn_spec(seed: u32) -> NetworkSpec {
+    let mut spec = NetworkSpec::new(INPUTS, vec![], OUTPUTS);
+    spec.max_neighbors = 16;
+    spec.seed = seed;
+    spec
+}
+
 struct Run {
     e1: f64,
     e2: f64,
@@ -80,16 +88,8 @@ fn run_arm(arm: Arm, steps: usize, seed: u32, ablate: bool) -> Result<Run> {
     let (xe, te) = (xa_all.row_block(ROWS, ROWS)?, ta_all.row_block(ROWS, ROWS)?);
     let mut curve = Vec::with_capacity(2 * steps + 1);
     if arm == Arm::Dense {
-        let mut spec = NetworkSpec::new(INPUTS, vec![], OUTPUTS);
-        spec.max_neighbors = 16;
-        let params = Network::new(&spec)?.layers()[0]
-            .mask()
-            .iter()
-            .filter(|&&m| m != 0)
-            .count()
-            + OUTPUTS;
         let mut dense =
-            DenseMlp::with_parameters_near(INPUTS, OUTPUTS, params, Activation::Tanh, 0.5, seed)?;
+            DenseMlp::matching(&Network::new(&lpn_spec(seed))?, Activation::Tanh, 0.5, seed)?;
         curve.push((0.0, dense.loss(&xe, &te, None)?));
         for step in 1..=2 * steps {
             let (x, t) = if step <= steps {
@@ -101,9 +101,7 @@ fn run_arm(arm: Arm, steps: usize, seed: u32, ablate: bool) -> Result<Run> {
             curve.push((step as f64, dense.loss(&xe, &te, None)?));
         }
     } else {
-        let mut spec = NetworkSpec::new(INPUTS, vec![], OUTPUTS);
-        spec.max_neighbors = 16;
-        spec.seed = seed;
+        let mut spec = lpn_spec(seed);
         if arm == Arm::Consolidation && !ablate {
             spec.learning = consolidation();
         }

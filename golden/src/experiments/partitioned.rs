@@ -99,12 +99,6 @@ pub(crate) fn run(options: Options, progress: &mut dyn FnMut()) -> Result<Experi
         let mut spec = NetworkSpec::new(INPUTS, vec![], OUTPUTS);
         spec.max_neighbors = 16;
         spec.seed = seed;
-        let params = Network::new(&spec)?.layers()[0]
-            .mask()
-            .iter()
-            .filter(|&&m| m != 0)
-            .count()
-            + OUTPUTS;
         runs.push(two_tasks(&mut Network::new(&spec)?, steps, seed)?);
         progress();
         let mut consolidated = spec.clone();
@@ -117,8 +111,7 @@ pub(crate) fn run(options: Options, progress: &mut dyn FnMut()) -> Result<Experi
         }
         runs.push(two_tasks(&mut Network::new(&low_floor)?, steps, seed)?);
         progress();
-        let mut dense =
-            DenseMlp::with_parameters_near(INPUTS, OUTPUTS, params, Activation::Tanh, 0.5, seed)?;
+        let mut dense = DenseMlp::matching(&Network::new(&spec)?, Activation::Tanh, 0.5, seed)?;
         runs.push(two_tasks(&mut dense, steps, seed)?);
         progress();
         for (i, r) in runs.iter().enumerate() {

@@ -55,9 +55,7 @@ pub(crate) fn run(options: Options, progress: &mut dyn FnMut()) -> Result<Experi
         lpn_test.push(Network::loss(&net.forward(&xt)?, &tt, None) / test_before);
         progress();
 
-        let params = net.layers()[0].mask().iter().filter(|&&m| m != 0).count() + OUTPUTS;
-        let mut dense =
-            DenseMlp::with_parameters_near(INPUTS, OUTPUTS, params, Activation::Tanh, 0.5, seed)?;
+        let mut dense = DenseMlp::matching(&net, Activation::Tanh, 0.5, seed)?;
         let dense_test_before = dense.loss(&xt, &tt, None)?;
         let mut dense_losses = Vec::with_capacity(steps);
         for _ in 0..steps {
