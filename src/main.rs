@@ -12,6 +12,7 @@ use lpn_golden::scenario::{json_error, Scenario, ScenarioResult};
 use lpn_toolchain::{Tool, Toolchain};
 
 mod experiment;
+mod hw;
 
 #[derive(Parser)]
 #[command(
@@ -30,6 +31,32 @@ enum Command {
     Ref {
         #[command(subcommand)]
         command: RefCommand,
+    },
+    /// Golden vectors for the hardware (see docs/golden-vectors.md).
+    Golden {
+        #[command(subcommand)]
+        command: GoldenCommand,
+    },
+    /// Replay golden vectors on a hardware backend: per-step cycles, error against the
+    /// f64 reference, selection agreement; exit 1 on any mismatch or broken bound.
+    Sim {
+        /// Backend (`cycle`: the cycle-accurate model).
+        #[arg(long, default_value = "cycle")]
+        backend: String,
+        /// Golden vector file.
+        #[arg(long)]
+        vectors: PathBuf,
+        /// Write the full per-step report as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Print every Nth step's row (and the last); the checks cover every step.
+        #[arg(long, default_value_t = 1)]
+        every: usize,
+    },
+    /// Hardware configurations.
+    Hw {
+        #[command(subcommand)]
+        command: HwCommand,
     },
     /// Show the EDA tools the project found, with versions; fails if any is missing.
     Tools,
@@ -52,6 +79,39 @@ enum Command {
         /// Write one SVG plot per experiment into this folder.
         #[arg(long)]
         plot: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum GoldenCommand {
+    /// Write golden vectors: train a single-layer scenario with the cycle model as the
+    /// learner and record inputs, expected state and cycles, and the f64 reference.
+    Gen {
+        /// Scenario JSON, or `example:regression`.
+        #[arg(long)]
+        scenario: String,
+        /// Hardware config: a preset name or a .toml/.json file.
+        #[arg(long, default_value = "tiny")]
+        config: String,
+        /// Number of updates to record.
+        #[arg(long, default_value_t = 40)]
+        steps: usize,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum HwCommand {
+    /// Print a hardware configuration (preset or file) with its memory plan and cycle formula.
+    Config {
+        /// Preset name or .toml/.json file.
+        #[arg(long, default_value = "tiny")]
+        config: String,
+        /// Print JSON instead of TOML.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -82,6 +142,31 @@ fn main() -> ExitCode {
             command: RefCommand::Example { name },
         } => ref_example(&name),
         Command::Tools => tools(),
+        Command::Golden {
+            command:
+                GoldenCommand::Gen {
+                    scenario,
+                    config,
+                    steps,
+                    out,
+                },
+        } => hw::golden_gen(&scenario, &config, steps, &out).map(|t| emit(format_args!("{t}"))),
+        Command::Sim {
+            backend,
+            vectors,
+            json,
+            every,
+        } => hw::sim(&backend, &vectors, json.as_deref(), every).and_then(|(text, ok)| {
+            emit(format_args!("{text}"));
+            if ok {
+                Ok(())
+            } else {
+                Err("the engine disagrees with the vectors or a bound is broken (see above)".into())
+            }
+        }),
+        Command::Hw {
+            command: HwCommand::Config { config, json },
+        } => hw::show_config(&config, json).map(|t| emit(format_args!("{t}"))),
         Command::Experiment {
             name,
             seeds,

@@ -1,0 +1,667 @@
+//! The hardware configuration of the engine ([`HwConfig`]), its validation, the shipped
+//! presets and the memory plan that checks a configuration against an FPGA family.
+
+use lpn_golden::LearningConfig;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+use crate::format::{bits_for, Format};
+use crate::{Error, Result};
+
+/// FPGA family a configuration targets; decides which memories exist and how many.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Family {
+    /// No device limits (simulation only).
+    Generic,
+    /// Lattice iCE40 UltraPlus UP5K (iCEBreaker): 30 EBR of 4 kbit, 4 SPRAM of 256 kbit.
+    Ice40Up5k,
+    /// Lattice ECP5 LFE5U-25F: 56 EBR of 18 kbit.
+    Ecp5_25k,
+    /// Lattice ECP5 LFE5U-85F (ULX3S): 208 EBR of 18 kbit.
+    Ecp5_85k,
+}
+
+impl Family {
+    /// The name used in configs and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Family::Generic => "generic",
+            Family::Ice40Up5k => "ice40-up5k",
+            Family::Ecp5_25k => "ecp5-25k",
+            Family::Ecp5_85k => "ecp5-85k",
+        }
+    }
+}
+
+/// Which physical RAM holds a logical memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RamKind {
+    /// Dual-port block RAM (EBR on iCE40 and ECP5).
+    Block,
+    /// iCE40 UltraPlus single-port SPRAM (16K x 16). Only for memories that see at most
+    /// one access per cycle: scratch, nbr and the input memories (never `syn`, which is
+    /// read and written in the same cycle during APPLY).
+    Spram,
+}
+
+/// Shape of the layer the engine updates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LayerShape {
+    /// Input units.
+    pub inputs: usize,
+    /// Output units.
+    pub outputs: usize,
+    /// Slots per output (`K = min(max_neighbors, inputs)`).
+    pub k: usize,
+}
+
+/// Placement of the memories that could go to SPRAM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MemoryConfig {
+    /// Per-slot signal/co-firing scratch.
+    pub scratch: RamKind,
+    /// Per-slot neighbour index and near-set.
+    pub nbr: RamKind,
+    /// Pre-synaptic activity (rows x inputs).
+    pub pre: RamKind,
+    /// Post-synaptic activity and error (rows x outputs).
+    pub post_err: RamKind,
+}
+
+impl Default for MemoryConfig {
+    fn default() -> Self {
+        MemoryConfig {
+            scratch: RamKind::Block,
+            nbr: RamKind::Block,
+            pre: RamKind::Block,
+            post_err: RamKind::Block,
+        }
+    }
+}
+
+/// Every fixed-point format of the engine. Accumulators are not listed: they are as wide
+/// as the exact sum needs (see [`HwConfig::accumulator_bits`]), so they never round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Formats {
+    /// Weights and biases (signed).
+    pub weight: Format,
+    /// Short and long pheromone trails, and the effective trail (unsigned).
+    pub trail: Format,
+    /// Consolidation (unsigned, holds 1.0).
+    pub consolidation: Format,
+    /// Pre- and post-synaptic activity (signed).
+    pub activation: Format,
+    /// Local error (signed).
+    pub error: Format,
+    /// Normalised, gated, clipped signal and the bias direction (signed).
+    pub signal: Format,
+    /// Normalised co-firing (unsigned).
+    pub cofire: Format,
+    /// Selection score `|signal| * (0.5 + P)` (unsigned).
+    pub score: Format,
+    /// Gate `g` in [0.5, 1.5] (unsigned).
+    pub gate: Format,
+    /// Per-output gate reciprocal `valid / mass` (unsigned).
+    pub gate_recip: Format,
+    /// `1 / rows` (unsigned, holds 1.0).
+    pub rows_recip: Format,
+    /// Plasticity `q` in [floor, 1] (unsigned, holds 1.0).
+    pub plasticity: Format,
+    /// Retention factors `1 - rate * q` (unsigned, holds 1.0).
+    pub factor: Format,
+    /// Consolidation maturity in [0, 1] (unsigned, holds 1.0).
+    pub maturity: Format,
+    /// Learning constants: learning rate, rates, strengths (unsigned).
+    pub constant: Format,
+}
+
+impl Default for Formats {
+    fn default() -> Self {
+        Formats {
+            weight: Format::signed(16, 12),
+            trail: Format::unsigned(16, 12),
+            consolidation: Format::unsigned(16, 15),
+            activation: Format::signed(16, 12),
+            error: Format::signed(16, 12),
+            signal: Format::signed(16, 14),
+            cofire: Format::unsigned(16, 12),
+            score: Format::unsigned(20, 15),
+            gate: Format::unsigned(16, 15),
+            gate_recip: Format::unsigned(20, 12),
+            rows_recip: Format::unsigned(18, 17),
+            plasticity: Format::unsigned(16, 15),
+            factor: Format::unsigned(18, 17),
+            maturity: Format::unsigned(16, 15),
+            constant: Format::unsigned(24, 20),
+        }
+    }
+}
+
+impl Formats {
+    /// Every format with its config key, in a fixed order.
+    pub fn named(&self) -> [(&'static str, Format); 15] {
+        [
+            ("weight", self.weight),
+            ("trail", self.trail),
+            ("consolidation", self.consolidation),
+            ("activation", self.activation),
+            ("error", self.error),
+            ("signal", self.signal),
+            ("cofire", self.cofire),
+            ("score", self.score),
+            ("gate", self.gate),
+            ("gate_recip", self.gate_recip),
+            ("rows_recip", self.rows_recip),
+            ("plasticity", self.plasticity),
+            ("factor", self.factor),
+            ("maturity", self.maturity),
+            ("constant", self.constant),
+        ]
+    }
+}
+
+/// The hardware configuration: what the engine is built for. Serialised as TOML or JSON;
+/// every key except `layer` is optional and defaults as documented in
+/// `docs/architecture.md`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HwConfig {
+    /// Name shown in reports and in the header of generated files.
+    pub name: String,
+    /// Target FPGA family.
+    pub family: Family,
+    /// Layer shape.
+    pub layer: LayerShape,
+    /// Outputs processed in parallel; lane `l` owns outputs `l, l + lanes, ...`.
+    pub lanes: usize,
+    /// Largest batch (rows) one update may use; sizes the input memories.
+    pub max_rows: usize,
+    /// Whether the pheromone gate scales the signal (spec section 3).
+    pub gate: bool,
+    /// Whether outputs have a bias.
+    pub bias: bool,
+    /// Memory placement.
+    pub memory: MemoryConfig,
+    /// Fixed-point formats.
+    pub formats: Formats,
+    /// The learning rule's constants (quantised once by [`crate::Constants`]).
+    pub learning: LearningConfig,
+}
+
+impl Default for HwConfig {
+    fn default() -> Self {
+        preset("tiny").expect("the tiny preset exists")
+    }
+}
+
+/// Names of the shipped presets.
+pub const PRESETS: [&str; 4] = ["tiny", "ice40-up5k", "ecp5-25k", "ecp5-85k"];
+
+/// A shipped configuration by name: `tiny` (the 16-input, 4-output regression layer, 2
+/// lanes; fast tests), `ice40-up5k`, `ecp5-25k`, `ecp5-85k`.
+pub fn preset(name: &str) -> Result<HwConfig> {
+    let base = |family, (inputs, outputs, k), lanes, max_rows| HwConfig {
+        name: name.to_string(),
+        family,
+        layer: LayerShape { inputs, outputs, k },
+        lanes,
+        max_rows,
+        gate: true,
+        bias: true,
+        memory: MemoryConfig::default(),
+        formats: Formats::default(),
+        learning: LearningConfig::default(),
+    };
+    Ok(match name {
+        "tiny" => base(Family::Generic, (16, 4, 8), 2, 32),
+        // Sized by the memory plan (see docs/architecture.md, "Presets"): the synapse
+        // state is read and written every APPLY cycle, so it lives in dual-port EBR; the
+        // single-access memories go to SPRAM.
+        "ice40-up5k" => {
+            let mut c = base(Family::Ice40Up5k, (128, 256, 8), 1, 4);
+            c.memory = MemoryConfig {
+                scratch: RamKind::Spram,
+                nbr: RamKind::Spram,
+                pre: RamKind::Spram,
+                post_err: RamKind::Block,
+            };
+            c
+        }
+        "ecp5-25k" => base(Family::Ecp5_25k, (256, 512, 8), 4, 16),
+        "ecp5-85k" => base(Family::Ecp5_85k, (512, 4096, 8), 8, 2),
+        other => {
+            return Err(Error::new(format!(
+                "unknown preset `{other}` (presets: {})",
+                PRESETS.join(", ")
+            )))
+        }
+    })
+}
+
+impl HwConfig {
+    /// Reads a configuration: a preset name, or a `.toml` / `.json` file. The result is
+    /// validated.
+    pub fn load(spec: &str) -> Result<HwConfig> {
+        if PRESETS.contains(&spec) {
+            return preset(spec);
+        }
+        let path = Path::new(spec);
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::new(format!(
+                "cannot read config {spec}: {e} (or give a preset: {})",
+                PRESETS.join(", ")
+            ))
+        })?;
+        let config = Self::parse(&text, path.extension().and_then(|e| e.to_str()))
+            .map_err(|e| Error::new(format!("{spec}: {e}")))?;
+        Ok(config)
+    }
+
+    /// Parses TOML (`ext == Some("toml")`) or JSON text and validates it.
+    pub fn parse(text: &str, ext: Option<&str>) -> Result<HwConfig> {
+        let config: HwConfig = if ext == Some("toml") {
+            toml::from_str(text).map_err(|e| Error::new(one_line(&e.to_string())))?
+        } else {
+            serde_json::from_str(text).map_err(|e| Error::new(e.to_string()))?
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Outputs per lane (`ceil(outputs / lanes)`); lanes with fewer outputs idle.
+    pub fn outputs_per_lane(&self) -> usize {
+        self.layer.outputs.div_ceil(self.lanes.max(1))
+    }
+
+    /// Slot addresses per lane: `outputs_per_lane * K`.
+    pub fn slots_per_lane(&self) -> usize {
+        self.outputs_per_lane() * self.layer.k
+    }
+
+    /// Whether the engine keeps the short trail: only when it can affect learning
+    /// (`short_weight > 0`); otherwise it is neither stored nor reported (reads as 0).
+    pub fn stores_short(&self) -> bool {
+        self.learning.short_weight > 0.0
+    }
+
+    /// Whether the engine keeps consolidation: only when it is on
+    /// (`consolidation_strength > 0`); otherwise it is 0 by the rule itself.
+    pub fn stores_consolidation(&self) -> bool {
+        self.learning.consolidation_strength > 0.0
+    }
+
+    /// Bits of one `syn` word: weight, long trail, and the short trail and
+    /// consolidation when stored.
+    pub fn syn_bits(&self) -> u32 {
+        let f = &self.formats;
+        f.weight.bits
+            + f.trail.bits
+            + if self.stores_short() { f.trail.bits } else { 0 }
+            + if self.stores_consolidation() {
+                f.consolidation.bits
+            } else {
+                0
+            }
+    }
+
+    /// Synapses (slots) of the layer.
+    pub fn synapses(&self) -> usize {
+        self.layer.outputs * self.layer.k
+    }
+
+    /// Width of the exact signal accumulator: error x activation products summed over
+    /// `max_rows` rows.
+    pub fn accumulator_bits(&self) -> u32 {
+        self.formats.error.bits + self.formats.activation.bits + bits_for(self.max_rows as u64)
+    }
+
+    /// Width of a selection key (score plus frontier bonus).
+    pub fn key_bits(&self) -> u32 {
+        self.formats.score.bits + 1
+    }
+
+    /// Bits of a slot index within an output.
+    pub fn slot_bits(&self) -> u32 {
+        bits_for(self.layer.k as u64)
+    }
+
+    /// Checks everything the engine relies on; the message names the key.
+    pub fn validate(&self) -> Result<()> {
+        let fail = |m: String| Err(Error::new(m));
+        let LayerShape { inputs, outputs, k } = self.layer;
+        if inputs == 0 || outputs == 0 {
+            return fail("layer: inputs and outputs must be at least 1".into());
+        }
+        if inputs > 1 << 20 || outputs > 1 << 20 {
+            return fail("layer: at most 2^20 inputs and outputs".into());
+        }
+        if k == 0 {
+            return fail("layer.k must be at least 1".into());
+        }
+        if k > inputs {
+            return fail(format!(
+                "layer.k = {k} does not fit: only {inputs} inputs (K = min(max_neighbors, inputs))"
+            ));
+        }
+        if k > 64 {
+            return fail(format!(
+                "layer.k = {k}: at most 64 slots per output (selection and frontier words are 64 bits)"
+            ));
+        }
+        if self.lanes == 0 {
+            return fail("lanes must be at least 1".into());
+        }
+        if self.lanes > outputs {
+            return fail(format!(
+                "lanes = {} exceeds the {outputs} outputs (a lane processes whole outputs)",
+                self.lanes
+            ));
+        }
+        if self.max_rows == 0 || self.max_rows > 4096 {
+            return fail(format!(
+                "max_rows must be in 1..=4096, got {}",
+                self.max_rows
+            ));
+        }
+        for (name, f) in self.formats.named() {
+            f.check(name).map_err(Error::new)?;
+        }
+        let f = &self.formats;
+        for (name, fmt, signed) in [
+            ("weight", f.weight, true),
+            ("activation", f.activation, true),
+            ("error", f.error, true),
+            ("signal", f.signal, true),
+            ("trail", f.trail, false),
+            ("consolidation", f.consolidation, false),
+            ("cofire", f.cofire, false),
+            ("score", f.score, false),
+            ("gate", f.gate, false),
+            ("gate_recip", f.gate_recip, false),
+            ("rows_recip", f.rows_recip, false),
+            ("plasticity", f.plasticity, false),
+            ("factor", f.factor, false),
+            ("maturity", f.maturity, false),
+            ("constant", f.constant, false),
+        ] {
+            if fmt.signed != signed {
+                return fail(format!(
+                    "formats.{name} must be {}",
+                    if signed { "signed" } else { "unsigned" }
+                ));
+            }
+        }
+        for (name, fmt) in [
+            ("consolidation", f.consolidation),
+            ("rows_recip", f.rows_recip),
+            ("plasticity", f.plasticity),
+            ("factor", f.factor),
+            ("maturity", f.maturity),
+        ] {
+            if fmt.max_raw() < fmt.one() {
+                return fail(format!("formats.{name} ({fmt}) must hold 1.0"));
+            }
+        }
+        if f.gate.max_value() < 1.5 {
+            return fail(format!("formats.gate ({}) must hold 1.5", f.gate));
+        }
+        if f.gate.frac == 0 {
+            return fail("formats.gate needs at least one fraction bit (it holds 0.5)".into());
+        }
+
+        let l = &self.learning;
+        l.validate()
+            .map_err(|e| Error::new(format!("learning.{e}")))?;
+        let need = |name: &str, fmt: Format, value: f64, what: &str| -> Result<()> {
+            if fmt.max_value() < value {
+                return Err(Error::new(format!(
+                    "formats.{name} ({fmt}, max {}) is too narrow for {what} = {value}",
+                    fmt.max_value()
+                )));
+            }
+            Ok(())
+        };
+        need(
+            "weight",
+            f.weight,
+            l.weight_clip + l.learning_rate * l.signal_clip,
+            "weight_clip + learning_rate * signal_clip",
+        )?;
+        need("signal", f.signal, l.signal_clip, "signal_clip")?;
+        need("trail", f.trail, l.max_pheromone, "max_pheromone")?;
+        need("cofire", f.cofire, 4.0, "the reinforcement cap")?;
+        need(
+            "score",
+            f.score,
+            l.signal_clip * (0.5 + l.max_pheromone),
+            "signal_clip * (0.5 + max_pheromone)",
+        )?;
+        if l.min_pheromone < 0.0 || f.trail.q(l.min_pheromone) == 0 {
+            return fail(format!(
+                "learning.min_pheromone = {} must be positive and at least half an LSB of formats.trail ({})",
+                l.min_pheromone, f.trail
+            ));
+        }
+        need(
+            "gate_recip",
+            f.gate_recip,
+            2.0 / l.min_pheromone,
+            "2 / min_pheromone",
+        )?;
+        if l.short_weight < 0.0 || l.long_weight < 0.0 {
+            return fail(
+                "learning.short_weight and long_weight must not be negative in hardware".into(),
+            );
+        }
+        if l.consolidation_strength > 0.0 && f.plasticity.q(l.consolidation_lr_floor) <= 0 {
+            return fail(format!(
+                "learning.consolidation_lr_floor = {} must be positive in hardware (a slot with q = 0 would make the descent test need the full sum)",
+                l.consolidation_lr_floor
+            ));
+        }
+        if l.consolidation_lr_floor > 1.0 {
+            return fail("learning.consolidation_lr_floor must be at most 1".into());
+        }
+        crate::Constants::new(self)?;
+        self.memory_plan().check()?;
+        Ok(())
+    }
+
+    /// The memories this configuration needs and what the family offers.
+    pub fn memory_plan(&self) -> MemoryPlan {
+        MemoryPlan::new(self)
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// One logical memory of the engine, per lane unless `copies` says otherwise.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MemoryUse {
+    /// Name as in `docs/architecture.md` and the model.
+    pub name: &'static str,
+    /// Words.
+    pub depth: usize,
+    /// Bits per word.
+    pub width: u32,
+    /// How many physical copies (lanes, or read-port replicas).
+    pub copies: usize,
+    /// Physical RAM kind.
+    pub kind: RamKind,
+    /// Blocks of that kind the copies take on the target family.
+    pub blocks: usize,
+}
+
+/// The memory budget of a configuration on its family.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MemoryPlan {
+    /// Target family.
+    pub family: Family,
+    /// Every memory.
+    pub memories: Vec<MemoryUse>,
+    /// Block RAMs used and available (EBR).
+    pub block_used: usize,
+    /// Block RAMs available (`usize::MAX` for generic).
+    pub block_available: usize,
+    /// SPRAMs used.
+    pub spram_used: usize,
+    /// SPRAMs available.
+    pub spram_available: usize,
+}
+
+/// Block RAM shapes (depth, width) of a family.
+fn block_shapes(family: Family) -> &'static [(usize, u32)] {
+    match family {
+        Family::Ice40Up5k => &[(256, 16), (512, 8), (1024, 4), (2048, 2)],
+        Family::Ecp5_25k | Family::Ecp5_85k | Family::Generic => &[
+            (512, 36),
+            (1024, 18),
+            (2048, 9),
+            (4096, 4),
+            (8192, 2),
+            (16384, 1),
+        ],
+    }
+}
+
+fn blocks_for(family: Family, kind: RamKind, depth: usize, width: u32) -> usize {
+    match kind {
+        RamKind::Spram => depth.div_ceil(16384) * (width as usize).div_ceil(16),
+        RamKind::Block => block_shapes(family)
+            .iter()
+            .map(|&(d, w)| depth.div_ceil(d) * (width as usize).div_ceil(w as usize))
+            .min()
+            .unwrap_or(0),
+    }
+}
+
+impl MemoryPlan {
+    fn new(c: &HwConfig) -> MemoryPlan {
+        let f = &c.formats;
+        let lanes = c.lanes;
+        let per_lane = c.slots_per_lane();
+        let u = c.outputs_per_lane();
+        let k = c.layer.k as u32;
+        let syn_width = c.syn_bits();
+        let nbr_bits = bits_for(c.layer.inputs as u64);
+        let mut memories = Vec::new();
+        let mut add = |name, depth, width, copies, kind| {
+            let blocks = copies * blocks_for(c.family, kind, depth, width);
+            memories.push(MemoryUse {
+                name,
+                depth,
+                width,
+                copies,
+                kind,
+                blocks,
+            });
+        };
+        // The synapse state is read and written in the same cycle during APPLY, so it
+        // always needs a dual-port block RAM.
+        add("syn", per_lane, syn_width, lanes, RamKind::Block);
+        add(
+            "scratch",
+            per_lane,
+            f.signal.bits + f.cofire.bits,
+            lanes,
+            c.memory.scratch,
+        );
+        add("nbr", per_lane, nbr_bits + k, lanes, c.memory.nbr);
+        // Every lane reads a different input each cycle: one copy per two lanes (two
+        // read ports per dual-port block), one per lane on single-port SPRAM.
+        let pre_copies = match c.memory.pre {
+            RamKind::Block => lanes.div_ceil(2),
+            RamKind::Spram => lanes,
+        };
+        add(
+            "pre",
+            c.max_rows * c.layer.inputs,
+            f.activation.bits,
+            pre_copies,
+            c.memory.pre,
+        );
+        add(
+            "post_err",
+            c.max_rows * u,
+            f.activation.bits + f.error.bits,
+            lanes,
+            c.memory.post_err,
+        );
+        let per_output = f.score.bits
+            + 3 * k
+            + f.gate_recip.bits
+            + f.signal.bits
+            + if c.bias { f.weight.bits } else { 0 };
+        add("outputs", u, per_output, lanes, RamKind::Block);
+        let (block_available, spram_available) = match c.family {
+            Family::Generic => (usize::MAX, usize::MAX),
+            Family::Ice40Up5k => (30, 4),
+            Family::Ecp5_25k => (56, 0),
+            Family::Ecp5_85k => (208, 0),
+        };
+        let block_used = memories
+            .iter()
+            .filter(|m| m.kind == RamKind::Block)
+            .map(|m| m.blocks)
+            .sum();
+        let spram_used = memories
+            .iter()
+            .filter(|m| m.kind == RamKind::Spram)
+            .map(|m| m.blocks)
+            .sum();
+        MemoryPlan {
+            family: c.family,
+            memories,
+            block_used,
+            block_available,
+            spram_used,
+            spram_available,
+        }
+    }
+
+    /// Fails when the memories do not fit the family.
+    pub fn check(&self) -> Result<()> {
+        if self.spram_used > 0 && self.family != Family::Ice40Up5k && self.family != Family::Generic
+        {
+            return Err(Error::new(format!(
+                "memory: SPRAM exists only on the iCE40 UltraPlus, not on {}",
+                self.family.as_str()
+            )));
+        }
+        if self.spram_used > self.spram_available {
+            return Err(Error::new(format!(
+                "memory: needs {} SPRAM blocks, {} has {} ({})",
+                self.spram_used,
+                self.family.as_str(),
+                self.spram_available,
+                self.describe(RamKind::Spram)
+            )));
+        }
+        if self.block_used > self.block_available {
+            return Err(Error::new(format!(
+                "memory: needs {} block RAMs, {} has {} ({}); use fewer outputs, rows or lanes",
+                self.block_used,
+                self.family.as_str(),
+                self.block_available,
+                self.describe(RamKind::Block)
+            )));
+        }
+        Ok(())
+    }
+
+    fn describe(&self, kind: RamKind) -> String {
+        self.memories
+            .iter()
+            .filter(|m| m.kind == kind && m.blocks > 0)
+            .map(|m| format!("{} {}", m.name, m.blocks))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}

@@ -1,0 +1,1193 @@
+//! The cycle-accurate engine. One [`Engine::tick`] is one clock. The structure is the
+//! RTL's: per lane the same memories, the same pipeline registers (named after their
+//! stage, `docs/architecture.md`), one slot per lane per cycle in every phase.
+//!
+//! Phases of one update (U outputs per lane, K slots, R rows):
+//! - ACCUMULATE, `R*U*K + ACC_DRAIN` cycles: stages `acc_issue` (read `nbr`),
+//!   `acc_fetch` (read `pre`, `post_err`; on the last row also `syn` and `outputs`),
+//!   `acc_mult`, `acc_sum` (exact accumulators), then the normaliser `norm_mean`,
+//!   `norm_gate`, `norm_signal`, `norm_score` (write `scratch`, running max, bias
+//!   direction).
+//! - SELECT, `U*K + SEL_DRAIN`: `sel_issue` (read `scratch`, `syn`, `nbr`, `outputs`),
+//!   `sel_key` (score, frontier, bonus), `sel_insert` (stable insertion sorter),
+//!   `sel_commit` (top `min(budget, valid)`, descent test).
+//! - APPLY, `U*K + APPLY_DRAIN`: `apply_issue` (read `syn`, `scratch`, `outputs`),
+//!   `apply_plast`, `apply_step`, `apply_decay`, `apply_consol`, `apply_write` (write
+//!   `syn`, gate mass, bias, accepted bits), then the gate divider `div_0..div_{Q-1}`
+//!   (one quotient bit per stage, Q = gate_recip bits) writing `outputs.gate_recip`.
+
+use lpn_golden::Mode;
+use serde::{Deserialize, Serialize};
+
+use crate::arith::{Datapath, SatPoint, Saturations};
+use crate::config::HwConfig;
+use crate::constants::mode_code;
+use crate::image::{FixedState, StepInput, Wiring};
+use crate::{Error, Result};
+
+/// Cycles from the last ACCUMULATE issue to its last `scratch` write.
+pub const ACC_DRAIN: u64 = 7;
+/// Cycles from the last SELECT issue to its last commit.
+pub const SEL_DRAIN: u64 = 3;
+/// Cycles from the last APPLY issue to its `syn` write (odd, so that a read and a write
+/// in the same cycle always hit different even/odd banks).
+pub const APPLY_WRITE_LATENCY: u64 = 5;
+
+/// The update's phases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Waiting for `start`.
+    Idle,
+    /// Row passes: signal and co-firing sums, normalisation.
+    Accumulate,
+    /// Scores, frontier, top-k, descent test.
+    Select,
+    /// Weight, trail, consolidation, bias updates; gate reciprocals.
+    Apply,
+    /// Finished; state readable.
+    Done,
+}
+
+/// Cycle counts of one update.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cycles {
+    /// ACCUMULATE phase.
+    pub accumulate: u64,
+    /// SELECT phase.
+    pub select: u64,
+    /// APPLY phase (divider drain included).
+    pub apply: u64,
+    /// All phases.
+    pub total: u64,
+}
+
+/// What one update did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct UpdateReport {
+    /// Cycles per phase.
+    pub cycles: Cycles,
+    /// Slots selected (before the descent test).
+    pub selected: u64,
+    /// Slots accepted (selected on a descent step).
+    pub accepted: u64,
+    /// Whether the step was a descent step.
+    pub descent: bool,
+}
+
+/// The per-phase cycle formula: `(rows + 2) * U * K + latency`, latency =
+/// `ACC_DRAIN + SEL_DRAIN + APPLY_WRITE_LATENCY + gate_recip bits`.
+pub fn cycle_formula(c: &HwConfig, rows: usize) -> Cycles {
+    let slots = c.slots_per_lane() as u64;
+    let accumulate = rows as u64 * slots + ACC_DRAIN;
+    let select = slots + SEL_DRAIN;
+    let apply = slots + APPLY_WRITE_LATENCY + c.formats.gate_recip.bits as u64;
+    Cycles {
+        accumulate,
+        select,
+        apply,
+        total: accumulate + select + apply,
+    }
+}
+
+/// The fixed pipeline latency of an update (cycles beyond `(rows + 2) * U * K`).
+pub fn pipeline_latency(c: &HwConfig) -> u64 {
+    ACC_DRAIN + SEL_DRAIN + APPLY_WRITE_LATENCY + c.formats.gate_recip.bits as u64
+}
+
+/// A word of the `syn` memory: the learned state of one slot.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Syn {
+    w: i64,
+    s: i64,
+    p: i64,
+    c: i64,
+}
+
+/// A word of the per-output `outputs` memory.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct OutWord {
+    mask: u64,
+    valid: u32,
+    max_score: i64,
+    selected: u64,
+    last_accepted: u64,
+    gate_recip: i64,
+    bias_dir: i64,
+    bias: i64,
+}
+
+/// A single-read-port, single-write-port memory that checks it is used as one.
+#[derive(Debug, Clone)]
+struct Ram<T> {
+    words: Vec<T>,
+    reads: u8,
+    writes: u8,
+}
+
+impl<T: Copy + Default> Ram<T> {
+    fn new(depth: usize) -> Self {
+        Ram {
+            words: vec![T::default(); depth],
+            reads: 0,
+            writes: 0,
+        }
+    }
+    fn read(&mut self, a: usize) -> T {
+        self.reads += 1;
+        debug_assert!(self.reads <= 1, "two reads in one cycle");
+        self.words[a]
+    }
+    fn write(&mut self, a: usize, v: T) {
+        self.writes += 1;
+        debug_assert!(self.writes <= 1, "two writes in one cycle");
+        self.words[a] = v;
+    }
+    fn clock(&mut self) {
+        self.reads = 0;
+        self.writes = 0;
+    }
+}
+
+// Pipeline registers: each holds what its stage consumes this cycle.
+#[derive(Debug, Clone, Copy)]
+struct AccFetch {
+    u: usize,
+    k: usize,
+    r: usize,
+    nbr: usize,
+}
+#[derive(Debug, Clone, Copy)]
+struct AccMult {
+    u: usize,
+    k: usize,
+    r: usize,
+    pre: i64,
+    post: i64,
+    err: i64,
+    syn: Syn,
+    out: OutWord,
+}
+#[derive(Debug, Clone, Copy)]
+struct AccSum {
+    u: usize,
+    k: usize,
+    r: usize,
+    sig_product: i64,
+    cofire_product: i64,
+    err: i64,
+    syn: Syn,
+    out: OutWord,
+}
+#[derive(Debug, Clone, Copy)]
+struct NormMean {
+    u: usize,
+    k: usize,
+    sig_acc: i64,
+    co_acc: i64,
+    err_acc: i64,
+    syn: Syn,
+    out: OutWord,
+}
+#[derive(Debug, Clone, Copy)]
+struct NormGate {
+    u: usize,
+    k: usize,
+    mean: i64,
+    cofire: i64,
+    effective: i64,
+    bias_dir: i64,
+    long: i64,
+    out: OutWord,
+}
+#[derive(Debug, Clone, Copy)]
+struct NormSignal {
+    u: usize,
+    k: usize,
+    mean: i64,
+    gate: i64,
+    cofire: i64,
+    bias_dir: i64,
+    long: i64,
+    valid: bool,
+    out: OutWord,
+}
+#[derive(Debug, Clone, Copy)]
+struct NormScore {
+    u: usize,
+    k: usize,
+    signal: i64,
+    cofire: i64,
+    bias_dir: i64,
+    long: i64,
+    out: OutWord,
+}
+#[derive(Debug, Clone, Copy)]
+struct SelKey {
+    u: usize,
+    k: usize,
+    signal: i64,
+    long: i64,
+    near: u64,
+    out: OutWord,
+}
+#[derive(Debug, Clone, Copy)]
+struct SelInsert {
+    u: usize,
+    k: usize,
+    key: i64,
+    valid: bool,
+    nonzero: bool,
+    out: OutWord,
+}
+#[derive(Debug, Clone)]
+struct SelCommit {
+    u: usize,
+    order: Vec<(u8, i64)>,
+    nonzero: u64,
+    out: OutWord,
+}
+#[derive(Debug, Clone, Copy)]
+struct ApplyPlast {
+    u: usize,
+    k: usize,
+    syn: Syn,
+    signal: i64,
+    cofire: i64,
+    out: OutWord,
+}
+#[derive(Debug, Clone, Copy)]
+struct ApplyStep {
+    u: usize,
+    k: usize,
+    syn: Syn,
+    signal: i64,
+    q: i64,
+    base: i64,
+    valid: bool,
+    selected: bool,
+    out: OutWord,
+}
+#[derive(Debug, Clone, Copy)]
+struct ApplyDecay {
+    u: usize,
+    k: usize,
+    syn: Syn,
+    stepped: i64,
+    retain_w: i64,
+    retain_s: i64,
+    retain_l: i64,
+    base: i64,
+    valid: bool,
+    selected: bool,
+    out: OutWord,
+}
+#[derive(Debug, Clone, Copy)]
+struct ApplyConsol {
+    u: usize,
+    k: usize,
+    c: i64,
+    new: Syn,
+    base: i64,
+    valid: bool,
+    selected: bool,
+    out: OutWord,
+}
+#[derive(Debug, Clone, Copy)]
+struct ApplyWrite {
+    u: usize,
+    k: usize,
+    new: Syn,
+    effective: i64,
+    valid: bool,
+    out: OutWord,
+}
+/// One stage register of the restoring divider.
+#[derive(Debug, Clone, Copy)]
+struct DividerStage {
+    u: usize,
+    remainder: i128,
+    divisor: i128,
+    quotient: i64,
+    overflow: bool,
+    empty: bool,
+}
+
+/// One lane: its memories and pipeline registers.
+#[derive(Debug, Clone)]
+struct Lane {
+    syn: Ram<Syn>,
+    scratch: Ram<(i64, i64)>,
+    nbr: Ram<(u32, u64)>,
+    post_err: Ram<(i64, i64)>,
+    outputs: Ram<OutWord>,
+    /// `outputs` has a second, write-only port for the divider's result.
+    recip_writes: Vec<(usize, i64)>,
+
+    acc_fetch: Option<AccFetch>,
+    acc_mult: Option<AccMult>,
+    acc_sum: Option<AccSum>,
+    sig_acc: i64,
+    co_acc: i64,
+    err_acc: i64,
+    norm_mean: Option<NormMean>,
+    norm_gate: Option<NormGate>,
+    norm_signal: Option<NormSignal>,
+    norm_score: Option<NormScore>,
+    running_max: i64,
+    bias_dir: i64,
+
+    sel_key: Option<SelKey>,
+    sel_insert: Option<SelInsert>,
+    sorter: Vec<(u8, i64)>,
+    nonzero: u64,
+    sel_commit: Option<SelCommit>,
+
+    apply_plast: Option<ApplyPlast>,
+    apply_step: Option<ApplyStep>,
+    apply_decay: Option<ApplyDecay>,
+    apply_consol: Option<ApplyConsol>,
+    apply_write: Option<ApplyWrite>,
+    mass: i64,
+    divider: Vec<Option<DividerStage>>,
+}
+
+/// The cycle-accurate sparse-trail update engine.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    config: HwConfig,
+    dp: Datapath,
+    lanes: Vec<Lane>,
+    /// Pre-synaptic activity, input-major (`input * max_rows + row`); one read port per
+    /// lane (replicated RAM in hardware).
+    pre: Vec<i64>,
+    // Host-written registers.
+    rows: usize,
+    rows_recip: i64,
+    budget: usize,
+    mode: Mode,
+    consolidate: bool,
+    // Control.
+    phase: Phase,
+    t: u64,
+    cycles: Cycles,
+    // Flags raised during the update.
+    bias_nonzero: bool,
+    select_descent: bool,
+    selected_any: bool,
+    descent: bool,
+    selected_count: u64,
+    loaded: bool,
+    sat: Saturations,
+    /// Which optional `syn` fields exist (see [`HwConfig::stores_short`]).
+    stores_short: bool,
+    stores_consolidation: bool,
+}
+
+impl Engine {
+    /// An engine for a configuration (validated here).
+    pub fn new(config: &HwConfig) -> Result<Engine> {
+        config.validate()?;
+        let dp = Datapath::new(config)?;
+        let per_lane = config.slots_per_lane();
+        let u = config.outputs_per_lane();
+        let lane = Lane {
+            syn: Ram::new(per_lane),
+            scratch: Ram::new(per_lane),
+            nbr: Ram::new(per_lane),
+            post_err: Ram::new(u * config.max_rows),
+            outputs: Ram::new(u),
+            recip_writes: Vec::new(),
+            acc_fetch: None,
+            acc_mult: None,
+            acc_sum: None,
+            sig_acc: 0,
+            co_acc: 0,
+            err_acc: 0,
+            norm_mean: None,
+            norm_gate: None,
+            norm_signal: None,
+            norm_score: None,
+            running_max: 0,
+            bias_dir: 0,
+            sel_key: None,
+            sel_insert: None,
+            sorter: Vec::with_capacity(config.layer.k),
+            nonzero: 0,
+            sel_commit: None,
+            apply_plast: None,
+            apply_step: None,
+            apply_decay: None,
+            apply_consol: None,
+            apply_write: None,
+            mass: 0,
+            divider: vec![None; config.formats.gate_recip.bits as usize],
+        };
+        Ok(Engine {
+            config: config.clone(),
+            dp,
+            lanes: vec![lane; config.lanes],
+            pre: vec![0; config.layer.inputs * config.max_rows],
+            rows: 1,
+            rows_recip: 0,
+            budget: 1,
+            mode: Mode::Warmup,
+            consolidate: false,
+            phase: Phase::Idle,
+            t: 0,
+            cycles: Cycles::default(),
+            bias_nonzero: false,
+            select_descent: false,
+            selected_any: false,
+            descent: false,
+            selected_count: 0,
+            loaded: false,
+            sat: Saturations::default(),
+            stores_short: config.stores_short(),
+            stores_consolidation: config.stores_consolidation(),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &HwConfig {
+        &self.config
+    }
+
+    /// The datapath (formats and constants).
+    pub fn datapath(&self) -> &Datapath {
+        &self.dp
+    }
+
+    /// Saturation counters since the engine was built.
+    pub fn saturations(&self) -> Saturations {
+        self.sat
+    }
+
+    /// Where output `o` lives: (lane, local index).
+    fn place(&self, o: usize) -> (usize, usize) {
+        (o % self.config.lanes, o / self.config.lanes)
+    }
+
+    /// Loads wiring and state (host writes while idle). Gate reciprocals are computed
+    /// by the host with the divider's function.
+    pub fn load(&mut self, wiring: &Wiring, state: &FixedState) -> Result<()> {
+        self.require_idle()?;
+        wiring.check(&self.config)?;
+        state.check(wiring, &self.dp)?;
+        let k = self.config.layer.k;
+        let recips = state.gate_recips(wiring, &self.dp, &mut self.sat);
+        for lane in &mut self.lanes {
+            lane.outputs.words.fill(OutWord::default());
+            lane.syn.words.fill(Syn::default());
+            lane.nbr.words.fill((0, 0));
+        }
+        for (o, &recip) in recips.iter().enumerate() {
+            let (l, u) = self.place(o);
+            let lane = &mut self.lanes[l];
+            let mut last = 0u64;
+            for j in 0..k {
+                let i = o * k + j;
+                // Fields the configuration does not store read as 0.
+                lane.syn.words[u * k + j] = Syn {
+                    w: state.weight[i],
+                    s: if self.stores_short { state.short[i] } else { 0 },
+                    p: state.long[i],
+                    c: if self.stores_consolidation {
+                        state.consolidation[i]
+                    } else {
+                        0
+                    },
+                };
+                lane.nbr.words[u * k + j] = (wiring.neighbors[i], wiring.near[i]);
+                last |= u64::from(state.last_accepted[i] & wiring.mask[i]) << j;
+            }
+            lane.outputs.words[u] = OutWord {
+                mask: wiring.mask_bits(o),
+                valid: wiring.valid_count(o),
+                last_accepted: last,
+                gate_recip: recip,
+                bias: state.bias[o],
+                ..OutWord::default()
+            };
+        }
+        self.loaded = true;
+        Ok(())
+    }
+
+    /// Writes one update's inputs and control registers (host writes while idle).
+    pub fn load_inputs(&mut self, input: &StepInput) -> Result<()> {
+        self.require_idle()?;
+        input.check(&self.config, &self.dp)?;
+        let (inputs, outputs, max_rows) = (
+            self.config.layer.inputs,
+            self.config.layer.outputs,
+            self.config.max_rows,
+        );
+        for r in 0..input.rows {
+            for j in 0..inputs {
+                self.pre[j * max_rows + r] = input.pre[r * inputs + j];
+            }
+            for o in 0..outputs {
+                let (l, u) = self.place(o);
+                self.lanes[l].post_err.words[u * max_rows + r] =
+                    (input.post[r * outputs + o], input.err[r * outputs + o]);
+            }
+        }
+        self.rows = input.rows;
+        self.rows_recip = self.dp.rows_recip(input.rows);
+        self.budget = input.budget;
+        self.mode = input.mode;
+        self.consolidate = input.consolidate;
+        Ok(())
+    }
+
+    fn require_idle(&self) -> Result<()> {
+        if self.busy() {
+            return Err(Error::new(
+                "the engine is busy (wait for the update to finish)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Starts an update (the `start` pulse).
+    pub fn start(&mut self) -> Result<()> {
+        self.require_idle()?;
+        if !self.loaded {
+            return Err(Error::new("no layer loaded"));
+        }
+        self.phase = Phase::Accumulate;
+        self.t = 0;
+        self.cycles = Cycles::default();
+        self.bias_nonzero = false;
+        self.select_descent = false;
+        self.selected_any = false;
+        self.descent = false;
+        self.selected_count = 0;
+        Ok(())
+    }
+
+    /// Whether an update is running.
+    pub fn busy(&self) -> bool {
+        matches!(self.phase, Phase::Accumulate | Phase::Select | Phase::Apply)
+    }
+
+    /// The current phase.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// Runs a started update to completion.
+    pub fn run(&mut self) -> UpdateReport {
+        while self.busy() {
+            self.tick();
+        }
+        self.report()
+    }
+
+    /// Loads inputs, starts and runs one update.
+    pub fn update(&mut self, input: &StepInput) -> Result<UpdateReport> {
+        self.load_inputs(input)?;
+        self.start()?;
+        Ok(self.run())
+    }
+
+    /// The report of the last update.
+    pub fn report(&self) -> UpdateReport {
+        let accepted = if self.descent { self.selected_count } else { 0 };
+        UpdateReport {
+            cycles: self.cycles,
+            selected: self.selected_count,
+            accepted,
+            descent: self.descent,
+        }
+    }
+
+    /// Reads the learned state back (host reads while idle).
+    pub fn read_state(&self) -> FixedState {
+        let (outputs, k) = (self.config.layer.outputs, self.config.layer.k);
+        let n = outputs * k;
+        let mut s = FixedState {
+            weight: vec![0; n],
+            short: vec![0; n],
+            long: vec![0; n],
+            consolidation: vec![0; n],
+            bias: vec![0; outputs],
+            last_accepted: vec![0; n],
+        };
+        for o in 0..outputs {
+            let (l, u) = self.place(o);
+            let lane = &self.lanes[l];
+            let word = lane.outputs.words[u];
+            s.bias[o] = word.bias;
+            for j in 0..k {
+                let syn = lane.syn.words[u * k + j];
+                let i = o * k + j;
+                s.weight[i] = syn.w;
+                s.short[i] = syn.s;
+                s.long[i] = syn.p;
+                s.consolidation[i] = syn.c;
+                s.last_accepted[i] = ((word.last_accepted >> j) & 1) as u8;
+            }
+        }
+        s
+    }
+
+    /// Per slot, 1 where the last update selected it (before the descent test).
+    pub fn selected(&self) -> Vec<u8> {
+        let (outputs, k) = (self.config.layer.outputs, self.config.layer.k);
+        let mut v = vec![0; outputs * k];
+        for o in 0..outputs {
+            let (l, u) = self.place(o);
+            let sel = self.lanes[l].outputs.words[u].selected;
+            for j in 0..k {
+                v[o * k + j] = ((sel >> j) & 1) as u8;
+            }
+        }
+        v
+    }
+
+    /// The gate reciprocal the engine holds for every output.
+    pub fn gate_recips(&self) -> Vec<i64> {
+        (0..self.config.layer.outputs)
+            .map(|o| {
+                let (l, u) = self.place(o);
+                self.lanes[l].outputs.words[u].gate_recip
+            })
+            .collect()
+    }
+
+    /// Issue counts of the current phase.
+    fn issue_len(&self) -> u64 {
+        let slots = self.config.slots_per_lane() as u64;
+        match self.phase {
+            Phase::Accumulate => self.rows as u64 * slots,
+            Phase::Select | Phase::Apply => slots,
+            Phase::Idle | Phase::Done => 0,
+        }
+    }
+
+    fn phase_len(&self) -> u64 {
+        let f = cycle_formula(&self.config, self.rows);
+        match self.phase {
+            Phase::Accumulate => f.accumulate,
+            Phase::Select => f.select,
+            Phase::Apply => f.apply,
+            Phase::Idle | Phase::Done => 0,
+        }
+    }
+
+    /// One clock.
+    pub fn tick(&mut self) {
+        if !self.busy() {
+            return;
+        }
+        let k = self.config.layer.k;
+        let issue = (self.t < self.issue_len()).then_some(self.t as usize);
+        let ctl = Control {
+            rows: self.rows,
+            max_rows: self.config.max_rows,
+            rows_recip: self.rows_recip,
+            budget: self.budget,
+            mode: self.mode,
+            consolidate: self.consolidate,
+            descent: self.descent,
+            accepted_any: self.descent && self.selected_any,
+            k,
+            stores_short: self.stores_short,
+        };
+        let mut flags = Flags::default();
+        for lane in &mut self.lanes {
+            match self.phase {
+                Phase::Accumulate => {
+                    lane.accumulate(&ctl, issue, &self.pre, &self.dp, &mut flags, &mut self.sat)
+                }
+                Phase::Select => lane.select(&ctl, issue, &self.dp, &mut flags, &mut self.sat),
+                Phase::Apply => lane.apply(&ctl, issue, &self.dp, &mut self.sat),
+                Phase::Idle | Phase::Done => {}
+            }
+            lane.clock();
+        }
+        self.bias_nonzero |= flags.bias_nonzero;
+        self.select_descent |= flags.select_descent;
+        self.selected_any |= flags.selected_any;
+        self.selected_count += flags.selected_count;
+        self.t += 1;
+        match self.phase {
+            Phase::Accumulate => self.cycles.accumulate += 1,
+            Phase::Select => self.cycles.select += 1,
+            Phase::Apply => self.cycles.apply += 1,
+            Phase::Idle | Phase::Done => {}
+        }
+        self.cycles.total += 1;
+        if self.t == self.phase_len() {
+            debug_assert!(
+                self.lanes.iter().all(Lane::drained),
+                "phase ended with work in flight"
+            );
+            self.t = 0;
+            self.phase = match self.phase {
+                Phase::Accumulate => Phase::Select,
+                Phase::Select => {
+                    // The descent test (spec step 5): every term of D is <= 0 and computed
+                    // exactly, so D < 0 iff a selected slot has a non-zero signal (q > 0 is
+                    // guaranteed by validation) or a bias direction is non-zero.
+                    self.descent = self.select_descent || self.bias_nonzero;
+                    Phase::Apply
+                }
+                Phase::Apply | Phase::Idle | Phase::Done => Phase::Done,
+            };
+        }
+    }
+}
+
+/// Control registers every lane sees.
+struct Control {
+    rows: usize,
+    max_rows: usize,
+    rows_recip: i64,
+    budget: usize,
+    mode: Mode,
+    consolidate: bool,
+    descent: bool,
+    accepted_any: bool,
+    k: usize,
+    stores_short: bool,
+}
+
+/// Flags lanes raise in one cycle (ORed / summed across lanes).
+#[derive(Default)]
+struct Flags {
+    bias_nonzero: bool,
+    select_descent: bool,
+    selected_any: bool,
+    selected_count: u64,
+}
+
+impl Lane {
+    fn clock(&mut self) {
+        self.syn.clock();
+        self.scratch.clock();
+        self.nbr.clock();
+        self.post_err.clock();
+        self.outputs.clock();
+        for (u, r) in self.recip_writes.drain(..) {
+            self.outputs.words[u].gate_recip = r;
+        }
+    }
+
+    fn drained(&self) -> bool {
+        self.acc_fetch.is_none()
+            && self.acc_mult.is_none()
+            && self.acc_sum.is_none()
+            && self.norm_mean.is_none()
+            && self.norm_gate.is_none()
+            && self.norm_signal.is_none()
+            && self.norm_score.is_none()
+            && self.sel_key.is_none()
+            && self.sel_insert.is_none()
+            && self.sel_commit.is_none()
+            && self.apply_plast.is_none()
+            && self.apply_step.is_none()
+            && self.apply_decay.is_none()
+            && self.apply_consol.is_none()
+            && self.apply_write.is_none()
+            && self.divider.iter().all(Option::is_none)
+    }
+
+    /// One ACCUMULATE cycle; stages run last to first so each reads the register its
+    /// predecessor wrote in the previous cycle.
+    fn accumulate(
+        &mut self,
+        ctl: &Control,
+        issue: Option<usize>,
+        pre: &[i64],
+        dp: &Datapath,
+        flags: &mut Flags,
+        sat: &mut Saturations,
+    ) {
+        let k = ctl.k;
+        // norm_score: score, running max, scratch write, bias direction.
+        if let Some(x) = self.norm_score.take() {
+            let score = dp.score(x.signal, x.long, sat);
+            self.scratch.write(x.u * k + x.k, (x.signal, x.cofire));
+            self.running_max = if x.k == 0 {
+                score
+            } else {
+                self.running_max.max(score)
+            };
+            if x.k == 0 {
+                self.bias_dir = x.bias_dir;
+                flags.bias_nonzero |= x.bias_dir != 0;
+            }
+            if x.k == k - 1 {
+                // The word read on this slot's last row; nothing else writes it meanwhile.
+                let mut word = x.out;
+                word.max_score = self.running_max;
+                word.bias_dir = self.bias_dir;
+                self.outputs.write(x.u, word);
+            }
+        }
+        // norm_signal: gated, clipped signal.
+        self.norm_score = self.norm_signal.take().map(|x| NormScore {
+            u: x.u,
+            k: x.k,
+            signal: dp.signal(x.mean, x.gate, x.valid),
+            cofire: if x.valid { x.cofire } else { 0 },
+            bias_dir: x.bias_dir,
+            long: x.long,
+            out: x.out,
+        });
+        // norm_gate: the slot's gate from its effective trail and the output's reciprocal.
+        self.norm_signal = self.norm_gate.take().map(|x| {
+            let valid = (x.out.mask >> x.k) & 1 != 0;
+            NormSignal {
+                u: x.u,
+                k: x.k,
+                mean: x.mean,
+                gate: dp.gate(x.effective, x.out.gate_recip),
+                cofire: x.cofire,
+                bias_dir: x.bias_dir,
+                long: x.long,
+                valid,
+                out: x.out,
+            }
+        });
+        // norm_mean: row means (the one multiplication by 1/R) and the effective trail.
+        self.norm_gate = self.norm_mean.take().map(|x| NormGate {
+            u: x.u,
+            k: x.k,
+            mean: dp.signal_mean(x.sig_acc, ctl.rows_recip),
+            cofire: dp.cofire_mean(x.co_acc, ctl.rows_recip, sat),
+            effective: dp.effective_trail(x.syn.s, x.syn.p),
+            bias_dir: if x.k == 0 {
+                dp.bias_direction(x.err_acc, ctl.rows_recip)
+            } else {
+                0
+            },
+            long: x.syn.p,
+            out: x.out,
+        });
+        // acc_sum: exact running sums over the rows of one slot.
+        if let Some(x) = self.acc_sum.take() {
+            let first = x.r == 0;
+            self.sig_acc = if first { 0 } else { self.sig_acc } + x.sig_product;
+            self.co_acc = if first { 0 } else { self.co_acc } + x.cofire_product;
+            self.err_acc = if first { 0 } else { self.err_acc } + x.err;
+            if x.r == ctl.rows - 1 {
+                self.norm_mean = Some(NormMean {
+                    u: x.u,
+                    k: x.k,
+                    sig_acc: self.sig_acc,
+                    co_acc: self.co_acc,
+                    err_acc: self.err_acc,
+                    syn: x.syn,
+                    out: x.out,
+                });
+            }
+        }
+        // acc_mult: the two products.
+        self.acc_sum = self.acc_mult.take().map(|x| AccSum {
+            u: x.u,
+            k: x.k,
+            r: x.r,
+            sig_product: dp.signal_product(x.err, x.pre),
+            cofire_product: dp.cofire_product(x.pre, x.post),
+            err: x.err,
+            syn: x.syn,
+            out: x.out,
+        });
+        // acc_fetch: activity reads; on the last row the slot's state and output word.
+        self.acc_mult = self.acc_fetch.take().map(|x| {
+            let (post, err) = self.post_err.read(x.u * ctl.max_rows + x.r);
+            let last = x.r == ctl.rows - 1;
+            AccMult {
+                u: x.u,
+                k: x.k,
+                r: x.r,
+                pre: pre[x.nbr * ctl.max_rows + x.r],
+                post,
+                err,
+                syn: if last {
+                    self.syn.read(x.u * k + x.k)
+                } else {
+                    Syn::default()
+                },
+                out: if last {
+                    self.outputs.read(x.u)
+                } else {
+                    OutWord::default()
+                },
+            }
+        });
+        // acc_issue: slot-major, rows innermost.
+        self.acc_fetch = issue.map(|i| {
+            let (u, k_, r) = (i / (k * ctl.rows), (i / ctl.rows) % k, i % ctl.rows);
+            let (nbr, _) = self.nbr.read(u * k + k_);
+            AccFetch {
+                u,
+                k: k_,
+                r,
+                nbr: nbr as usize,
+            }
+        });
+    }
+
+    /// One SELECT cycle.
+    fn select(
+        &mut self,
+        ctl: &Control,
+        issue: Option<usize>,
+        dp: &Datapath,
+        flags: &mut Flags,
+        sat: &mut Saturations,
+    ) {
+        let k = ctl.k;
+        // sel_commit: the first min(budget, valid) entries of the sorted list.
+        if let Some(x) = self.sel_commit.take() {
+            let take = ctl.budget.min(x.out.valid as usize);
+            let selected = if x.out.max_score > 0 {
+                x.order
+                    .iter()
+                    .take(take)
+                    .fold(0u64, |acc, &(slot, _)| acc | 1 << slot)
+            } else {
+                0
+            };
+            let mut word = x.out;
+            word.selected = selected;
+            self.outputs.write(x.u, word);
+            flags.select_descent |= selected & x.nonzero != 0;
+            flags.selected_any |= selected != 0;
+            flags.selected_count += u64::from(selected.count_ones());
+        }
+        // sel_insert: stable insertion (a new key goes after every key >= it).
+        if let Some(x) = self.sel_insert.take() {
+            if x.k == 0 {
+                self.sorter.clear();
+                self.nonzero = 0;
+            }
+            if x.valid {
+                let at = self
+                    .sorter
+                    .iter()
+                    .position(|&(_, key)| x.key > key)
+                    .unwrap_or(self.sorter.len());
+                self.sorter.insert(at, (x.k as u8, x.key));
+            }
+            self.nonzero |= u64::from(x.nonzero) << x.k;
+            if x.k == k - 1 {
+                self.sel_commit = Some(SelCommit {
+                    u: x.u,
+                    order: self.sorter.clone(),
+                    nonzero: self.nonzero,
+                    out: x.out,
+                });
+            }
+        }
+        // sel_key: score plus the frontier bonus in neighbor-follow mode.
+        self.sel_insert = self.sel_key.take().map(|x| {
+            let valid = (x.out.mask >> x.k) & 1 != 0;
+            let score = dp.score(x.signal, x.long, sat);
+            let recent = x.out.last_accepted & x.out.mask;
+            let frontier = valid && (recent == 0 || x.near & recent != 0);
+            let bonus = if ctl.mode == Mode::NeighborFollow && frontier && x.out.max_score > 0 {
+                dp.bonus(x.out.max_score)
+            } else {
+                0
+            };
+            SelInsert {
+                u: x.u,
+                k: x.k,
+                key: score + bonus,
+                valid,
+                nonzero: x.signal != 0,
+                out: x.out,
+            }
+        });
+        // sel_issue.
+        self.sel_key = issue.map(|i| {
+            let (u, k_) = (i / k, i % k);
+            let a = u * k + k_;
+            let (signal, _) = self.scratch.read(a);
+            let (_, near) = self.nbr.read(a);
+            SelKey {
+                u,
+                k: k_,
+                signal,
+                long: self.syn.read(a).p,
+                near,
+                out: self.outputs.read(u),
+            }
+        });
+    }
+
+    /// One APPLY cycle.
+    fn apply(&mut self, ctl: &Control, issue: Option<usize>, dp: &Datapath, sat: &mut Saturations) {
+        let k = ctl.k;
+        let mc = mode_code(ctl.mode);
+        let stores_short = ctl.stores_short;
+        // Divider: the last stage writes the reciprocal; each stage decides one bit.
+        let q_bits = self.divider.len();
+        if let Some(x) = self.divider[q_bits - 1].take() {
+            let mut value = x.quotient;
+            if x.overflow {
+                sat.count(SatPoint::GateRecip);
+                value = dp.f.gate_recip.max_raw();
+            }
+            if x.empty {
+                value = 0;
+            }
+            self.recip_writes.push((x.u, value));
+        }
+        for s in (0..q_bits).rev() {
+            let Some(mut x) = (if s == 0 {
+                None
+            } else {
+                self.divider[s - 1].take()
+            }) else {
+                continue;
+            };
+            divide_step(&mut x, q_bits - 1 - s);
+            self.divider[s] = Some(x);
+        }
+        // apply_write: state write-back, gate mass, bias and accepted bits.
+        if let Some(x) = self.apply_write.take() {
+            self.syn.write(x.u * k + x.k, x.new);
+            self.mass =
+                if x.k == 0 { 0 } else { self.mass } + if x.valid { x.effective } else { 0 };
+            if x.k == 0 {
+                let mut word = x.out;
+                word.bias = dp.bias_step(word.bias, word.bias_dir, ctl.descent);
+                word.last_accepted = if ctl.descent { word.selected } else { 0 };
+                self.outputs.write(x.u, word);
+            }
+            if x.k == k - 1 {
+                let (num, den) = dp.divider_operands(x.out.valid, self.mass);
+                let mut stage = DividerStage {
+                    u: x.u,
+                    remainder: num,
+                    divisor: den,
+                    quotient: 0,
+                    overflow: num >= den << q_bits,
+                    empty: x.out.valid == 0,
+                };
+                divide_step(&mut stage, q_bits - 1);
+                self.divider[0] = Some(stage);
+            }
+        }
+        // apply_consol: consolidation from the new long trail; effective trail for the gate.
+        self.apply_write = self.apply_consol.take().map(|x| {
+            let accepted = x.selected && ctl.descent;
+            let c = dp.consolidation(
+                x.c,
+                x.new.p,
+                x.base,
+                dp.k.consolidation_growth[mc],
+                accepted,
+                ctl.consolidate,
+                x.valid,
+            );
+            let new = Syn {
+                c,
+                s: if stores_short { x.new.s } else { 0 },
+                ..x.new
+            };
+            ApplyWrite {
+                u: x.u,
+                k: x.k,
+                new,
+                effective: dp.effective_trail(new.s, new.p),
+                valid: x.valid,
+                out: x.out,
+            }
+        });
+        // apply_decay: weight decay and clip, both trails.
+        self.apply_consol = self.apply_decay.take().map(|x| {
+            let accepted = x.selected && ctl.descent;
+            let decays = x.valid && !x.selected && ctl.accepted_any;
+            ApplyConsol {
+                u: x.u,
+                k: x.k,
+                c: x.syn.c,
+                new: Syn {
+                    w: dp.weight_decay(x.stepped, x.retain_w, decays),
+                    s: dp.trail(
+                        x.syn.s,
+                        x.retain_s,
+                        x.base,
+                        dp.k.short_reinforcement[mc],
+                        accepted,
+                        x.valid,
+                    ),
+                    p: dp.trail(
+                        x.syn.p,
+                        x.retain_l,
+                        x.base,
+                        dp.k.long_reinforcement[mc],
+                        accepted,
+                        x.valid,
+                    ),
+                    c: 0,
+                },
+                base: x.base,
+                valid: x.valid,
+                selected: x.selected,
+                out: x.out,
+            }
+        });
+        // apply_step: the learning step and the three retention factors.
+        self.apply_decay = self.apply_step.take().map(|x| ApplyDecay {
+            u: x.u,
+            k: x.k,
+            syn: x.syn,
+            stepped: dp.weight_step(x.syn.w, x.signal, x.q, x.selected && ctl.accepted_any, sat),
+            retain_w: dp.retain(dp.k.synapse_decay, x.q),
+            retain_s: dp.retain(dp.k.short_evaporation, x.q),
+            retain_l: dp.retain(dp.k.long_evaporation, x.q),
+            base: x.base,
+            valid: x.valid,
+            selected: x.selected,
+            out: x.out,
+        });
+        // apply_plast: plasticity and reinforcement base.
+        self.apply_step = self.apply_plast.take().map(|x| {
+            let valid = (x.out.mask >> x.k) & 1 != 0;
+            ApplyStep {
+                u: x.u,
+                k: x.k,
+                syn: x.syn,
+                signal: x.signal,
+                q: dp.plasticity(x.syn.c, valid),
+                base: dp.reinforcement_base(x.cofire, x.signal),
+                valid,
+                selected: (x.out.selected >> x.k) & 1 != 0,
+                out: x.out,
+            }
+        });
+        // apply_issue.
+        self.apply_plast = issue.map(|i| {
+            let (u, k_) = (i / k, i % k);
+            let a = u * k + k_;
+            let (signal, cofire) = self.scratch.read(a);
+            ApplyPlast {
+                u,
+                k: k_,
+                syn: self.syn.read(a),
+                signal,
+                cofire,
+                out: self.outputs.read(u),
+            }
+        });
+    }
+}
+
+/// One restoring-division stage: decides quotient bit `bit`.
+fn divide_step(x: &mut DividerStage, bit: usize) {
+    let shifted = x.divisor << bit;
+    if x.remainder >= shifted {
+        x.remainder -= shifted;
+        x.quotient |= 1 << bit;
+    }
+}

@@ -1,0 +1,252 @@
+//! `lpn golden gen`, `lpn sim` and `lpn hw`: the hardware side of the command line.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Instant;
+
+use lpn_cycle::vectors::{self, Vectors};
+use lpn_cycle::{cycle_formula, pipeline_latency, HwConfig};
+use lpn_golden::scenario::Scenario;
+
+/// Reads a scenario: a JSON file, or `example:NAME` for a built-in one.
+fn load_scenario(spec: &str) -> Result<(Scenario, String), String> {
+    if let Some(name) = spec.strip_prefix("example:") {
+        return match name {
+            "regression" => Ok((lpn_golden::tasks::regression_scenario(), spec.to_string())),
+            other => Err(format!("unknown example `{other}` (known: regression)")),
+        };
+    }
+    let text =
+        std::fs::read_to_string(spec).map_err(|e| format!("cannot read scenario {spec}: {e}"))?;
+    let scenario = Scenario::from_json(&text).map_err(|e| format!("{spec}: {e}"))?;
+    let name = Path::new(spec)
+        .file_name()
+        .map_or(spec.to_string(), |n| n.to_string_lossy().into_owned());
+    Ok((scenario, name))
+}
+
+/// `lpn golden gen`.
+pub fn golden_gen(
+    scenario: &str,
+    config: &str,
+    steps: usize,
+    out: &Path,
+) -> Result<String, String> {
+    let (scenario, source) = load_scenario(scenario)?;
+    let config = HwConfig::load(config).map_err(|e| e.to_string())?;
+    let v = vectors::generate(&scenario, &config, steps, &source).map_err(|e| e.to_string())?;
+    let json = v.to_json();
+    std::fs::write(out, &json).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    Ok(format!(
+        "wrote {} ({} steps, {} bytes, config `{}`)\n",
+        out.display(),
+        v.steps.len(),
+        json.len(),
+        v.config.name
+    ))
+}
+
+/// `lpn sim`: replays vectors and prints the per-step table.
+pub fn sim(
+    backend: &str,
+    path: &Path,
+    json: Option<&Path>,
+    every: usize,
+) -> Result<(String, bool), String> {
+    if backend != "cycle" {
+        return Err(format!(
+            "backend `{backend}` is not available in this build (available: cycle)"
+        ));
+    }
+    let v = Vectors::load(path).map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let r = vectors::replay(&v).map_err(|e| e.to_string())?;
+    let wall = started.elapsed().as_secs_f64();
+    let mut s = String::new();
+    let c = &v.config;
+    let _ = writeln!(
+        s,
+        "{}: {} steps on config `{}` ({} in, {} out, K {}, {} lanes), backend {backend}",
+        path.display(),
+        v.steps.len(),
+        c.name,
+        c.layer.inputs,
+        c.layer.outputs,
+        c.layer.k,
+        c.lanes
+    );
+    let _ = writeln!(
+        s,
+        "cycle formula: (rows + 2) * {} + {} per update",
+        c.slots_per_lane(),
+        pipeline_latency(c)
+    );
+    let fields: Vec<String> = r
+        .steps
+        .first()
+        .map(|st| st.errors.iter().map(|e| e.0.clone()).collect())
+        .unwrap_or_default();
+    let _ = write!(
+        s,
+        "{:>4} {:>12} {:<15} {:>4} {:>7} {:>6} {:>6} {:>7} {:>7} {:>8} {:>9}",
+        "step",
+        "loss",
+        "mode",
+        "rows",
+        "acc",
+        "sel",
+        "apply",
+        "total",
+        "formula",
+        "accepted",
+        "agree"
+    );
+    for f in &fields {
+        let _ = write!(s, " {:>19}", format!("{f} max/mean LSB"));
+    }
+    s.push('\n');
+    let last = r.steps.len().saturating_sub(1);
+    for st in r
+        .steps
+        .iter()
+        .filter(|st| st.step % every.max(1) == 0 || st.step == last)
+    {
+        let _ = write!(
+            s,
+            "{:>4} {:>12.6e} {:<15} {:>4} {:>7} {:>6} {:>6} {:>7} {:>7} {:>8} {:>9}",
+            st.step,
+            st.loss,
+            st.mode.as_str(),
+            st.rows,
+            st.cycles.accumulate,
+            st.cycles.select,
+            st.cycles.apply,
+            st.cycles.total,
+            st.formula,
+            st.accepted,
+            format!("{}/{}", st.agree, st.valid)
+        );
+        for (_, e) in &st.errors {
+            let _ = write!(s, " {:>19}", format!("{:.2}/{:.2}", e.max_lsb, e.mean_lsb));
+        }
+        s.push('\n');
+    }
+    let worst: Vec<String> = fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let m = r
+                .steps
+                .iter()
+                .map(|st| st.errors[i].1.max_lsb)
+                .fold(0.0, f64::max);
+            let bound = vectors::BOUNDS_LSB
+                .iter()
+                .find(|b| b.0 == f.as_str())
+                .map_or(0.0, |b| b.1);
+            format!("{f} {m:.2} LSB (bound {bound})")
+        })
+        .collect();
+    let _ = writeln!(
+        s,
+        "largest one-update error against f64: {}",
+        worst.join(", ")
+    );
+    let agree: usize = r.steps.iter().map(|st| st.agree).sum();
+    let valid: usize = r.steps.iter().map(|st| st.valid).sum();
+    let _ = writeln!(
+        s,
+        "selection agreement: {agree}/{valid} slot decisions ({:.2}%), unexplained by near-ties: {}",
+        100.0 * agree as f64 / valid.max(1) as f64,
+        r.steps.iter().map(|st| st.unexplained).sum::<usize>()
+    );
+    let _ = writeln!(
+        s,
+        "saturations: {} (inputs {}, cofire {}, gate_recip {}, score {}, weight_step {})",
+        r.saturations.total(),
+        r.saturations.input,
+        r.saturations.cofire,
+        r.saturations.gate_recip,
+        r.saturations.score,
+        r.saturations.weight_step
+    );
+    let _ = writeln!(
+        s,
+        "simulated {} cycles in {:.3} s wall ({:.2} M cycles/s)",
+        r.total_cycles,
+        wall,
+        r.total_cycles as f64 / wall.max(1e-9) / 1e6
+    );
+    if r.mismatch_count == 0 {
+        let _ = writeln!(s, "bit-exact: state, selection, accepted counts and cycles equal the vectors in every step");
+    } else {
+        let _ = writeln!(
+            s,
+            "MISMATCH: {} values differ from the vectors; first ones:",
+            r.mismatch_count
+        );
+        for m in &r.mismatches {
+            let _ = writeln!(s, "  {m}");
+        }
+    }
+    for line in &r.violations {
+        let _ = writeln!(s, "BOUND BROKEN: {line}");
+    }
+    if let Some(out) = json {
+        let text = serde_json::to_string(&r).map_err(|e| e.to_string())?;
+        std::fs::write(out, text + "\n")
+            .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+        let _ = writeln!(s, "wrote {}", out.display());
+    }
+    Ok((s, r.ok()))
+}
+
+/// `lpn hw config`: a configuration as TOML (or JSON) with its memory plan and cycle formula.
+pub fn show_config(spec: &str, json: bool) -> Result<String, String> {
+    let c = HwConfig::load(spec).map_err(|e| e.to_string())?;
+    let mut s = String::new();
+    if json {
+        s = serde_json::to_string_pretty(&c).map_err(|e| e.to_string())? + "\n";
+        return Ok(s);
+    }
+    s.push_str(&toml::to_string(&c).map_err(|e| e.to_string())?);
+    let plan = c.memory_plan();
+    let _ = writeln!(
+        s,
+        "\n# {} synapses; {} slots per lane",
+        c.synapses(),
+        c.slots_per_lane()
+    );
+    let _ = writeln!(
+        s,
+        "# cycles per update: (rows + 2) * {} + {} (at {} rows: {})",
+        c.slots_per_lane(),
+        pipeline_latency(&c),
+        c.max_rows,
+        cycle_formula(&c, c.max_rows).total
+    );
+    let avail = |n: usize| {
+        if n == usize::MAX {
+            "unlimited".to_string()
+        } else {
+            n.to_string()
+        }
+    };
+    let _ = writeln!(
+        s,
+        "# memory on {}: {} block RAMs of {}, {} SPRAM of {}",
+        plan.family.as_str(),
+        plan.block_used,
+        avail(plan.block_available),
+        plan.spram_used,
+        avail(plan.spram_available)
+    );
+    for m in &plan.memories {
+        let _ = writeln!(
+            s,
+            "#   {:<9} {:>6} x {:>3} bits x {:>2} copies  {:?} {}",
+            m.name, m.depth, m.width, m.copies, m.kind, m.blocks
+        );
+    }
+    Ok(s)
+}

@@ -1,0 +1,191 @@
+//! `lpn golden gen`, `lpn sim` and `lpn hw config` as a user drives them.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn lpn() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_lpn"))
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+#[test]
+fn gen_writes_the_shipped_vectors_and_sim_replays_them() {
+    let dir = scratch("hw-gen");
+    let out = dir.join("v.json");
+    let gen = lpn()
+        .args(["golden", "gen", "--scenario"])
+        .arg(repo("golden/vectors/regression.scenario.json"))
+        .args(["--config", "tiny", "--steps", "40", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(gen.status.success(), "{}", text(&gen.stderr));
+    let written = std::fs::read_to_string(&out).unwrap();
+    let shipped = std::fs::read_to_string(repo("golden/vectors/regression.vectors.json")).unwrap();
+    assert!(written == shipped, "the CLI and the shipped vectors differ");
+
+    let sim = lpn()
+        .args(["sim", "--backend", "cycle", "--vectors"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = text(&sim.stdout);
+    assert!(sim.status.success(), "{stdout}{}", text(&sim.stderr));
+    assert!(
+        stdout.contains("cycle formula: (rows + 2) * 16 + 35 per update"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("bit-exact"), "{stdout}");
+    assert!(stdout.contains("selection agreement: 640/640"), "{stdout}");
+    // One table row per step, with the cycles of each phase.
+    assert!(
+        stdout.lines().any(|l| l.trim_start().starts_with("39 ")
+            && l.contains(" exploit ")
+            && l.contains(" 519 ")
+            && l.contains(" 579 ")),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn sim_fails_on_a_corrupted_vector_and_names_the_place() {
+    let dir = scratch("hw-corrupt");
+    let shipped =
+        std::fs::read_to_string(repo("golden/vectors/masked_nogate.vectors.json")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&shipped).unwrap();
+    let w = &mut v["steps"][3]["expected"]["state"]["weight"][5];
+    *w = serde_json::json!(w.as_i64().unwrap() + 1);
+    let path = dir.join("bad.json");
+    std::fs::write(&path, v.to_string()).unwrap();
+    let sim = lpn()
+        .args(["sim", "--vectors"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(sim.status.code(), Some(1));
+    assert!(
+        text(&sim.stdout).contains("step 3 slot 5 field weight: expected"),
+        "{}",
+        text(&sim.stdout)
+    );
+    assert!(
+        text(&sim.stderr).starts_with("error: the engine disagrees"),
+        "{}",
+        text(&sim.stderr)
+    );
+}
+
+#[test]
+fn bad_input_is_one_line_and_exit_1() {
+    let dir = scratch("hw-bad");
+    let junk = dir.join("junk.json");
+    std::fs::write(&junk, "{\"format\":\"lpn-golden-vectors\",\"version\":7}").unwrap();
+    let deep = dir.join("deep.json");
+    let mut sc: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo("golden/vectors/regression.scenario.json")).unwrap(),
+    )
+    .unwrap();
+    sc["network"]["hidden"] = serde_json::json!([4]);
+    std::fs::write(&deep, sc.to_string()).unwrap();
+    let out = dir.join("o.json");
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["sim".into(), "--vectors".into(), junk.display().to_string()],
+            "version 7 is not supported",
+        ),
+        (
+            vec![
+                "sim".into(),
+                "--backend".into(),
+                "fpga".into(),
+                "--vectors".into(),
+                junk.display().to_string(),
+            ],
+            "backend `fpga` is not available",
+        ),
+        (
+            vec!["sim".into(), "--vectors".into(), "/nonexistent.json".into()],
+            "cannot read /nonexistent.json",
+        ),
+        (
+            vec![
+                "golden".into(),
+                "gen".into(),
+                "--scenario".into(),
+                deep.display().to_string(),
+                "--out".into(),
+                out.display().to_string(),
+            ],
+            "the engine updates one layer",
+        ),
+        (
+            vec![
+                "golden".into(),
+                "gen".into(),
+                "--scenario".into(),
+                "example:regression".into(),
+                "--config".into(),
+                "ecp5-85k".into(),
+                "--out".into(),
+                out.display().to_string(),
+            ],
+            "the scenario's layer is 16 inputs, 4 outputs, K 8 but config `ecp5-85k` is 512 inputs",
+        ),
+        (
+            vec![
+                "hw".into(),
+                "config".into(),
+                "--config".into(),
+                "nope".into(),
+            ],
+            "cannot read config nope",
+        ),
+    ];
+    for (args, want) in cases {
+        let o = lpn().args(&args).output().unwrap();
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.starts_with("error: ") && err.contains(want),
+            "{args:?}: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(!err.contains("panicked"));
+    }
+}
+
+#[test]
+fn hw_config_prints_the_preset_with_its_memory_plan() {
+    let o = lpn()
+        .args(["hw", "config", "--config", "ecp5-85k"])
+        .output()
+        .unwrap();
+    let s = text(&o.stdout);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(s.contains("# 32768 synapses"), "{s}");
+    assert!(
+        s.contains("# memory on ecp5-85k: 204 block RAMs of 208"),
+        "{s}"
+    );
+    // The printed TOML is a valid config again.
+    let body: String = s
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    lpn_cycle::HwConfig::parse(&body, Some("toml")).unwrap();
+}
