@@ -1,0 +1,747 @@
+//! The engine's datapath in RTL: one function per named rounding/saturation point of
+//! `lpn_cycle::arith::Datapath`, with the same shifts and bounds. The engine's stages
+//! call these; [`arith_module`] exposes each one on ports so co-simulation can check it
+//! against the model on its own.
+
+use lpn_cycle::arith::Datapath;
+use lpn_cycle::HwConfig;
+
+use crate::rtl::{Dir, Module, Sig, Ty};
+
+/// Types of the datapath's values, derived once from the formats.
+#[derive(Debug, Clone, Copy)]
+pub struct Types {
+    /// Exact signal accumulator.
+    pub acc: Ty,
+    /// Exact co-firing accumulator.
+    pub co_acc: Ty,
+    /// Exact error sum.
+    pub err_sum: Ty,
+    /// `1 / rows`.
+    pub rows_recip: Ty,
+    /// Row-mean signal (bounded to +-(2*clip + 1 LSB)).
+    pub mean: Ty,
+    /// Normalised co-firing.
+    pub cofire: Ty,
+    /// Signal and bias direction.
+    pub signal: Ty,
+    /// Effective trail (one LSB of rounding above the trail format is possible).
+    pub effective: Ty,
+    /// Trails.
+    pub trail: Ty,
+    /// Gate reciprocal.
+    pub gate_recip: Ty,
+    /// Gate.
+    pub gate: Ty,
+    /// Score.
+    pub score: Ty,
+    /// Plasticity.
+    pub plasticity: Ty,
+    /// Reinforcement base.
+    pub base: Ty,
+    /// Weights and biases.
+    pub weight: Ty,
+    /// Retention factors.
+    pub factor: Ty,
+    /// Maturity.
+    pub maturity: Ty,
+    /// Consolidation.
+    pub consolidation: Ty,
+    /// Activation.
+    pub activation: Ty,
+    /// Error.
+    pub error: Ty,
+}
+
+fn ty(f: lpn_cycle::Format) -> Ty {
+    Ty {
+        width: f.bits,
+        signed: f.signed,
+    }
+}
+
+impl Types {
+    /// The types of a configuration.
+    pub fn new(c: &HwConfig, dp: &Datapath) -> Types {
+        let f = &c.formats;
+        let rows_bits = lpn_cycle::format::bits_for(c.max_rows as u64);
+        let bound = 2 * dp.k.signal_clip as i128 + 1;
+        let eff_max = (f.trail.max_raw() as i128 * (dp.k.short_share + dp.k.long_share) as i128
+            + (1i128 << (f.constant.frac - 1)))
+            >> f.constant.frac;
+        Types {
+            acc: Ty::s(c.accumulator_bits()),
+            co_acc: Ty::u(2 * (f.activation.bits - 1) + rows_bits),
+            err_sum: Ty::s(f.error.bits + rows_bits),
+            rows_recip: ty(f.rows_recip),
+            mean: Ty::fitting(-bound, bound, true),
+            cofire: ty(f.cofire),
+            signal: ty(f.signal),
+            effective: Ty::fitting(0, eff_max.max(f.trail.max_raw() as i128), false),
+            trail: ty(f.trail),
+            gate_recip: ty(f.gate_recip),
+            gate: ty(f.gate),
+            score: ty(f.score),
+            plasticity: ty(f.plasticity),
+            base: Ty::fitting(0, dp.k.reinforcement_cap as i128, false),
+            weight: ty(f.weight),
+            factor: ty(f.factor),
+            maturity: ty(f.maturity),
+            consolidation: ty(f.consolidation),
+            activation: ty(f.activation),
+            error: ty(f.error),
+        }
+    }
+}
+
+/// Learning constants as `localparam`s (names in capitals, as in the model's
+/// `Constants`), declared once per module.
+#[derive(Debug, Clone)]
+pub struct Consts {
+    learning_rate: Sig,
+    synapse_decay: Sig,
+    short_evaporation: Sig,
+    long_evaporation: Sig,
+    short_reinforcement: [Sig; 4],
+    long_reinforcement: [Sig; 4],
+    consolidation_growth: [Sig; 4],
+    consolidation_strength: Sig,
+    consolidation_retain: Sig,
+    consolidation_threshold: Sig,
+    maturity_scale: Sig,
+    lr_floor: Sig,
+    half_trail: Sig,
+    short_share: Sig,
+    long_share: Sig,
+}
+
+/// The datapath emitter for one configuration.
+#[derive(Debug, Clone)]
+pub struct Emit<'a> {
+    /// Formats and constants.
+    pub dp: &'a Datapath,
+    /// Value types.
+    pub t: Types,
+    /// Constant parameters.
+    pub k: Consts,
+}
+
+impl<'a> Emit<'a> {
+    /// Declares the constants in `m` and returns the emitter.
+    pub fn new(m: &mut Module, c: &HwConfig, dp: &'a Datapath) -> Emit<'a> {
+        let kt = ty(dp.f.constant);
+        let q = &dp.k;
+        let f = &dp.f;
+        let mut p = |name: &str, t: Ty, v: i64| m.param(name, t, v as i128);
+        let k = Consts {
+            learning_rate: p("LEARNING_RATE", kt, q.learning_rate),
+            synapse_decay: p("SYNAPSE_DECAY", kt, q.synapse_decay),
+            short_evaporation: p("SHORT_EVAPORATION", kt, q.short_evaporation),
+            long_evaporation: p("LONG_EVAPORATION", kt, q.long_evaporation),
+            short_reinforcement: std::array::from_fn(|i| {
+                p(
+                    &format!("SHORT_REINFORCEMENT_M{i}"),
+                    kt,
+                    q.short_reinforcement[i],
+                )
+            }),
+            long_reinforcement: std::array::from_fn(|i| {
+                p(
+                    &format!("LONG_REINFORCEMENT_M{i}"),
+                    kt,
+                    q.long_reinforcement[i],
+                )
+            }),
+            consolidation_growth: std::array::from_fn(|i| {
+                p(
+                    &format!("CONSOLIDATION_GROWTH_M{i}"),
+                    kt,
+                    q.consolidation_growth[i],
+                )
+            }),
+            consolidation_strength: p("CONSOLIDATION_STRENGTH", kt, q.consolidation_strength),
+            consolidation_retain: p("CONSOLIDATION_RETAIN", ty(f.factor), q.consolidation_retain),
+            consolidation_threshold: p(
+                "CONSOLIDATION_THRESHOLD",
+                ty(f.trail),
+                q.consolidation_threshold,
+            ),
+            maturity_scale: p("MATURITY_SCALE", kt, q.maturity_scale),
+            lr_floor: p("LR_FLOOR", ty(f.plasticity), q.lr_floor),
+            half_trail: p("HALF_TRAIL", ty(f.trail), q.half_trail),
+            short_share: p("SHORT_SHARE", kt, q.short_share),
+            long_share: p("LONG_SHARE", kt, q.long_share),
+        };
+        Emit {
+            dp,
+            t: Types::new(c, dp),
+            k,
+        }
+    }
+
+    fn rescale(&self, m: &mut Module, name: &str, x: &Sig, from: u32, to: u32) -> Sig {
+        if from >= to {
+            m.round_shift(name, x, from - to)
+        } else {
+            m.shift_left(name, x, to - from)
+        }
+    }
+
+    fn rescale_floor(&self, m: &mut Module, name: &str, x: &Sig, from: u32, to: u32) -> Sig {
+        if from >= to {
+            m.shift_right(name, x, from - to)
+        } else {
+            m.shift_left(name, x, to - from)
+        }
+    }
+
+    fn clamp(&self, m: &mut Module, name: &str, x: &Sig, lo: i128, hi: i128, t: Ty) -> Sig {
+        let l = m.konst(&format!("{name}_min"), lo, false);
+        let h = m.konst(&format!("{name}_max"), hi, false);
+        m.clamp(name, x, &l, &h, t)
+    }
+
+    fn zero(&self, m: &mut Module, name: &str, t: Ty) -> Sig {
+        m.wire(name, t, t.lit(0))
+    }
+
+    /// One of four per-mode constants by the 2-bit mode code.
+    pub fn by_mode(&self, m: &mut Module, name: &str, mode: &Sig, c: &[Sig; 4]) -> Sig {
+        let b0 = m.wire(&format!("{name}_m0"), Ty::BIT, format!("{}[0]", mode.name));
+        let b1 = m.wire(&format!("{name}_m1"), Ty::BIT, format!("{}[1]", mode.name));
+        let lo = m.mux(&format!("{name}_lo"), &b0, &c[1], &c[0]);
+        let hi = m.mux(&format!("{name}_hi"), &b0, &c[3], &c[2]);
+        m.mux(name, &b1, &hi, &lo)
+    }
+
+    /// `signal_mean`.
+    pub fn signal_mean(&self, m: &mut Module, acc: &Sig, rr: &Sig) -> Sig {
+        let f = &self.dp.f;
+        let p = m.mul("mean_prod", acc, rr);
+        let v = self.rescale(
+            m,
+            "mean_round",
+            &p,
+            f.error.frac + f.activation.frac + f.rows_recip.frac,
+            f.signal.frac,
+        );
+        let b = 2 * self.dp.k.signal_clip as i128 + 1;
+        self.clamp(m, "signal_mean", &v, -b, b, self.t.mean)
+    }
+
+    /// `cofire_mean` (saturating).
+    pub fn cofire_mean(&self, m: &mut Module, acc: &Sig, rr: &Sig) -> Sig {
+        let f = &self.dp.f;
+        let p = m.mul("cofire_prod", acc, rr);
+        let v = self.rescale(
+            m,
+            "cofire_round",
+            &p,
+            2 * f.activation.frac + f.rows_recip.frac,
+            f.cofire.frac,
+        );
+        self.clamp(
+            m,
+            "cofire_mean",
+            &v,
+            0,
+            f.cofire.max_raw() as i128,
+            self.t.cofire,
+        )
+    }
+
+    /// `bias_direction`.
+    pub fn bias_direction(&self, m: &mut Module, err_sum: &Sig, rr: &Sig) -> Sig {
+        if !self.dp.bias_on {
+            return self.zero(m, "bias_direction", self.t.signal);
+        }
+        let f = &self.dp.f;
+        let p = m.mul("bias_dir_prod", err_sum, rr);
+        let v = self.rescale(
+            m,
+            "bias_dir_round",
+            &p,
+            f.error.frac + f.rows_recip.frac,
+            f.signal.frac,
+        );
+        let c = self.dp.k.signal_clip as i128;
+        self.clamp(m, "bias_direction", &v, -c, c, self.t.signal)
+    }
+
+    /// `effective_trail`.
+    pub fn effective_trail(&self, m: &mut Module, short: &Sig, long: &Sig) -> Sig {
+        let f = &self.dp.f;
+        let a = m.mul("eff_short", short, &self.k.short_share);
+        let b = m.mul("eff_long", long, &self.k.long_share);
+        let s = m.add("eff_sum", &a, &b);
+        let v = self.rescale(
+            m,
+            "eff_round",
+            &s,
+            f.trail.frac + f.constant.frac,
+            f.trail.frac,
+        );
+        m.cast(&v, self.t.effective)
+    }
+
+    /// `gate`.
+    pub fn gate(&self, m: &mut Module, effective: &Sig, recip: &Sig) -> Sig {
+        let f = &self.dp.f;
+        if !self.dp.gate_on {
+            return m.wire("gate", self.t.gate, self.t.gate.lit(f.gate.one() as i128));
+        }
+        let frac = f.trail.frac + f.gate_recip.frac;
+        let p = m.mul("gate_prod", effective, recip);
+        let two = m.konst("gate_two", 2i128 << frac, false);
+        let ratio = m.min("gate_ratio", &p, &two);
+        let r = self.rescale(m, "gate_half", &ratio, frac + 1, f.gate.frac);
+        let half = m.konst("gate_base", 1i128 << (f.gate.frac - 1), false);
+        let g = m.add("gate_sum", &half, &r);
+        m.cast(&g, self.t.gate)
+    }
+
+    /// `signal`.
+    pub fn signal(&self, m: &mut Module, mean: &Sig, gate: &Sig, valid: &Sig) -> Sig {
+        let f = &self.dp.f;
+        let p = m.mul("signal_prod", mean, gate);
+        let v = self.rescale(
+            m,
+            "signal_round",
+            &p,
+            f.signal.frac + f.gate.frac,
+            f.signal.frac,
+        );
+        let c = self.dp.k.signal_clip as i128;
+        let s = self.clamp(m, "signal_clip", &v, -c, c, self.t.signal);
+        let z = self.zero(m, "signal_zero", self.t.signal);
+        m.mux("signal", valid, &s, &z)
+    }
+
+    /// `score`.
+    pub fn score(&self, m: &mut Module, signal: &Sig, long: &Sig) -> Sig {
+        let f = &self.dp.f;
+        let a = m.abs("score_abs", signal);
+        let h = m.add("score_offset", &self.k.half_trail, long);
+        let p = m.mul("score_prod", &a, &h);
+        let v = self.rescale_floor(
+            m,
+            "score_floor",
+            &p,
+            f.signal.frac + f.trail.frac,
+            f.score.frac,
+        );
+        self.clamp(m, "score", &v, 0, f.score.max_raw() as i128, self.t.score)
+    }
+
+    /// `bonus`.
+    pub fn bonus(&self, m: &mut Module, max_score: &Sig) -> Sig {
+        let one = m.konst("bonus_one", self.dp.f.score.one() as i128, false);
+        let b = m.max("bonus_max", max_score, &one);
+        m.cast(&b, self.t.score)
+    }
+
+    /// `plasticity`.
+    pub fn plasticity(&self, m: &mut Module, c: &Sig, valid: &Sig) -> Sig {
+        let f = &self.dp.f;
+        let one = m.konst("q_one", f.plasticity.one() as i128, false);
+        let z = self.zero(m, "q_zero", self.t.plasticity);
+        if self.dp.k.consolidation_strength == 0 {
+            let one = m.cast(&one, self.t.plasticity);
+            return m.mux("plasticity", valid, &one, &z);
+        }
+        let p = m.mul("q_prod", c, &self.k.consolidation_strength);
+        let prot = self.rescale(
+            m,
+            "q_protect",
+            &p,
+            f.consolidation.frac + f.constant.frac,
+            f.plasticity.frac,
+        );
+        let prot = m.min("q_protect_min", &prot, &one);
+        let left = m.sub("q_left", &one, &prot);
+        let q = m.max("q_floor", &left, &self.k.lr_floor);
+        let q = m.cast(&q, self.t.plasticity);
+        m.mux("plasticity", valid, &q, &z)
+    }
+
+    /// `reinforcement_base`.
+    pub fn reinforcement_base(&self, m: &mut Module, cofire: &Sig, signal: &Sig) -> Sig {
+        let f = &self.dp.f;
+        let co = self.rescale(m, "base_cofire", cofire, f.cofire.frac, f.signal.frac);
+        let a = m.abs("base_abs", signal);
+        let s = m.add("base_sum", &co, &a);
+        self.clamp(
+            m,
+            "reinforcement_base",
+            &s,
+            0,
+            self.dp.k.reinforcement_cap as i128,
+            self.t.base,
+        )
+    }
+
+    /// `weight_step`.
+    pub fn weight_step(&self, m: &mut Module, w: &Sig, signal: &Sig, q: &Sig, step: &Sig) -> Sig {
+        let f = &self.dp.f;
+        let sq = m.mul("step_sq", signal, q);
+        let p = m.mul("step_prod", &sq, &self.k.learning_rate);
+        let d = self.rescale(
+            m,
+            "step_delta",
+            &p,
+            f.signal.frac + f.plasticity.frac + f.constant.frac,
+            f.weight.frac,
+        );
+        let s = m.add("step_sum", w, &d);
+        let sat = self.clamp(
+            m,
+            "step_sat",
+            &s,
+            f.weight.min_raw() as i128,
+            f.weight.max_raw() as i128,
+            self.t.weight,
+        );
+        m.mux("weight_step", step, &sat, w)
+    }
+
+    /// `retain` with a rate constant.
+    pub fn retain(&self, m: &mut Module, name: &str, rate: &Sig, q: &Sig) -> Sig {
+        let f = &self.dp.f;
+        let p = m.mul(&format!("{name}_prod"), rate, q);
+        let loss = self.rescale(
+            m,
+            &format!("{name}_loss"),
+            &p,
+            f.constant.frac + f.plasticity.frac,
+            f.factor.frac,
+        );
+        let one = m.konst(&format!("{name}_one"), f.factor.one() as i128, false);
+        let r = m.sub(&format!("{name}_diff"), &one, &loss);
+        self.clamp(m, name, &r, 0, f.factor.max_raw() as i128, self.t.factor)
+    }
+
+    /// The three retention factors (weight, short trail, long trail).
+    pub fn retains(&self, m: &mut Module, q: &Sig) -> (Sig, Sig, Sig) {
+        (
+            self.retain(m, "retain_w", &self.k.synapse_decay.clone(), q),
+            self.retain(m, "retain_s", &self.k.short_evaporation.clone(), q),
+            self.retain(m, "retain_l", &self.k.long_evaporation.clone(), q),
+        )
+    }
+
+    /// `weight_decay`.
+    pub fn weight_decay(&self, m: &mut Module, stepped: &Sig, retain: &Sig, decays: &Sig) -> Sig {
+        let f = &self.dp.f;
+        let p = m.mul("decay_prod", stepped, retain);
+        let v = self.rescale(
+            m,
+            "decay_round",
+            &p,
+            f.weight.frac + f.factor.frac,
+            f.weight.frac,
+        );
+        let pick = m.mux("decay_pick", decays, &v, stepped);
+        let c = self.dp.k.weight_clip as i128;
+        self.clamp(m, "weight_decay", &pick, -c, c, self.t.weight)
+    }
+
+    /// `trail` with the per-mode reinforcement constant chosen by `mode`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn trail(
+        &self,
+        m: &mut Module,
+        name: &str,
+        t: &Sig,
+        retain: &Sig,
+        base: &Sig,
+        long: bool,
+        mode: &Sig,
+        accepted: &Sig,
+        valid: &Sig,
+    ) -> Sig {
+        let f = &self.dp.f;
+        let rates = if long {
+            self.k.long_reinforcement.clone()
+        } else {
+            self.k.short_reinforcement.clone()
+        };
+        let rate = self.by_mode(m, &format!("{name}_rate"), mode, &rates);
+        let kept = m.mul(&format!("{name}_keep"), t, retain);
+        let kept = self.rescale(
+            m,
+            &format!("{name}_kept"),
+            &kept,
+            f.trail.frac + f.factor.frac,
+            f.trail.frac,
+        );
+        let add = m.mul(&format!("{name}_reinf"), base, &rate);
+        let add = self.rescale(
+            m,
+            &format!("{name}_added"),
+            &add,
+            f.signal.frac + f.constant.frac,
+            f.trail.frac,
+        );
+        let z = m.konst(&format!("{name}_none"), 0, false);
+        let add = m.mux(&format!("{name}_acc"), accepted, &add, &z);
+        let s = m.add(&format!("{name}_sum"), &kept, &add);
+        let c = self.clamp(
+            m,
+            &format!("{name}_clip"),
+            &s,
+            self.dp.k.min_pheromone as i128,
+            self.dp.k.max_pheromone as i128,
+            self.t.trail,
+        );
+        let z = self.zero(m, &format!("{name}_invalid"), self.t.trail);
+        m.mux(name, valid, &c, &z)
+    }
+
+    /// `maturity`.
+    pub fn maturity(&self, m: &mut Module, long_new: &Sig) -> Sig {
+        let f = &self.dp.f;
+        let d = m.sub("maturity_over", long_new, &self.k.consolidation_threshold);
+        let p = m.mul("maturity_prod", &d, &self.k.maturity_scale);
+        let v = self.rescale(
+            m,
+            "maturity_round",
+            &p,
+            f.trail.frac + f.constant.frac,
+            f.maturity.frac,
+        );
+        self.clamp(
+            m,
+            "maturity",
+            &v,
+            0,
+            f.maturity.one() as i128,
+            self.t.maturity,
+        )
+    }
+
+    /// `consolidation`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn consolidation(
+        &self,
+        m: &mut Module,
+        c: &Sig,
+        long_new: &Sig,
+        base: &Sig,
+        mode: &Sig,
+        accepted: &Sig,
+        consolidate: &Sig,
+        valid: &Sig,
+    ) -> Sig {
+        let f = &self.dp.f;
+        if self.dp.k.consolidation_strength == 0 {
+            return self.zero(m, "consolidation", self.t.consolidation);
+        }
+        let kept = m.mul("consol_keep", c, &self.k.consolidation_retain);
+        let kept = self.rescale(
+            m,
+            "consol_kept",
+            &kept,
+            f.consolidation.frac + f.factor.frac,
+            f.consolidation.frac,
+        );
+        let growth = self.by_mode(
+            m,
+            "consol_growth",
+            mode,
+            &self.k.consolidation_growth.clone(),
+        );
+        let mat = self.maturity(m, long_new);
+        let bg = m.mul("consol_bg", base, &growth);
+        let g = m.mul("consol_prod", &bg, &mat);
+        let g = self.rescale(
+            m,
+            "consol_grown",
+            &g,
+            f.signal.frac + f.constant.frac + f.maturity.frac,
+            f.consolidation.frac,
+        );
+        let z = m.konst("consol_none", 0, false);
+        let g = m.mux("consol_acc", accepted, &g, &z);
+        let s = m.add("consol_sum", &kept, &g);
+        let grown = self.clamp(
+            m,
+            "consol_clip",
+            &s,
+            0,
+            f.consolidation.one() as i128,
+            self.t.consolidation,
+        );
+        let kept = m.cast(&kept, self.t.consolidation);
+        let v = m.mux("consol_pick", consolidate, &grown, &kept);
+        let z = self.zero(m, "consol_invalid", self.t.consolidation);
+        m.mux("consolidation", valid, &v, &z)
+    }
+
+    /// `bias_step`.
+    pub fn bias_step(&self, m: &mut Module, b: &Sig, bd: &Sig, descent: &Sig) -> Sig {
+        if !self.dp.bias_on {
+            return b.clone();
+        }
+        let f = &self.dp.f;
+        let p = m.mul("bias_prod", bd, &self.k.learning_rate);
+        let d = self.rescale(
+            m,
+            "bias_delta",
+            &p,
+            f.signal.frac + f.constant.frac,
+            f.weight.frac,
+        );
+        let s = m.add("bias_sum", b, &d);
+        let c = self.dp.k.weight_clip as i128;
+        let v = self.clamp(m, "bias_clip", &s, -c, c, self.t.weight);
+        m.mux("bias_step", descent, &v, b)
+    }
+}
+
+/// Operand names of [`arith_module`], in port order.
+pub const ARITH_INPUTS: [&str; 27] = [
+    "acc",
+    "co_acc",
+    "err_sum",
+    "rows_recip",
+    "trail_s",
+    "trail_p",
+    "recip",
+    "effective",
+    "mean",
+    "gate",
+    "valid",
+    "signal",
+    "max_score",
+    "consol",
+    "cofire",
+    "q",
+    "w",
+    "step",
+    "retain",
+    "decays",
+    "base",
+    "mode",
+    "accepted",
+    "long_new",
+    "consolidate",
+    "b",
+    "bd",
+];
+
+/// A combinational module exposing every datapath point on ports (inputs
+/// [`ARITH_INPUTS`], then `descent`; outputs named `o_<point>`), for co-simulation of the
+/// datapath alone.
+#[allow(clippy::vec_init_then_push)] // each output is built in order on the same module
+pub fn arith_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
+    let mut m = Module::new("lpn_arith", header);
+    let e0 = Types::new(c, dp);
+    let t = e0;
+    let i = |m: &mut Module, n: &str, ty: Ty| m.port(Dir::Input, n, ty);
+    let acc = i(&mut m, "acc", t.acc);
+    let co_acc = i(&mut m, "co_acc", t.co_acc);
+    let err_sum = i(&mut m, "err_sum", t.err_sum);
+    let rr = i(&mut m, "rows_recip", t.rows_recip);
+    let short = i(&mut m, "trail_s", t.trail);
+    let long = i(&mut m, "trail_p", t.trail);
+    let recip = i(&mut m, "recip", t.gate_recip);
+    let effective = i(&mut m, "effective", t.effective);
+    let mean = i(&mut m, "mean", t.mean);
+    let gate = i(&mut m, "gate", t.gate);
+    let valid = i(&mut m, "valid", Ty::BIT);
+    let signal = i(&mut m, "signal", t.signal);
+    let max_score = i(&mut m, "max_score", t.score);
+    let consol = i(&mut m, "consol", t.consolidation);
+    let cofire = i(&mut m, "cofire", t.cofire);
+    let q = i(&mut m, "q", t.plasticity);
+    let w = i(&mut m, "w", t.weight);
+    let step = i(&mut m, "step", Ty::BIT);
+    let retain = i(&mut m, "retain", t.factor);
+    let decays = i(&mut m, "decays", Ty::BIT);
+    let base = i(&mut m, "base", t.base);
+    let mode = i(&mut m, "mode", Ty::u(2));
+    let accepted = i(&mut m, "accepted", Ty::BIT);
+    let long_new = i(&mut m, "long_new", t.trail);
+    let consolidate = i(&mut m, "consolidate", Ty::BIT);
+    let b = i(&mut m, "b", t.weight);
+    let bd = i(&mut m, "bd", t.signal);
+    let descent = i(&mut m, "descent", Ty::BIT);
+    let e = Emit::new(&mut m, c, dp);
+    let mut outs: Vec<(&str, Sig)> = Vec::new();
+    outs.push(("o_signal_mean", e.signal_mean(&mut m, &acc, &rr)));
+    outs.push(("o_cofire_mean", e.cofire_mean(&mut m, &co_acc, &rr)));
+    outs.push(("o_bias_direction", e.bias_direction(&mut m, &err_sum, &rr)));
+    outs.push((
+        "o_effective_trail",
+        e.effective_trail(&mut m, &short, &long),
+    ));
+    outs.push(("o_gate", e.gate(&mut m, &effective, &recip)));
+    outs.push(("o_signal", e.signal(&mut m, &mean, &gate, &valid)));
+    outs.push(("o_score", e.score(&mut m, &signal, &long)));
+    outs.push(("o_bonus", e.bonus(&mut m, &max_score)));
+    outs.push(("o_plasticity", e.plasticity(&mut m, &consol, &valid)));
+    outs.push((
+        "o_reinforcement_base",
+        e.reinforcement_base(&mut m, &cofire, &signal),
+    ));
+    outs.push((
+        "o_weight_step",
+        e.weight_step(&mut m, &w, &signal, &q, &step),
+    ));
+    let (rw, rs, rl) = e.retains(&mut m, &q);
+    outs.push(("o_retain_w", rw));
+    outs.push(("o_retain_s", rs));
+    outs.push(("o_retain_l", rl));
+    outs.push((
+        "o_weight_decay",
+        e.weight_decay(&mut m, &w, &retain, &decays),
+    ));
+    outs.push((
+        "o_trail_short",
+        e.trail(
+            &mut m,
+            "trail_short",
+            &short,
+            &retain,
+            &base,
+            false,
+            &mode,
+            &accepted,
+            &valid,
+        ),
+    ));
+    outs.push((
+        "o_trail_long",
+        e.trail(
+            &mut m,
+            "trail_long",
+            &long,
+            &retain,
+            &base,
+            true,
+            &mode,
+            &accepted,
+            &valid,
+        ),
+    ));
+    outs.push(("o_maturity", e.maturity(&mut m, &long_new)));
+    outs.push((
+        "o_consolidation",
+        e.consolidation(
+            &mut m,
+            &consol,
+            &long_new,
+            &base,
+            &mode,
+            &accepted,
+            &consolidate,
+            &valid,
+        ),
+    ));
+    outs.push(("o_bias_step", e.bias_step(&mut m, &b, &bd, &descent)));
+    for (name, s) in outs {
+        let port = m.port(Dir::Output, name, s.ty);
+        m.assign(&port, &s);
+    }
+    m
+}

@@ -1,0 +1,638 @@
+//! A small typed RTL layer: every signal carries its width and signedness, and every
+//! operation first brings both operands to one explicit type, so the emitted Verilog
+//! never depends on Verilog's context-dependent width and signedness rules (a signed
+//! comparison is always between two `signed` nets of equal width).
+//!
+//! The layer is SSA-like: each operation declares a named wire, so slices (which Verilog
+//! allows only on names) are always legal and a waveform shows every intermediate.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// Width and signedness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Ty {
+    /// Bits.
+    pub width: u32,
+    /// Two's complement when true.
+    pub signed: bool,
+}
+
+impl Ty {
+    /// A signed type.
+    pub const fn s(width: u32) -> Ty {
+        Ty {
+            width,
+            signed: true,
+        }
+    }
+    /// An unsigned type.
+    pub const fn u(width: u32) -> Ty {
+        Ty {
+            width,
+            signed: false,
+        }
+    }
+    /// One bit.
+    pub const BIT: Ty = Ty::u(1);
+
+    /// Smallest value.
+    pub fn min(&self) -> i128 {
+        if self.signed {
+            -(1i128 << (self.width - 1))
+        } else {
+            0
+        }
+    }
+    /// Largest value.
+    pub fn max(&self) -> i128 {
+        if self.signed {
+            (1i128 << (self.width - 1)) - 1
+        } else {
+            (1i128 << self.width) - 1
+        }
+    }
+    /// Whether `v` is representable.
+    pub fn holds(&self, v: i128) -> bool {
+        v >= self.min() && v <= self.max()
+    }
+    /// The smallest type of the given signedness that holds every value in `[lo, hi]`.
+    pub fn fitting(lo: i128, hi: i128, signed: bool) -> Ty {
+        let signed = signed || lo < 0;
+        let mut w = 1;
+        loop {
+            let t = Ty { width: w, signed };
+            if t.holds(lo) && t.holds(hi) {
+                return t;
+            }
+            w += 1;
+        }
+    }
+    /// The declaration prefix: `signed [W-1:0]` or `[W-1:0]`.
+    pub fn decl(&self) -> String {
+        let range = if self.width == 1 {
+            String::new()
+        } else {
+            format!("[{}:0]", self.width - 1)
+        };
+        match (self.signed, range.is_empty()) {
+            (true, true) => "signed".into(),
+            (true, false) => format!("signed {range}"),
+            (false, _) => range,
+        }
+    }
+    /// A sized literal of this type (two's complement hex, `$signed` for signed types).
+    pub fn lit(&self, v: i128) -> String {
+        assert!(self.holds(v), "{v} does not fit {self:?}");
+        let mask = if self.width >= 127 {
+            -1i128
+        } else {
+            (1i128 << self.width) - 1
+        };
+        let bits = v & mask;
+        if self.signed {
+            format!("{}'sh{:X}", self.width, bits)
+        } else {
+            format!("{}'h{:X}", self.width, bits)
+        }
+    }
+}
+
+/// A named signal (port, wire, reg or localparam).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sig {
+    /// Verilog name.
+    pub name: String,
+    /// Type.
+    pub ty: Ty,
+}
+
+/// Port direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dir {
+    /// `input wire`.
+    Input,
+    /// `output wire` (driven by an `assign`).
+    Output,
+    /// `output reg` (driven by a clocked block).
+    OutputReg,
+}
+
+#[derive(Debug, Clone)]
+enum Item {
+    Comment(String),
+    Param(Sig, String),
+    Wire(Sig, String),
+    Reg(Sig),
+    Mem(Sig, usize),
+    Assign(String, String),
+    Raw(String),
+}
+
+/// A module under construction.
+#[derive(Debug, Clone)]
+pub struct Module {
+    /// Module name.
+    pub name: String,
+    header: Vec<String>,
+    ports: Vec<(Dir, Sig)>,
+    items: Vec<Item>,
+    used: BTreeMap<String, u32>,
+    casts: BTreeMap<(String, u32, bool), Sig>,
+}
+
+impl Module {
+    /// An empty module; `header` lines become the file's leading comment.
+    pub fn new(name: &str, header: &[String]) -> Module {
+        Module {
+            name: name.into(),
+            header: header.to_vec(),
+            ports: Vec::new(),
+            items: Vec::new(),
+            used: BTreeMap::new(),
+            casts: BTreeMap::new(),
+        }
+    }
+
+    fn fresh(&mut self, base: &str) -> String {
+        let n = self.used.entry(base.to_string()).or_insert(0);
+        *n += 1;
+        if *n == 1 {
+            base.to_string()
+        } else {
+            format!("{base}_{}", *n - 1)
+        }
+    }
+
+    /// Ports in declaration order.
+    pub fn ports(&self) -> &[(Dir, Sig)] {
+        &self.ports
+    }
+
+    /// Declares a port.
+    pub fn port(&mut self, dir: Dir, name: &str, ty: Ty) -> Sig {
+        let s = Sig {
+            name: self.fresh(name),
+            ty,
+        };
+        self.ports.push((dir, s.clone()));
+        s
+    }
+
+    /// A comment line in the body.
+    pub fn comment(&mut self, text: &str) {
+        self.items.push(Item::Comment(text.into()));
+    }
+
+    /// A `localparam` holding `value`.
+    pub fn param(&mut self, name: &str, ty: Ty, value: i128) -> Sig {
+        let s = Sig {
+            name: self.fresh(name),
+            ty,
+        };
+        self.items.push(Item::Param(s.clone(), ty.lit(value)));
+        s
+    }
+
+    /// A wire driven by the Verilog expression `rhs`, which must already have type `ty`.
+    pub fn wire(&mut self, name: &str, ty: Ty, rhs: String) -> Sig {
+        let s = Sig {
+            name: self.fresh(name),
+            ty,
+        };
+        self.items.push(Item::Wire(s.clone(), rhs));
+        s
+    }
+
+    /// A register (driven in a clocked block written with [`Module::raw`]).
+    pub fn reg(&mut self, name: &str, ty: Ty) -> Sig {
+        let s = Sig {
+            name: self.fresh(name),
+            ty,
+        };
+        self.items.push(Item::Reg(s.clone()));
+        s
+    }
+
+    /// A memory `reg [W-1:0] name [0:depth-1]`.
+    pub fn mem(&mut self, name: &str, ty: Ty, depth: usize) -> Sig {
+        let s = Sig {
+            name: self.fresh(name),
+            ty,
+        };
+        self.items.push(Item::Mem(s.clone(), depth));
+        s
+    }
+
+    /// `assign lhs = rhs;` (for output ports).
+    pub fn assign(&mut self, lhs: &Sig, rhs: &Sig) {
+        assert_eq!(lhs.ty, rhs.ty, "assign {} = {}", lhs.name, rhs.name);
+        self.items
+            .push(Item::Assign(lhs.name.clone(), rhs.name.clone()));
+    }
+
+    /// Verbatim Verilog (clocked blocks).
+    pub fn raw(&mut self, text: String) {
+        self.items.push(Item::Raw(text));
+    }
+
+    /// A constant as a wire of the smallest fitting type (or `ty` when given).
+    pub fn konst(&mut self, name: &str, value: i128, signed: bool) -> Sig {
+        let ty = Ty::fitting(value, value, signed);
+        self.wire(name, ty, ty.lit(value))
+    }
+
+    /// `a` converted to `ty`: sign- or zero-extension (by `a`'s signedness), or dropping
+    /// high bits when `ty` is narrower (the caller guarantees the value fits).
+    pub fn cast(&mut self, a: &Sig, ty: Ty) -> Sig {
+        if a.ty == ty {
+            return a.clone();
+        }
+        let key = (a.name.clone(), ty.width, ty.signed);
+        if let Some(done) = self.casts.get(&key) {
+            return done.clone();
+        }
+        let w = a.ty.width;
+        let body = if ty.width > w {
+            let fill = if a.ty.signed {
+                if w == 1 {
+                    format!("{{{}{{{}}}}}", ty.width - w, a.name)
+                } else {
+                    format!("{{{}{{{}[{}]}}}}", ty.width - w, a.name, w - 1)
+                }
+            } else {
+                format!("{}'b0", ty.width - w)
+            };
+            format!("{{{fill}, {}}}", a.name)
+        } else if ty.width == w {
+            a.name.clone()
+        } else {
+            // The dropped high bits go to an `_unused` wire: the caller guarantees they
+            // carry nothing (the value fits), and the name tells lint so.
+            let hi = if w - ty.width == 1 {
+                format!("{}[{}]", a.name, w - 1)
+            } else {
+                format!("{}[{}:{}]", a.name, w - 1, ty.width)
+            };
+            self.wire(
+                &format!("{}_hi_unused", base(&a.name)),
+                Ty::u(w - ty.width),
+                hi,
+            );
+            if ty.width == 1 {
+                format!("{}[0]", a.name)
+            } else {
+                format!("{}[{}:0]", a.name, ty.width - 1)
+            }
+        };
+        let rhs = if ty.signed {
+            format!("$signed({body})")
+        } else {
+            format!("$unsigned({body})")
+        };
+        let out = self.wire(&format!("{}_c", base(&a.name)), ty, rhs);
+        self.casts.insert(key, out.clone());
+        out
+    }
+
+    /// Both operands in one type wide enough for both and for `extra` more bits.
+    fn common(&mut self, a: &Sig, b: &Sig, extra: u32) -> (Sig, Sig, Ty) {
+        let signed = a.ty.signed || b.ty.signed;
+        let bits = |t: Ty| t.width + u32::from(signed && !t.signed);
+        let ty = Ty {
+            width: bits(a.ty).max(bits(b.ty)) + extra,
+            signed,
+        };
+        (self.cast(a, ty), self.cast(b, ty), ty)
+    }
+
+    /// `a + b`, exact.
+    pub fn add(&mut self, name: &str, a: &Sig, b: &Sig) -> Sig {
+        let (x, y, ty) = self.common(a, b, 1);
+        self.wire(name, ty, format!("{} + {}", x.name, y.name))
+    }
+
+    /// `a - b`, exact (signed result).
+    pub fn sub(&mut self, name: &str, a: &Sig, b: &Sig) -> Sig {
+        let a = self.to_signed(a);
+        let b = self.to_signed(b);
+        let (x, y, ty) = self.common(&a, &b, 1);
+        self.wire(name, ty, format!("{} - {}", x.name, y.name))
+    }
+
+    /// `a * b`, exact.
+    pub fn mul(&mut self, name: &str, a: &Sig, b: &Sig) -> Sig {
+        let signed = a.ty.signed || b.ty.signed;
+        let a = if signed { self.to_signed(a) } else { a.clone() };
+        let b = if signed { self.to_signed(b) } else { b.clone() };
+        let ty = Ty {
+            width: a.ty.width + b.ty.width,
+            signed,
+        };
+        let x = self.cast(&a, ty);
+        let y = self.cast(&b, ty);
+        self.wire(name, ty, format!("{} * {}", x.name, y.name))
+    }
+
+    /// `a` as a signed value (one more bit if it was unsigned).
+    pub fn to_signed(&mut self, a: &Sig) -> Sig {
+        if a.ty.signed {
+            a.clone()
+        } else {
+            self.cast(a, Ty::s(a.ty.width + 1))
+        }
+    }
+
+    /// `|a|` as an unsigned value of the same width.
+    pub fn abs(&mut self, name: &str, a: &Sig) -> Sig {
+        if !a.ty.signed {
+            return a.clone();
+        }
+        let w = a.ty.width;
+        let wide = self.cast(a, Ty::s(w + 1));
+        let neg = self.wire(
+            &format!("{name}_neg"),
+            Ty::s(w + 1),
+            format!("-{}", wide.name),
+        );
+        let pick = self.wire(
+            &format!("{name}_s"),
+            Ty::s(w + 1),
+            format!("{}[{}] ? {} : {}", a.name, w - 1, neg.name, wide.name),
+        );
+        self.cast(&pick, Ty::u(w))
+    }
+
+    /// A comparison (`<`, `<=`, `>`, `>=`, `==`, `!=`) as one bit, signed if either is.
+    pub fn cmp(&mut self, name: &str, a: &Sig, op: &str, b: &Sig) -> Sig {
+        let (x, y, _) = self.common(a, b, 0);
+        self.wire(name, Ty::BIT, format!("{} {op} {}", x.name, y.name))
+    }
+
+    /// `c ? a : b` in the common type of `a` and `b`.
+    pub fn mux(&mut self, name: &str, c: &Sig, a: &Sig, b: &Sig) -> Sig {
+        assert_eq!(c.ty.width, 1);
+        let (x, y, ty) = self.common(a, b, 0);
+        self.wire(name, ty, format!("{} ? {} : {}", c.name, x.name, y.name))
+    }
+
+    /// `min(a, b)`.
+    pub fn min(&mut self, name: &str, a: &Sig, b: &Sig) -> Sig {
+        let lt = self.cmp(&format!("{name}_lt"), a, "<", b);
+        self.mux(name, &lt, a, b)
+    }
+
+    /// `max(a, b)`.
+    pub fn max(&mut self, name: &str, a: &Sig, b: &Sig) -> Sig {
+        let gt = self.cmp(&format!("{name}_gt"), a, ">", b);
+        self.mux(name, &gt, a, b)
+    }
+
+    /// `clamp(a, lo, hi)` into `ty` (which must hold both bounds).
+    pub fn clamp(&mut self, name: &str, a: &Sig, lo: &Sig, hi: &Sig, ty: Ty) -> Sig {
+        let low = self.max(&format!("{name}_lo"), a, lo);
+        let both = self.min(&format!("{name}_hi"), &low, hi);
+        self.cast(&both, ty)
+    }
+
+    /// `(a + 2^(s-1)) >> s` (round half up); arithmetic for signed values.
+    pub fn round_shift(&mut self, name: &str, a: &Sig, s: u32) -> Sig {
+        if s == 0 {
+            return a.clone();
+        }
+        let half = self.konst(&format!("{name}_half"), 1i128 << (s - 1), false);
+        let sum = self.add(&format!("{name}_sum"), a, &half);
+        self.shift_right(name, &sum, s)
+    }
+
+    /// `a >> s` (floor; arithmetic for signed values): the high bits as a slice, the
+    /// dropped low bits to an `_unused` wire.
+    pub fn shift_right(&mut self, name: &str, a: &Sig, s: u32) -> Sig {
+        if s == 0 {
+            return a.clone();
+        }
+        let w = a.ty.width;
+        let low = if s == 1 {
+            format!("{}[0]", a.name)
+        } else {
+            format!("{}[{}:0]", a.name, s.min(w) - 1)
+        };
+        self.wire(&format!("{name}_lo_unused"), Ty::u(s.min(w)), low);
+        if s >= w {
+            // Everything shifted out: 0, or the sign for a signed value.
+            return if a.ty.signed {
+                self.wire(name, Ty::s(1), format!("$signed({}[{}])", a.name, w - 1))
+            } else {
+                self.wire(name, Ty::u(1), "1'b0".into())
+            };
+        }
+        let ty = Ty {
+            width: w - s,
+            signed: a.ty.signed,
+        };
+        let slice = if w - s == 1 {
+            format!("{}[{}]", a.name, w - 1)
+        } else {
+            format!("{}[{}:{}]", a.name, w - 1, s)
+        };
+        let rhs = if a.ty.signed {
+            format!("$signed({slice})")
+        } else {
+            slice
+        };
+        self.wire(name, ty, rhs)
+    }
+
+    /// `a << s` (exact, wider).
+    pub fn shift_left(&mut self, name: &str, a: &Sig, s: u32) -> Sig {
+        if s == 0 {
+            return a.clone();
+        }
+        let ty = Ty {
+            width: a.ty.width + s,
+            signed: a.ty.signed,
+        };
+        let wide = self.cast(a, ty);
+        let op = if a.ty.signed { "<<<" } else { "<<" };
+        self.wire(name, ty, format!("{} {op} {s}", wide.name))
+    }
+
+    /// Drops wires and parameters nothing reads (constants a configuration does not
+    /// need, operations whose result is unused), and marks unread input ports with an
+    /// `_unused` wire, so that `verilator -Wall` has nothing to say.
+    fn pruned(&self) -> Vec<Item> {
+        let mut items = self.items.clone();
+        loop {
+            let mut used = std::collections::BTreeSet::new();
+            let mut note = |text: &str| {
+                for tok in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                    if !tok.is_empty() {
+                        used.insert(tok.to_string());
+                    }
+                }
+            };
+            for item in &items {
+                match item {
+                    Item::Param(_, v) => note(v),
+                    Item::Wire(_, rhs) => note(rhs),
+                    Item::Assign(l, r) => {
+                        note(l);
+                        note(r);
+                    }
+                    Item::Raw(t) => note(t),
+                    Item::Comment(_) | Item::Reg(_) | Item::Mem(..) => {}
+                }
+            }
+            let before = items.len();
+            items.retain(|item| match item {
+                Item::Param(sig, _) => used.contains(&sig.name),
+                Item::Wire(sig, _) => sig.name.contains("_unused") || used.contains(&sig.name),
+                _ => true,
+            });
+            if items.len() == before {
+                let unread: Vec<Item> = self
+                    .ports
+                    .iter()
+                    .filter(|(d, p)| *d == Dir::Input && !used.contains(&p.name))
+                    .map(|(_, p)| {
+                        Item::Wire(
+                            Sig {
+                                name: format!("{}_unused", p.name),
+                                ty: Ty::u(p.ty.width),
+                            },
+                            if p.ty.signed {
+                                format!("$unsigned({})", p.name)
+                            } else {
+                                p.name.clone()
+                            },
+                        )
+                    })
+                    .collect();
+                items.extend(unread);
+                return items;
+            }
+        }
+    }
+
+    /// The module as Verilog-2005 text.
+    pub fn emit(&self) -> String {
+        let mut s = String::new();
+        for line in &self.header {
+            let _ = writeln!(s, "// {line}");
+        }
+        let _ = writeln!(s, "`default_nettype none");
+        let _ = writeln!(s, "module {} (", self.name);
+        for (i, (dir, sig)) in self.ports.iter().enumerate() {
+            let d = match dir {
+                Dir::Input => "input  wire",
+                Dir::Output => "output wire",
+                Dir::OutputReg => "output reg ",
+            };
+            let comma = if i + 1 < self.ports.len() { "," } else { "" };
+            let decl = sig.ty.decl();
+            let sep = if decl.is_empty() { "" } else { " " };
+            let _ = writeln!(s, "    {d}{sep}{decl} {}{comma}", sig.name);
+        }
+        let _ = writeln!(s, ");");
+        for item in &self.pruned() {
+            match item {
+                Item::Comment(t) => {
+                    let _ = writeln!(s, "    // {t}");
+                }
+                Item::Param(sig, v) => {
+                    let _ = writeln!(s, "    localparam {} {} = {v};", sig.ty.decl(), sig.name);
+                }
+                Item::Wire(sig, rhs) => {
+                    let decl = sig.ty.decl();
+                    let sep = if decl.is_empty() { "" } else { " " };
+                    let _ = writeln!(s, "    wire{sep}{decl} {} = {rhs};", sig.name);
+                }
+                Item::Reg(sig) => {
+                    let decl = sig.ty.decl();
+                    let sep = if decl.is_empty() { "" } else { " " };
+                    let _ = writeln!(s, "    reg{sep}{decl} {};", sig.name);
+                }
+                Item::Mem(sig, depth) => {
+                    let decl = sig.ty.decl();
+                    let sep = if decl.is_empty() { "" } else { " " };
+                    let _ = writeln!(s, "    reg{sep}{decl} {} [0:{}];", sig.name, depth - 1);
+                }
+                Item::Assign(l, r) => {
+                    let _ = writeln!(s, "    assign {l} = {r};");
+                }
+                Item::Raw(t) => {
+                    for line in t.lines() {
+                        let _ = writeln!(s, "    {line}");
+                    }
+                }
+            }
+        }
+        let _ = writeln!(s, "endmodule");
+        let _ = writeln!(s, "`default_nettype wire");
+        s
+    }
+}
+
+/// The name without a numeric `_N` suffix, for derived names.
+fn base(name: &str) -> &str {
+    match name.rsplit_once('_') {
+        Some((b, n)) if n.chars().all(|c| c.is_ascii_digit()) && !b.is_empty() => b,
+        _ => name,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_and_declarations() {
+        assert_eq!(Ty::s(8).lit(-1), "8'shFF");
+        assert_eq!(Ty::s(8).lit(5), "8'sh5");
+        assert_eq!(Ty::u(4).lit(15), "4'hF");
+        assert_eq!(Ty::s(16).decl(), "signed [15:0]");
+        assert_eq!(Ty::u(1).decl(), "");
+        assert_eq!(Ty::fitting(-5, 3, false), Ty::s(4));
+        assert_eq!(Ty::fitting(0, 255, false), Ty::u(8));
+    }
+
+    #[test]
+    fn mixed_signedness_is_made_explicit() {
+        let mut m = Module::new("t", &[]);
+        let a = m.port(Dir::Input, "a", Ty::s(8));
+        let b = m.port(Dir::Input, "b", Ty::u(8));
+        let lt = m.cmp("lt", &a, "<", &b);
+        assert_eq!(lt.ty, Ty::BIT);
+        let y = m.port(Dir::Output, "y", Ty::BIT);
+        m.assign(&y, &lt);
+        let text = m.emit();
+        // b becomes a 9-bit signed net by zero extension before the signed comparison.
+        assert!(
+            text.contains("wire signed [8:0] b_c = $signed({1'b0, b});"),
+            "{text}"
+        );
+        assert!(
+            text.contains("wire signed [8:0] a_c = $signed({{1{a[7]}}, a});"),
+            "{text}"
+        );
+        assert!(text.contains("wire lt = a_c < b_c;"), "{text}");
+    }
+
+    #[test]
+    fn unread_wires_are_pruned_and_unread_inputs_marked() {
+        let mut m = Module::new("t", &["a header".into()]);
+        let a = m.port(Dir::Input, "a", Ty::s(8));
+        let _b = m.port(Dir::Input, "b", Ty::u(4));
+        let dead = m.add("dead", &a, &a);
+        let _deader = m.add("deader", &dead, &a);
+        let y = m.port(Dir::Output, "y", Ty::s(8));
+        m.assign(&y, &a);
+        let text = m.emit();
+        assert!(!text.contains("dead"), "{text}");
+        assert!(text.contains("wire [3:0] b_unused = b;"), "{text}");
+        assert!(
+            text.starts_with("// a header\n`default_nettype none\nmodule t (\n"),
+            "{text}"
+        );
+    }
+}
