@@ -307,16 +307,56 @@ pub fn selection_tolerance(dp: &Datapath, config: &HwConfig) -> f64 {
     2.0 * one
 }
 
-/// Replays vectors on a fresh engine of the vectors' configuration.
-pub fn replay(v: &Vectors) -> Result<Replay> {
-    let mut engine = Engine::new(&v.config)?;
-    engine.load(&v.wiring, &v.initial)?;
-    replay_on(&mut engine, v)
+/// What a backend (the cycle model, the RTL) produced for one update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepResult {
+    /// State after the update.
+    pub state: FixedState,
+    /// Selected slots (before the descent test).
+    pub selected: Vec<u8>,
+    /// Cycles per phase.
+    pub cycles: Cycles,
+    /// Accepted slots.
+    pub accepted: u64,
+    /// Descent flag.
+    pub descent: bool,
 }
 
-/// Replays vectors on an engine already loaded with `v.initial`.
-pub fn replay_on(engine: &mut Engine, v: &Vectors) -> Result<Replay> {
-    let dp = engine.datapath().clone();
+/// Runs the vectors' steps on a fresh cycle model, each from the engine's own state.
+pub fn run_cycle_model(v: &Vectors) -> Result<(Vec<StepResult>, Saturations)> {
+    let mut engine = Engine::new(&v.config)?;
+    engine.load(&v.wiring, &v.initial)?;
+    let mut out = Vec::with_capacity(v.steps.len());
+    for s in &v.steps {
+        let report = engine.update(&s.input)?;
+        out.push(StepResult {
+            state: engine.read_state(),
+            selected: engine.selected(),
+            cycles: report.cycles,
+            accepted: report.accepted,
+            descent: report.descent,
+        });
+    }
+    Ok((out, engine.saturations()))
+}
+
+/// Replays vectors on a fresh cycle model and judges the results.
+pub fn replay(v: &Vectors) -> Result<Replay> {
+    let (results, sat) = run_cycle_model(v)?;
+    judge(v, &results, sat)
+}
+
+/// Judges a backend's results against the vectors: bit-level differences, float errors
+/// against the reference, selection near-ties, cycle formula.
+pub fn judge(v: &Vectors, results: &[StepResult], saturations: Saturations) -> Result<Replay> {
+    if results.len() != v.steps.len() {
+        return Err(Error::new(format!(
+            "the backend returned {} steps for {} in the vectors",
+            results.len(),
+            v.steps.len()
+        )));
+    }
+    let dp = Datapath::new(&v.config)?;
     let tol = selection_tolerance(&dp, &v.config);
     let (k, outputs) = (v.wiring.k, v.wiring.outputs);
     let mut out = Replay {
@@ -333,10 +373,9 @@ pub fn replay_on(engine: &mut Engine, v: &Vectors) -> Result<Replay> {
             out.mismatches.push(m);
         }
     };
-    for (i, s) in v.steps.iter().enumerate() {
-        let report = engine.update(&s.input)?;
-        let state = engine.read_state();
-        let selected = engine.selected();
+    for (i, (s, res)) in v.steps.iter().zip(results).enumerate() {
+        let (state, selected) = (&res.state, &res.selected);
+        let report = res;
         let e = &s.expected;
         for f in SLOT_FIELDS.iter().chain(&["bias"]) {
             for (slot, (&want, &got)) in e.state.field(f).iter().zip(state.field(f)).enumerate() {
@@ -360,7 +399,7 @@ pub fn replay_on(engine: &mut Engine, v: &Vectors) -> Result<Replay> {
                 &e.state.last_accepted,
                 &state.last_accepted,
             ),
-            ("selected", &e.selected, &selected),
+            ("selected", &e.selected, selected),
         ] {
             for (slot, (&a, &b)) in want.iter().zip(got.iter()).enumerate() {
                 if a != b {
@@ -494,6 +533,6 @@ pub fn replay_on(engine: &mut Engine, v: &Vectors) -> Result<Replay> {
             errors,
         });
     }
-    out.saturations = engine.saturations();
+    out.saturations = saturations;
     Ok(out)
 }

@@ -8,7 +8,9 @@
 //!   and running it.
 #![warn(missing_docs)]
 
+pub mod cosim;
 pub mod datapath;
+pub mod engine;
 pub mod rtl;
 pub mod verilator;
 

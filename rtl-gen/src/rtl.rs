@@ -534,7 +534,13 @@ impl Module {
             let _ = writeln!(s, "    {d}{sep}{decl} {}{comma}", sig.name);
         }
         let _ = writeln!(s, ");");
-        for item in &self.pruned() {
+        // Declarations first (parameters, registers, memories), then wires and logic in
+        // creation order, so that every name is declared before it is used.
+        let items = self.pruned();
+        let (decls, body): (Vec<&Item>, Vec<&Item>) = items
+            .iter()
+            .partition(|i| matches!(i, Item::Param(..) | Item::Reg(_) | Item::Mem(..)));
+        for item in decls.into_iter().chain(body) {
             match item {
                 Item::Comment(t) => {
                     let _ = writeln!(s, "    // {t}");

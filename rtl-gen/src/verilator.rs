@@ -109,8 +109,20 @@ pub fn build(
     sources: &[(String, String)],
     harness: &str,
 ) -> Result<Model> {
+    build_with(cache, top, sources, harness, &[])
+}
+
+/// [`build`] with extra Verilator arguments (for instance `--trace`).
+pub fn build_with(
+    cache: &Path,
+    top: &str,
+    sources: &[(String, String)],
+    harness: &str,
+    extra: &[&str],
+) -> Result<Model> {
     let mut h = DefaultHasher::new();
     top.hash(&mut h);
+    extra.hash(&mut h);
     sources.hash(&mut h);
     harness.hash(&mut h);
     let dir = cache.join(format!("{top}-{:016x}", h.finish()));
@@ -140,6 +152,7 @@ pub fn build(
             "-o",
             "sim",
         ])
+        .args(extra)
         .args(&files)
         .arg("harness.cpp")
         .current_dir(&dir)
@@ -161,10 +174,21 @@ pub fn build(
 
 /// Runs a model with `input` as standard input; returns standard output.
 pub fn run(model: &Model, input: &str, work: &Path) -> Result<String> {
+    run_args(model, input, work, &[])
+}
+
+/// [`run`] with arguments for the harness (for instance `--vcd FILE`).
+pub fn run_args(
+    model: &Model,
+    input: &str,
+    work: &Path,
+    args: &[&std::ffi::OsStr],
+) -> Result<String> {
     let path = work.join("stimulus.txt");
     std::fs::write(&path, input).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     let file = std::fs::File::open(&path).map_err(|e| e.to_string())?;
     let out = Command::new(&model.exe)
+        .args(args)
         .stdin(file)
         .output()
         .map_err(|e| format!("cannot run {}: {e}", model.exe.display()))?;

@@ -1,0 +1,379 @@
+//! Co-simulation of the generated engine under Verilator against the cycle model: a
+//! generated C++ harness reads a command script (host writes, updates, host reads) and
+//! prints results; this module writes the script from the model's types and parses the
+//! answers back into them.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use lpn_cycle::arith::{Datapath, Saturations};
+use lpn_cycle::constants::mode_code;
+use lpn_cycle::vectors::{StepResult, Vectors};
+use lpn_cycle::{Cycles, FixedState, HwConfig, StepInput, Wiring};
+
+use crate::engine::{generate, sel, Widths};
+use crate::verilator::{self, Model};
+
+/// The harness: commands on stdin, one per line:
+/// `W sel lane addr data` (host write), `R sel lane addr` (host read; prints the word),
+/// `S rows budget mode consolidate` (start an update and run it to the end; prints
+/// `C accumulate select apply total descent selected_count`).
+/// With `--vcd FILE` as first argument it writes a waveform of everything.
+pub fn harness() -> String {
+    r#"// Generated co-simulation harness for lpn_engine (see rtl-gen/src/cosim.rs).
+#include "Vlpn_engine.h"
+#include "verilated.h"
+#include "verilated_vcd_c.h"
+#include <cstdio>
+#include <cstdint>
+#include <cstring>
+
+static Vlpn_engine* top;
+static VerilatedVcdC* vcd = nullptr;
+static uint64_t now = 0;
+
+static void tick() {
+    top->clk = 0; top->eval(); if (vcd) vcd->dump(now++);
+    top->clk = 1; top->eval(); if (vcd) vcd->dump(now++);
+}
+
+int main(int argc, char** argv) {
+    VerilatedContext* ctx = new VerilatedContext;
+    top = new Vlpn_engine{ctx};
+    if (argc > 2 && strcmp(argv[1], "--vcd") == 0) {
+        ctx->traceEverOn(true);
+        vcd = new VerilatedVcdC;
+        top->trace(vcd, 99);
+        vcd->open(argv[2]);
+    }
+    top->rst = 1; top->start = 0; top->host_we = 0;
+    tick(); tick();
+    top->rst = 0;
+    char cmd[4];
+    while (scanf("%3s", cmd) == 1) {
+        if (cmd[0] == 'W') {
+            unsigned long long s, l, a, d;
+            if (scanf("%llu %llu %llu %llu", &s, &l, &a, &d) != 4) return 2;
+            top->host_sel = s; top->host_lane = l; top->host_addr = a; top->host_wdata = d; top->host_we = 1;
+            tick();
+            top->host_we = 0;
+        } else if (cmd[0] == 'R') {
+            unsigned long long s, l, a;
+            if (scanf("%llu %llu %llu", &s, &l, &a) != 3) return 2;
+            top->host_sel = s; top->host_lane = l; top->host_addr = a;
+            tick();
+            printf("%llu\n", (unsigned long long)top->host_rdata);
+        } else if (cmd[0] == 'S') {
+            unsigned long long rows, budget, mode, cons;
+            if (scanf("%llu %llu %llu %llu", &rows, &budget, &mode, &cons) != 4) return 2;
+            top->rows = rows; top->budget = budget; top->mode = mode; top->consolidate = cons;
+            top->start = 1;
+            tick();
+            top->start = 0;
+            unsigned long long c[4] = {0, 0, 0, 0}, total = 0;
+            while (top->busy) {
+                c[top->phase]++;
+                total++;
+                tick();
+                if (total > 2000000000ULL) return 3;
+            }
+            printf("C %llu %llu %llu %llu %u %llu\n", c[1], c[2], c[3], total, (unsigned)top->descent,
+                   (unsigned long long)top->selected_count);
+        } else {
+            return 2;
+        }
+    }
+    if (vcd) vcd->close();
+    top->final();
+    delete top;
+    delete ctx;
+    return 0;
+}
+"#
+    .to_string()
+}
+
+/// What the RTL produced for one update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RtlStep {
+    /// State read back after the update.
+    pub state: FixedState,
+    /// Selected slots.
+    pub selected: Vec<u8>,
+    /// Cycles per phase.
+    pub cycles: Cycles,
+    /// Descent flag.
+    pub descent: bool,
+    /// Selected slots counted by the engine.
+    pub selected_count: u64,
+}
+
+/// Builds (or reuses) the Verilator model of a configuration's engine under `cache`.
+pub fn build(c: &HwConfig, cache: &Path) -> Result<Model, String> {
+    let g = generate(c).map_err(|e| e.to_string())?;
+    let w = g.manifest.widths;
+    if w.host_data > 64 {
+        return Err(format!(
+            "co-simulation moves host words of up to 64 bits; this configuration's are {} bits",
+            w.host_data
+        ));
+    }
+    let mut sources = g.files.clone();
+    sources.sort();
+    build_sources(&sources, cache)
+}
+
+/// Builds a model from given Verilog sources (used to build deliberately broken RTL).
+pub fn build_sources(sources: &[(String, String)], cache: &Path) -> Result<Model, String> {
+    verilator::build_with(cache, "lpn_engine", sources, &harness(), &["--trace"])
+}
+
+fn mask(bits: u32) -> u64 {
+    if bits >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    }
+}
+
+fn sext(v: u64, bits: u32) -> i64 {
+    let v = v & mask(bits);
+    if bits < 64 && (v >> (bits - 1)) & 1 == 1 {
+        (v | !mask(bits)) as i64
+    } else {
+        v as i64
+    }
+}
+
+/// The command script that loads a layer, runs `steps` and reads the state back after
+/// each.
+#[allow(clippy::needless_range_loop)] // outputs index several parallel arrays
+pub fn script(
+    c: &HwConfig,
+    wiring: &Wiring,
+    initial: &FixedState,
+    steps: &[StepInput],
+) -> Result<String, String> {
+    let dp = Datapath::new(c).map_err(|e| e.to_string())?;
+    wiring.check(c).map_err(|e| e.to_string())?;
+    initial.check(wiring, &dp).map_err(|e| e.to_string())?;
+    let f = &dp.f;
+    let w = Widths::new(c, &dp);
+    let (k, lanes, max_rows) = (c.layer.k, c.lanes, c.max_rows);
+    let place = |o: usize| (o % lanes, o / lanes);
+    let mut s = String::new();
+    let mut sat = Saturations::default();
+    let recips = initial.gate_recips(wiring, &dp, &mut sat);
+    let syn_word = |st: &FixedState, i: usize| -> u64 {
+        let mut word = (st.weight[i] as u64) & mask(f.weight.bits);
+        let mut at = f.weight.bits;
+        word |= (st.long[i] as u64) << at;
+        at += f.trail.bits;
+        if c.stores_short() {
+            word |= (st.short[i] as u64) << at;
+            at += f.trail.bits;
+        }
+        if c.stores_consolidation() {
+            word |= (st.consolidation[i] as u64) << at;
+        }
+        word
+    };
+    for o in 0..wiring.outputs {
+        let (l, u) = place(o);
+        let mut lacc = 0u64;
+        for j in 0..k {
+            let i = o * k + j;
+            let a = u * k + j;
+            let _ = writeln!(s, "W {} {l} {a} {}", sel::SYN, syn_word(initial, i));
+            let _ = writeln!(
+                s,
+                "W {} {l} {a} {}",
+                sel::NBR,
+                (wiring.near[i] << w.nbr) | wiring.neighbors[i] as u64
+            );
+            lacc |= u64::from(initial.last_accepted[i] & wiring.mask[i]) << j;
+        }
+        let m = wiring.mask_bits(o) | (u64::from(wiring.valid_count(o)) << k);
+        let _ = writeln!(s, "W {} {l} {u} {m}", sel::MASK);
+        let _ = writeln!(s, "W {} {l} {u} {}", sel::RECIP, recips[o]);
+        let _ = writeln!(
+            s,
+            "W {} {l} {u} {}",
+            sel::BIAS,
+            (initial.bias[o] as u64) & mask(f.weight.bits)
+        );
+        let _ = writeln!(s, "W {} {l} {u} {lacc}", sel::LAST_ACCEPTED);
+    }
+    for (n, input) in steps.iter().enumerate() {
+        input.check(c, &dp).map_err(|e| format!("step {n}: {e}"))?;
+        let (inputs, outputs) = (c.layer.inputs, c.layer.outputs);
+        for r in 0..input.rows {
+            for j in 0..inputs {
+                let v = (input.pre[r * inputs + j] as u64) & mask(f.activation.bits);
+                let _ = writeln!(s, "W {} 0 {} {v}", sel::PRE, j * max_rows + r);
+            }
+            for o in 0..outputs {
+                let (l, u) = place(o);
+                let post = (input.post[r * outputs + o] as u64) & mask(f.activation.bits);
+                let err = (input.err[r * outputs + o] as u64) & mask(f.error.bits);
+                let _ = writeln!(
+                    s,
+                    "W {} {l} {} {}",
+                    sel::POST_ERR,
+                    u * max_rows + r,
+                    (err << f.activation.bits) | post
+                );
+            }
+        }
+        let _ = writeln!(
+            s,
+            "S {} {} {} {}",
+            input.rows,
+            input.budget,
+            mode_code(input.mode),
+            u8::from(input.consolidate)
+        );
+        for o in 0..wiring.outputs {
+            let (l, u) = place(o);
+            for j in 0..k {
+                let _ = writeln!(s, "R {} {l} {}", sel::SYN, u * k + j);
+            }
+            for id in [sel::BIAS, sel::LAST_ACCEPTED, sel::SELECTED] {
+                let _ = writeln!(s, "R {id} {l} {u}");
+            }
+        }
+    }
+    Ok(s)
+}
+
+/// Parses the harness output of [`script`] into one [`RtlStep`] per update.
+pub fn parse(
+    c: &HwConfig,
+    wiring: &Wiring,
+    steps: usize,
+    out: &str,
+) -> Result<Vec<RtlStep>, String> {
+    let dp = Datapath::new(c).map_err(|e| e.to_string())?;
+    let f = &dp.f;
+    let (k, outputs) = (c.layer.k, wiring.outputs);
+    let mut lines = out.lines();
+    let mut next = || {
+        lines
+            .next()
+            .ok_or_else(|| "the harness stopped early".to_string())
+    };
+    let mut result = Vec::new();
+    for _ in 0..steps {
+        let c_line = next()?;
+        let nums: Vec<u64> = c_line
+            .strip_prefix("C ")
+            .ok_or_else(|| format!("expected a cycle line, got `{c_line}`"))?
+            .split_whitespace()
+            .map(|x| x.parse().map_err(|_| format!("bad number in `{c_line}`")))
+            .collect::<Result<_, _>>()?;
+        let n = outputs * k;
+        let mut st = FixedState {
+            weight: vec![0; n],
+            short: vec![0; n],
+            long: vec![0; n],
+            consolidation: vec![0; n],
+            bias: vec![0; outputs],
+            last_accepted: vec![0; n],
+        };
+        let mut selected = vec![0u8; n];
+        for o in 0..outputs {
+            for j in 0..k {
+                let i = o * k + j;
+                let word: u64 = next()?.parse().map_err(|_| "bad syn word".to_string())?;
+                st.weight[i] = sext(word, f.weight.bits);
+                let mut at = f.weight.bits;
+                st.long[i] = ((word >> at) & mask(f.trail.bits)) as i64;
+                at += f.trail.bits;
+                if c.stores_short() {
+                    st.short[i] = ((word >> at) & mask(f.trail.bits)) as i64;
+                    at += f.trail.bits;
+                }
+                if c.stores_consolidation() {
+                    st.consolidation[i] = ((word >> at) & mask(f.consolidation.bits)) as i64;
+                }
+            }
+            let bias: u64 = next()?.parse().map_err(|_| "bad bias".to_string())?;
+            st.bias[o] = sext(bias, f.weight.bits);
+            let lacc: u64 = next()?
+                .parse()
+                .map_err(|_| "bad accepted bits".to_string())?;
+            let selw: u64 = next()?
+                .parse()
+                .map_err(|_| "bad selected bits".to_string())?;
+            for j in 0..k {
+                st.last_accepted[o * k + j] = ((lacc >> j) & 1) as u8;
+                selected[o * k + j] = ((selw >> j) & 1) as u8;
+            }
+        }
+        result.push(RtlStep {
+            state: st,
+            selected,
+            cycles: Cycles {
+                accumulate: nums[0],
+                select: nums[1],
+                apply: nums[2],
+                total: nums[3],
+            },
+            descent: nums[4] != 0,
+            selected_count: nums[5],
+        });
+    }
+    Ok(result)
+}
+
+/// Runs a layer through the RTL: load, `steps` updates, state after each.
+pub fn run(
+    model: &Model,
+    c: &HwConfig,
+    wiring: &Wiring,
+    initial: &FixedState,
+    steps: &[StepInput],
+    work: &Path,
+) -> Result<Vec<RtlStep>, String> {
+    run_traced(model, c, wiring, initial, steps, work, None)
+}
+
+/// [`run`], writing a VCD waveform of the whole run to `vcd` when given.
+pub fn run_traced(
+    model: &Model,
+    c: &HwConfig,
+    wiring: &Wiring,
+    initial: &FixedState,
+    steps: &[StepInput],
+    work: &Path,
+    vcd: Option<&Path>,
+) -> Result<Vec<RtlStep>, String> {
+    let s = script(c, wiring, initial, steps)?;
+    let out = match vcd {
+        Some(path) => verilator::run_args(model, &s, work, &["--vcd".as_ref(), path.as_os_str()])?,
+        None => verilator::run(model, &s, work)?,
+    };
+    parse(c, wiring, steps.len(), &out)
+}
+
+/// Runs golden vectors on a built RTL model; the results in the form the vectors'
+/// judge takes ([`lpn_cycle::vectors::judge`]).
+pub fn run_vectors(
+    model: &Model,
+    v: &Vectors,
+    work: &Path,
+    vcd: Option<&Path>,
+) -> Result<Vec<StepResult>, String> {
+    let inputs: Vec<StepInput> = v.steps.iter().map(|s| s.input.clone()).collect();
+    let got = run_traced(model, &v.config, &v.wiring, &v.initial, &inputs, work, vcd)?;
+    Ok(got
+        .into_iter()
+        .map(|g| StepResult {
+            accepted: if g.descent { g.selected_count } else { 0 },
+            state: g.state,
+            selected: g.selected,
+            cycles: g.cycles,
+            descent: g.descent,
+        })
+        .collect())
+}

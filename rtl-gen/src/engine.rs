@@ -1,0 +1,1692 @@
+//! The engine in Verilog: `lpn_lane` (one lane's memories and the three phase pipelines,
+//! stage for stage as in `lpn_cycle::engine`) and `lpn_engine` (control, flags, host
+//! port, the lanes). Register names are `<stage>_<field>` with the model's stage names.
+
+#![allow(clippy::needless_range_loop)] // index loops mirror the generated per-entry Verilog
+
+use lpn_cycle::arith::Datapath;
+use lpn_cycle::engine::{ACC_DRAIN, APPLY_WRITE_LATENCY, SEL_DRAIN};
+use lpn_cycle::format::bits_for;
+use lpn_cycle::HwConfig;
+use serde::Serialize;
+
+use crate::datapath::Emit;
+use crate::rtl::{Dir, Module, Sig, Ty};
+
+/// Host memory selectors (`host_sel`).
+pub mod sel {
+    /// Synapse word `{C?, S?, P, w}` at slot address `u*K + k` of a lane.
+    pub const SYN: u64 = 0;
+    /// `{near, nbr}` at slot address.
+    pub const NBR: u64 = 1;
+    /// Pre-synaptic activity at `input*max_rows + row` (written to every lane's replica).
+    pub const PRE: u64 = 2;
+    /// `{err, post}` at `u*max_rows + row`.
+    pub const POST_ERR: u64 = 3;
+    /// `{valid_count, mask}` of local output `u`.
+    pub const MASK: u64 = 4;
+    /// Gate reciprocal of local output `u`.
+    pub const RECIP: u64 = 5;
+    /// Bias of local output `u`.
+    pub const BIAS: u64 = 6;
+    /// Accepted bits of the last update, local output `u`.
+    pub const LAST_ACCEPTED: u64 = 7;
+    /// Selected bits of the last update, local output `u` (read only).
+    pub const SELECTED: u64 = 8;
+}
+
+/// Widths of the engine's control and host signals.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Widths {
+    /// Local output index.
+    pub u: u32,
+    /// Slot index within an output.
+    pub k: u32,
+    /// Row index.
+    pub r: u32,
+    /// Slot address within a lane.
+    pub a: u32,
+    /// Input index.
+    pub nbr: u32,
+    /// Budget (1..=K).
+    pub budget: u32,
+    /// Rows register (1..=max_rows).
+    pub rows: u32,
+    /// Lane index.
+    pub lane: u32,
+    /// Host address.
+    pub host_addr: u32,
+    /// Host data.
+    pub host_data: u32,
+    /// Phase cycle counter.
+    pub t: u32,
+}
+
+impl Widths {
+    /// The widths of a configuration.
+    pub fn new(c: &HwConfig, dp: &Datapath) -> Widths {
+        let u = c.outputs_per_lane();
+        let k = c.layer.k;
+        let f = &dp.f;
+        let syn = c.syn_bits();
+        let nbr = bits_for(c.layer.inputs as u64);
+        let words = [
+            syn,
+            nbr + k as u32,
+            f.activation.bits,
+            f.activation.bits + f.error.bits,
+            k as u32 + bits_for(k as u64 + 1),
+            f.gate_recip.bits,
+            f.weight.bits,
+            k as u32,
+        ];
+        let depths = [u * k, c.max_rows * c.layer.inputs, c.max_rows * u, u];
+        let longest = (c.max_rows + 2) * u * k + 64;
+        Widths {
+            u: bits_for(u as u64),
+            k: bits_for(k as u64),
+            r: bits_for(c.max_rows as u64),
+            a: bits_for((u * k) as u64),
+            nbr,
+            budget: bits_for(k as u64 + 1),
+            rows: bits_for(c.max_rows as u64 + 1),
+            lane: bits_for(c.lanes as u64),
+            host_addr: depths
+                .iter()
+                .map(|&d| bits_for(d as u64))
+                .max()
+                .unwrap_or(1),
+            host_data: words.into_iter().max().unwrap_or(1),
+            t: bits_for(longest as u64),
+        }
+    }
+}
+
+fn v(x: &Sig) -> &str {
+    &x.name
+}
+
+/// Bit `idx` of a `width`-bit vector (a scalar when the width is 1, where Verilog has no
+/// bit-select).
+fn bit(name: &str, width: u32, idx: &str) -> String {
+    if width == 1 {
+        name.to_string()
+    } else {
+        format!("{name}[{idx}]")
+    }
+}
+
+/// The lane module.
+pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
+    let w = Widths::new(c, dp);
+    let (k, u_count, max_rows) = (c.layer.k, c.outputs_per_lane(), c.max_rows);
+    let f = &dp.f;
+    let mut m = Module::new("lpn_lane", header);
+    let inp = |m: &mut Module, n: &str, t: Ty| m.port(Dir::Input, n, t);
+    let clk = inp(&mut m, "clk", Ty::BIT);
+    let rst = inp(&mut m, "rst", Ty::BIT);
+    let _phase = inp(&mut m, "phase", Ty::u(2));
+    let _iss_valid = inp(&mut m, "iss_valid", Ty::BIT);
+    let iss_u = inp(&mut m, "iss_u", Ty::u(w.u));
+    let iss_k = inp(&mut m, "iss_k", Ty::u(w.k));
+    let iss_r = inp(&mut m, "iss_r", Ty::u(w.r));
+    let iss_a = inp(&mut m, "iss_a", Ty::u(w.a));
+    let rows_last = inp(&mut m, "rows_last", Ty::u(w.r));
+    let rows_recip = inp(&mut m, "rows_recip", Ty::u(f.rows_recip.bits));
+    let budget = inp(&mut m, "budget", Ty::u(w.budget));
+    let mode = inp(&mut m, "mode", Ty::u(2));
+    let consolidate = inp(&mut m, "consolidate", Ty::BIT);
+    let descent = inp(&mut m, "descent", Ty::BIT);
+    let accepted_any = inp(&mut m, "accepted_any", Ty::BIT);
+    let host_we = inp(&mut m, "host_we", Ty::BIT);
+    let host_sel = inp(&mut m, "host_sel", Ty::u(4));
+    let host_addr = inp(&mut m, "host_addr", Ty::u(w.host_addr));
+    let host_wdata = inp(&mut m, "host_wdata", Ty::u(w.host_data));
+    let host_rdata = m.port(Dir::OutputReg, "host_rdata", Ty::u(w.host_data));
+    let flag_bias_nz = m.port(Dir::Output, "flag_bias_nonzero", Ty::BIT);
+    let flag_sel_descent = m.port(Dir::Output, "flag_select_descent", Ty::BIT);
+    let flag_sel_any = m.port(Dir::Output, "flag_selected_any", Ty::BIT);
+    let flag_sel_count = m.port(Dir::Output, "flag_selected_count", Ty::u(w.budget));
+    let _ = (&clk, &rst);
+
+    let e = Emit::new(&mut m, c, dp);
+    let t = e.t;
+    let kk = k as u32;
+    let stores_s = c.stores_short();
+    let stores_c = c.stores_consolidation();
+    let valid_w = bits_for(k as u64 + 1);
+
+    // Memories.
+    let syn_w = c.syn_bits();
+    let syn = m.mem("syn", Ty::u(syn_w), u_count * k);
+    let scratch = m.mem("scratch", Ty::u(f.signal.bits + f.cofire.bits), u_count * k);
+    let nbr = m.mem("nbr", Ty::u(w.nbr + kk), u_count * k);
+    let pre = m.mem("pre", Ty::u(f.activation.bits), max_rows * c.layer.inputs);
+    let post_err = m.mem(
+        "post_err",
+        Ty::u(f.activation.bits + f.error.bits),
+        max_rows * u_count,
+    );
+    let mask_mem = m.mem("mask", Ty::u(kk + valid_w), u_count);
+    let recip_mem = m.mem("gate_recip", Ty::u(f.gate_recip.bits), u_count);
+    let maxs_mem = m.mem("max_score", Ty::u(f.score.bits), u_count);
+    let bdir_mem = m.mem("bias_dir", Ty::u(f.signal.bits), u_count);
+    let sel_mem = m.mem("selected", Ty::u(kk), u_count);
+    let lacc_mem = m.mem("last_accepted", Ty::u(kk), u_count);
+    let bias_mem = m.mem("bias", Ty::u(f.weight.bits), u_count);
+
+    // Field positions in the syn word: w, P, then S and C when stored.
+    let wb = f.weight.bits;
+    let tb = f.trail.bits;
+    let p_lo = wb;
+    let s_lo = wb + tb;
+    let c_lo = wb + tb + if stores_s { tb } else { 0 };
+    let slice = |name: &str, lo: u32, width: u32| format!("{name}[{}:{lo}]", lo + width - 1);
+    let sigs = |x: &Sig| {
+        if x.ty.signed {
+            format!("$unsigned({})", x.name)
+        } else {
+            x.name.clone()
+        }
+    };
+
+    let reg = |m: &mut Module, n: &str, t: Ty| m.reg(n, t);
+    let mut seq = String::new(); // body of the one clocked block of the datapath
+    let mut rst_seq = String::new(); // valid bits cleared on reset
+
+    // ----------------------------------------------------------------- ACCUMULATE
+    m.comment(
+        "ACCUMULATE: acc_fetch, acc_mult, acc_sum, norm_mean, norm_gate, norm_signal, norm_score",
+    );
+    let acc_issue = m.wire(
+        "acc_issue",
+        Ty::BIT,
+        "iss_valid & (phase == 2'd1)".to_string(),
+    );
+    // acc_fetch
+    let af_v = reg(&mut m, "acc_fetch_valid", Ty::BIT);
+    let af_u = reg(&mut m, "acc_fetch_u", Ty::u(w.u));
+    let af_k = reg(&mut m, "acc_fetch_k", Ty::u(w.k));
+    let af_r = reg(&mut m, "acc_fetch_r", Ty::u(w.r));
+    let af_a = reg(&mut m, "acc_fetch_a", Ty::u(w.a));
+    let af_nbr = reg(&mut m, "acc_fetch_nbr", Ty::u(w.nbr));
+    rst_seq += &format!("{} <= 1'b0;\n", v(&af_v));
+    seq += &format!(
+        "// acc_issue -> acc_fetch\n{} <= {};\n{} <= {}; {} <= {}; {} <= {}; {} <= {};\n{} <= {}[{}][{}:0];\n",
+        v(&af_v), v(&acc_issue), v(&af_u), v(&iss_u), v(&af_k), v(&iss_k), v(&af_r), v(&iss_r), v(&af_a), v(&iss_a),
+        v(&af_nbr), v(&nbr), v(&iss_a), w.nbr - 1
+    );
+    // acc_mult
+    let am_v = reg(&mut m, "acc_mult_valid", Ty::BIT);
+    let am_u = reg(&mut m, "acc_mult_u", Ty::u(w.u));
+    let am_k = reg(&mut m, "acc_mult_k", Ty::u(w.k));
+    let am_r = reg(&mut m, "acc_mult_r", Ty::u(w.r));
+    let am_a = reg(&mut m, "acc_mult_a", Ty::u(w.a));
+    let am_pre = reg(&mut m, "acc_mult_pre", t.activation);
+    let am_post = reg(&mut m, "acc_mult_post", t.activation);
+    let am_err = reg(&mut m, "acc_mult_err", t.error);
+    let am_syn = reg(&mut m, "acc_mult_syn", Ty::u(syn_w));
+    let am_mask = reg(&mut m, "acc_mult_mask", Ty::u(kk + valid_w));
+    let am_recip = reg(&mut m, "acc_mult_recip", t.gate_recip);
+    rst_seq += &format!("{} <= 1'b0;\n", v(&am_v));
+    let ab = f.activation.bits;
+    seq += &format!(
+        "// acc_fetch -> acc_mult (activity; the slot's state on every row, used on the last)\n{} <= {};\n{} <= {}; {} <= {}; {} <= {}; {} <= {};\n{} <= $signed({}[{} * {} + {}]);\n{{{}, {}}} <= {}[{} * {} + {}];\n{} <= {}[{}]; {} <= {}[{}]; {} <= {}[{}];\n",
+        v(&am_v), v(&af_v), v(&am_u), v(&af_u), v(&am_k), v(&af_k), v(&am_r), v(&af_r), v(&am_a), v(&af_a),
+        v(&am_pre), v(&pre), v(&af_nbr), max_rows, v(&af_r),
+        v(&am_err), v(&am_post), v(&post_err), v(&af_u), max_rows, v(&af_r),
+        v(&am_syn), v(&syn), v(&af_a), v(&am_mask), v(&mask_mem), v(&af_u), v(&am_recip), v(&recip_mem), v(&af_u)
+    );
+    let _ = ab;
+    // acc_sum: products.
+    let sp = m.mul("signal_product", &am_err, &am_pre);
+    let am_pre_abs = m.abs("pre_abs", &am_pre);
+    let am_post_abs = m.abs("post_abs", &am_post);
+    let cp = m.mul("cofire_product", &am_pre_abs, &am_post_abs);
+    let as_v = reg(&mut m, "acc_sum_valid", Ty::BIT);
+    let as_u = reg(&mut m, "acc_sum_u", Ty::u(w.u));
+    let as_k = reg(&mut m, "acc_sum_k", Ty::u(w.k));
+    let as_r = reg(&mut m, "acc_sum_r", Ty::u(w.r));
+    let as_a = reg(&mut m, "acc_sum_a", Ty::u(w.a));
+    let as_sp = reg(&mut m, "acc_sum_signal_product", sp.ty);
+    let as_cp = reg(&mut m, "acc_sum_cofire_product", cp.ty);
+    let as_err = reg(&mut m, "acc_sum_err", t.error);
+    let as_syn = reg(&mut m, "acc_sum_syn", Ty::u(syn_w));
+    let as_mask = reg(&mut m, "acc_sum_mask", Ty::u(kk + valid_w));
+    let as_recip = reg(&mut m, "acc_sum_recip", t.gate_recip);
+    rst_seq += &format!("{} <= 1'b0;\n", v(&as_v));
+    seq += &format!(
+        "// acc_mult -> acc_sum\n{} <= {};\n{} <= {}; {} <= {}; {} <= {}; {} <= {};\n{} <= {}; {} <= {}; {} <= {};\n{} <= {}; {} <= {}; {} <= {};\n",
+        v(&as_v), v(&am_v), v(&as_u), v(&am_u), v(&as_k), v(&am_k), v(&as_r), v(&am_r), v(&as_a), v(&am_a),
+        v(&as_sp), v(&sp), v(&as_cp), v(&cp), v(&as_err), v(&am_err),
+        v(&as_syn), v(&am_syn), v(&as_mask), v(&am_mask), v(&as_recip), v(&am_recip)
+    );
+    // acc_sum: exact running sums; the accumulators are registers of this stage.
+    let acc_sig = reg(&mut m, "acc_sig", t.acc);
+    let acc_co = reg(&mut m, "acc_co", t.co_acc);
+    let acc_err = reg(&mut m, "acc_err", t.err_sum);
+    let first = m.wire(
+        "acc_first",
+        Ty::BIT,
+        format!("{} == {}", v(&as_r), Ty::u(w.r).lit(0)),
+    );
+    let zs = m.wire("acc_sig_zero", t.acc, t.acc.lit(0));
+    let base_sig = m.mux("acc_sig_base", &first, &zs, &acc_sig);
+    let nsig = m.add("acc_sig_sum", &base_sig, &as_sp);
+    let nsig = m.cast(&nsig, t.acc);
+    let zc = m.wire("acc_co_zero", t.co_acc, t.co_acc.lit(0));
+    let base_co = m.mux("acc_co_base", &first, &zc, &acc_co);
+    let nco = m.add("acc_co_sum", &base_co, &as_cp);
+    let nco = m.cast(&nco, t.co_acc);
+    let ze = m.wire("acc_err_zero", t.err_sum, t.err_sum.lit(0));
+    let base_err = m.mux("acc_err_base", &first, &ze, &acc_err);
+    let nerr = m.add("acc_err_sum", &base_err, &as_err);
+    let nerr = m.cast(&nerr, t.err_sum);
+    let last_row = m.wire(
+        "acc_last_row",
+        Ty::BIT,
+        format!("{} == {}", v(&as_r), v(&rows_last)),
+    );
+    let nm_v = reg(&mut m, "norm_mean_valid", Ty::BIT);
+    let nm_u = reg(&mut m, "norm_mean_u", Ty::u(w.u));
+    let nm_k = reg(&mut m, "norm_mean_k", Ty::u(w.k));
+    let nm_a = reg(&mut m, "norm_mean_a", Ty::u(w.a));
+    let nm_sig = reg(&mut m, "norm_mean_sig_acc", t.acc);
+    let nm_co = reg(&mut m, "norm_mean_co_acc", t.co_acc);
+    let nm_err = reg(&mut m, "norm_mean_err_acc", t.err_sum);
+    let nm_syn = reg(&mut m, "norm_mean_syn", Ty::u(syn_w));
+    let nm_mask = reg(&mut m, "norm_mean_mask", Ty::u(kk + valid_w));
+    let nm_recip = reg(&mut m, "norm_mean_recip", t.gate_recip);
+    rst_seq += &format!("{} <= 1'b0;\n", v(&nm_v));
+    seq += &format!(
+        "// acc_sum: running sums; the last row hands the slot to the normaliser\nif ({}) begin {} <= {}; {} <= {}; {} <= {}; end\n{} <= {} & {};\n{} <= {}; {} <= {}; {} <= {};\n{} <= {}; {} <= {}; {} <= {};\n{} <= {}; {} <= {}; {} <= {};\n",
+        v(&as_v), v(&acc_sig), v(&nsig), v(&acc_co), v(&nco), v(&acc_err), v(&nerr),
+        v(&nm_v), v(&as_v), v(&last_row),
+        v(&nm_u), v(&as_u), v(&nm_k), v(&as_k), v(&nm_a), v(&as_a),
+        v(&nm_sig), v(&nsig), v(&nm_co), v(&nco), v(&nm_err), v(&nerr),
+        v(&nm_syn), v(&as_syn), v(&nm_mask), v(&as_mask), v(&nm_recip), v(&as_recip)
+    );
+    // norm_mean -> norm_gate
+    let nm_s = m.wire(
+        "norm_mean_short",
+        t.trail,
+        if stores_s {
+            slice(v(&nm_syn), s_lo, tb)
+        } else {
+            t.trail.lit(0)
+        },
+    );
+    let nm_p = m.wire("norm_mean_long", t.trail, slice(v(&nm_syn), p_lo, tb));
+    let mean = e.signal_mean(&mut m, &nm_sig, &rows_recip);
+    let cof = e.cofire_mean(&mut m, &nm_co, &rows_recip);
+    let eff = e.effective_trail(&mut m, &nm_s, &nm_p);
+    let bd = e.bias_direction(&mut m, &nm_err, &rows_recip);
+    let k0_nm = m.wire(
+        "norm_mean_first_slot",
+        Ty::BIT,
+        format!("{} == {}", v(&nm_k), Ty::u(w.k).lit(0)),
+    );
+    let zbd = m.wire("norm_mean_bias_dir_zero", t.signal, t.signal.lit(0));
+    let bd = m.mux("norm_mean_bias_dir", &k0_nm, &bd, &zbd);
+    let ng_v = reg(&mut m, "norm_gate_valid", Ty::BIT);
+    let ng_u = reg(&mut m, "norm_gate_u", Ty::u(w.u));
+    let ng_k = reg(&mut m, "norm_gate_k", Ty::u(w.k));
+    let ng_a = reg(&mut m, "norm_gate_a", Ty::u(w.a));
+    let ng_mean = reg(&mut m, "norm_gate_mean", mean.ty);
+    let ng_cof = reg(&mut m, "norm_gate_cofire", cof.ty);
+    let ng_eff = reg(&mut m, "norm_gate_effective", eff.ty);
+    let ng_bd = reg(&mut m, "norm_gate_bias_dir", bd.ty);
+    let ng_long = reg(&mut m, "norm_gate_long", t.trail);
+    let ng_mask = reg(&mut m, "norm_gate_mask", Ty::u(kk + valid_w));
+    let ng_recip = reg(&mut m, "norm_gate_recip", t.gate_recip);
+    rst_seq += &format!("{} <= 1'b0;\n", v(&ng_v));
+    seq += &format!(
+        "// norm_mean -> norm_gate\n{} <= {};\n{} <= {}; {} <= {}; {} <= {};\n{} <= {}; {} <= {}; {} <= {}; {} <= {};\n{} <= {}; {} <= {}; {} <= {};\n",
+        v(&ng_v), v(&nm_v), v(&ng_u), v(&nm_u), v(&ng_k), v(&nm_k), v(&ng_a), v(&nm_a),
+        v(&ng_mean), v(&mean), v(&ng_cof), v(&cof), v(&ng_eff), v(&eff), v(&ng_bd), v(&bd),
+        v(&ng_long), v(&nm_p), v(&ng_mask), v(&nm_mask), v(&ng_recip), v(&nm_recip)
+    );
+    // norm_gate -> norm_signal
+    let gate = e.gate(&mut m, &ng_eff, &ng_recip);
+    let ng_valid_bit = m.wire(
+        "norm_gate_slot_valid",
+        Ty::BIT,
+        format!("{}[{}]", v(&ng_mask), v(&ng_k)),
+    );
+    let ns_v = reg(&mut m, "norm_signal_valid", Ty::BIT);
+    let ns_u = reg(&mut m, "norm_signal_u", Ty::u(w.u));
+    let ns_k = reg(&mut m, "norm_signal_k", Ty::u(w.k));
+    let ns_a = reg(&mut m, "norm_signal_a", Ty::u(w.a));
+    let ns_mean = reg(&mut m, "norm_signal_mean", mean.ty);
+    let ns_gate = reg(&mut m, "norm_signal_gate", gate.ty);
+    let ns_cof = reg(&mut m, "norm_signal_cofire", cof.ty);
+    let ns_bd = reg(&mut m, "norm_signal_bias_dir", bd.ty);
+    let ns_long = reg(&mut m, "norm_signal_long", t.trail);
+    let ns_slot = reg(&mut m, "norm_signal_slot_valid", Ty::BIT);
+    rst_seq += &format!("{} <= 1'b0;\n", v(&ns_v));
+    seq += &format!(
+        "// norm_gate -> norm_signal\n{} <= {};\n{} <= {}; {} <= {}; {} <= {};\n{} <= {}; {} <= {}; {} <= {}; {} <= {}; {} <= {}; {} <= {};\n",
+        v(&ns_v), v(&ng_v), v(&ns_u), v(&ng_u), v(&ns_k), v(&ng_k), v(&ns_a), v(&ng_a),
+        v(&ns_mean), v(&ng_mean), v(&ns_gate), v(&gate), v(&ns_cof), v(&ng_cof), v(&ns_bd), v(&ng_bd),
+        v(&ns_long), v(&ng_long), v(&ns_slot), v(&ng_valid_bit)
+    );
+    // norm_signal -> norm_score
+    let signal = e.signal(&mut m, &ns_mean, &ns_gate, &ns_slot);
+    let zc2 = m.wire("norm_signal_cofire_zero", cof.ty, cof.ty.lit(0));
+    let cof_m = m.mux("norm_signal_cofire_masked", &ns_slot, &ns_cof, &zc2);
+    let nsc_v = reg(&mut m, "norm_score_valid", Ty::BIT);
+    let nsc_u = reg(&mut m, "norm_score_u", Ty::u(w.u));
+    let nsc_k = reg(&mut m, "norm_score_k", Ty::u(w.k));
+    let nsc_a = reg(&mut m, "norm_score_a", Ty::u(w.a));
+    let nsc_sig = reg(&mut m, "norm_score_signal", t.signal);
+    let nsc_cof = reg(&mut m, "norm_score_cofire", cof.ty);
+    let nsc_bd = reg(&mut m, "norm_score_bias_dir", bd.ty);
+    let nsc_long = reg(&mut m, "norm_score_long", t.trail);
+    rst_seq += &format!("{} <= 1'b0;\n", v(&nsc_v));
+    seq += &format!(
+        "// norm_signal -> norm_score\n{} <= {};\n{} <= {}; {} <= {}; {} <= {};\n{} <= {}; {} <= {}; {} <= {}; {} <= {};\n",
+        v(&nsc_v), v(&ns_v), v(&nsc_u), v(&ns_u), v(&nsc_k), v(&ns_k), v(&nsc_a), v(&ns_a),
+        v(&nsc_sig), v(&signal), v(&nsc_cof), v(&cof_m), v(&nsc_bd), v(&ns_bd), v(&nsc_long), v(&ns_long)
+    );
+    // norm_score: score, running max, scratch write, per-output words.
+    let score = e.score(&mut m, &nsc_sig, &nsc_long);
+    let running_max = reg(&mut m, "running_max", t.score);
+    let bias_dir_reg = reg(&mut m, "bias_dir_hold", t.signal);
+    let k0 = m.wire(
+        "norm_score_first_slot",
+        Ty::BIT,
+        format!("{} == {}", v(&nsc_k), Ty::u(w.k).lit(0)),
+    );
+    let kl = m.wire(
+        "norm_score_last_slot",
+        Ty::BIT,
+        format!("{} == {}", v(&nsc_k), Ty::u(w.k).lit(k as i128 - 1)),
+    );
+    let mx = m.max("running_max_cmp", &running_max, &score);
+    let mx = m.cast(&mx, t.score);
+    let new_max = m.mux("running_max_next", &k0, &score, &mx);
+    let new_bd = m.mux("bias_dir_next", &k0, &nsc_bd, &bias_dir_reg);
+    let nz = m.wire(
+        "flag_bias_nonzero_now",
+        Ty::BIT,
+        format!(
+            "{} & {} & ({} != {})",
+            v(&nsc_v),
+            v(&k0),
+            v(&nsc_bd),
+            t.signal.lit(0)
+        ),
+    );
+    m.assign(&flag_bias_nz, &nz);
+    seq += &format!(
+        "// norm_score: scratch, running maximum, bias direction\nif ({}) begin\n    {}[{}] <= {{{}, {}}};\n    {} <= {};\n    {} <= {};\n    if ({}) begin {}[{}] <= {}; {}[{}] <= {}; end\nend\n",
+        v(&nsc_v), v(&scratch), v(&nsc_a), sigs(&nsc_sig), v(&nsc_cof),
+        v(&running_max), v(&new_max), v(&bias_dir_reg), v(&new_bd),
+        v(&kl), v(&maxs_mem), v(&nsc_u), v(&new_max), v(&bdir_mem), v(&nsc_u), sigs(&new_bd)
+    );
+
+    // ----------------------------------------------------------------- SELECT
+    m.comment("SELECT: sel_key, sel_insert (stable insertion sorter), sel_commit");
+    let sel_issue = m.wire("sel_issue", Ty::BIT, "iss_valid & (phase == 2'd2)".into());
+    let sk_v = reg(&mut m, "sel_key_valid", Ty::BIT);
+    let sk_u = reg(&mut m, "sel_key_u", Ty::u(w.u));
+    let sk_k = reg(&mut m, "sel_key_k", Ty::u(w.k));
+    let sk_scr = reg(
+        &mut m,
+        "sel_key_scratch",
+        Ty::u(f.signal.bits + f.cofire.bits),
+    );
+    let sk_syn = reg(&mut m, "sel_key_syn", Ty::u(syn_w));
+    let sk_nbr = reg(&mut m, "sel_key_nbr", Ty::u(w.nbr + kk));
+    let sk_mask = reg(&mut m, "sel_key_mask", Ty::u(kk + valid_w));
+    let sk_max = reg(&mut m, "sel_key_max_score", t.score);
+    let sk_lacc = reg(&mut m, "sel_key_last_accepted", Ty::u(kk));
+    rst_seq += &format!("{} <= 1'b0;\n", v(&sk_v));
+    seq += &format!(
+        "// sel_issue -> sel_key\n{} <= {};\n{} <= {}; {} <= {};\n{} <= {}[{}]; {} <= {}[{}]; {} <= {}[{}];\n{} <= {}[{}]; {} <= {}[{}]; {} <= {}[{}];\n",
+        v(&sk_v), v(&sel_issue), v(&sk_u), v(&iss_u), v(&sk_k), v(&iss_k),
+        v(&sk_scr), v(&scratch), v(&iss_a), v(&sk_syn), v(&syn), v(&iss_a), v(&sk_nbr), v(&nbr), v(&iss_a),
+        v(&sk_mask), v(&mask_mem), v(&iss_u), v(&sk_max), v(&maxs_mem), v(&iss_u), v(&sk_lacc), v(&lacc_mem), v(&iss_u)
+    );
+    // sel_key -> sel_insert
+    let sk_sig = m.wire(
+        "sel_key_signal",
+        t.signal,
+        format!(
+            "$signed({})",
+            slice(v(&sk_scr), f.cofire.bits, f.signal.bits)
+        ),
+    );
+    let sk_long = m.wire("sel_key_long", t.trail, slice(v(&sk_syn), p_lo, tb));
+    let sk_near = m.wire("sel_key_near", Ty::u(kk), slice(v(&sk_nbr), w.nbr, kk));
+    let sk_maskbits = m.wire("sel_key_mask_bits", Ty::u(kk), slice(v(&sk_mask), 0, kk));
+    let kscore = e.score(&mut m, &sk_sig, &sk_long);
+    let slot_valid = m.wire(
+        "sel_key_slot_valid",
+        Ty::BIT,
+        bit(v(&sk_maskbits), kk, v(&sk_k)),
+    );
+    let recent = m.wire(
+        "sel_key_recent",
+        Ty::u(kk),
+        format!("{} & {}", v(&sk_lacc), v(&sk_maskbits)),
+    );
+    let frontier = m.wire(
+        "sel_key_frontier",
+        Ty::BIT,
+        format!(
+            "{} & (({} == {}) | (({} & {}) != {}))",
+            v(&slot_valid),
+            v(&recent),
+            Ty::u(kk).lit(0),
+            v(&sk_near),
+            v(&recent),
+            Ty::u(kk).lit(0)
+        ),
+    );
+    let bonus = e.bonus(&mut m, &sk_max);
+    let use_bonus = m.wire(
+        "sel_key_use_bonus",
+        Ty::BIT,
+        format!(
+            "(mode == 2'd2) & {} & ({} != {})",
+            v(&frontier),
+            v(&sk_max),
+            t.score.lit(0)
+        ),
+    );
+    let zb = m.wire("sel_key_no_bonus", t.score, t.score.lit(0));
+    let add_bonus = m.mux("sel_key_bonus", &use_bonus, &bonus, &zb);
+    let key = m.add("sel_key_key", &kscore, &add_bonus);
+    let key_ty = key.ty;
+    let si_v = reg(&mut m, "sel_insert_valid", Ty::BIT);
+    let si_u = reg(&mut m, "sel_insert_u", Ty::u(w.u));
+    let si_k = reg(&mut m, "sel_insert_k", Ty::u(w.k));
+    let si_key = reg(&mut m, "sel_insert_key", key_ty);
+    let si_slot = reg(&mut m, "sel_insert_slot_valid", Ty::BIT);
+    let si_nz = reg(&mut m, "sel_insert_nonzero", Ty::BIT);
+    let si_mask = reg(&mut m, "sel_insert_mask", Ty::u(kk + valid_w));
+    let si_max = reg(&mut m, "sel_insert_max_score", t.score);
+    rst_seq += &format!("{} <= 1'b0;\n", v(&si_v));
+    seq += &format!(
+        "// sel_key -> sel_insert\n{} <= {};\n{} <= {}; {} <= {};\n{} <= {}; {} <= {}; {} <= ({} != {});\n{} <= {}; {} <= {};\n",
+        v(&si_v), v(&sk_v), v(&si_u), v(&sk_u), v(&si_k), v(&sk_k),
+        v(&si_key), v(&key), v(&si_slot), v(&slot_valid), v(&si_nz), v(&sk_sig), t.signal.lit(0),
+        v(&si_mask), v(&sk_mask), v(&si_max), v(&sk_max)
+    );
+    // sel_insert: the sorter. Entry i holds (slot, key); `sorter_count` entries are live.
+    let cnt_ty = Ty::u(valid_w);
+    let sorter_count = reg(&mut m, "sorter_count", cnt_ty);
+    let sorter_nonzero = reg(&mut m, "sorter_nonzero", Ty::u(kk));
+    let mut slots = Vec::new();
+    let mut keys = Vec::new();
+    for i in 0..k {
+        slots.push(reg(&mut m, &format!("sorter_slot_{i}"), Ty::u(w.k)));
+        keys.push(reg(&mut m, &format!("sorter_key_{i}"), key_ty));
+    }
+    let fresh = m.wire(
+        "sel_insert_first_slot",
+        Ty::BIT,
+        format!("{} == {}", v(&si_k), Ty::u(w.k).lit(0)),
+    );
+    let live = m.wire(
+        "sorter_live",
+        cnt_ty,
+        format!("{} ? {} : {}", v(&fresh), cnt_ty.lit(0), v(&sorter_count)),
+    );
+    let mut ge = Vec::new();
+    for i in 0..k {
+        // Entry i stays ahead of the new key when it is live and its key is >= the new one.
+        let idx = m.wire(&format!("sorter_index_{i}"), cnt_ty, cnt_ty.lit(i as i128));
+        let is_live = m.cmp(&format!("sorter_live_{i}"), &idx, "<", &live);
+        let not_less = m.cmp(&format!("sorter_ge_{i}"), &keys[i], ">=", &si_key);
+        ge.push(m.wire(
+            &format!("sorter_keep_{i}"),
+            Ty::BIT,
+            format!("{} & {}", v(&is_live), v(&not_less)),
+        ));
+    }
+    let mut ins = String::new();
+    for i in 0..k {
+        let before = if i == 0 {
+            "1'b1".to_string()
+        } else {
+            v(&ge[i - 1]).to_string()
+        };
+        let shift_in = if i == 0 {
+            String::new()
+        } else {
+            format!(
+                " else begin {} <= {}; {} <= {}; end",
+                v(&slots[i]),
+                v(&slots[i - 1]),
+                v(&keys[i]),
+                v(&keys[i - 1])
+            )
+        };
+        ins += &format!(
+            "    if ({}) begin end else if ({}) begin {} <= {}; {} <= {}; end{}\n",
+            v(&ge[i]),
+            before,
+            v(&slots[i]),
+            v(&si_k),
+            v(&keys[i]),
+            v(&si_key),
+            shift_in
+        );
+    }
+    let sc_v = reg(&mut m, "sel_commit_valid", Ty::BIT);
+    let sc_u = reg(&mut m, "sel_commit_u", Ty::u(w.u));
+    let sc_nz = reg(&mut m, "sel_commit_nonzero", Ty::u(kk));
+    let sc_mask = reg(&mut m, "sel_commit_mask", Ty::u(kk + valid_w));
+    let sc_max = reg(&mut m, "sel_commit_max_score", t.score);
+    let mut sc_slots = Vec::new();
+    for i in 0..k {
+        sc_slots.push(reg(&mut m, &format!("sel_commit_slot_{i}"), Ty::u(w.k)));
+    }
+    rst_seq += &format!("{} <= 1'b0;\n", v(&sc_v));
+    let last_k = m.wire(
+        "sel_insert_last_slot",
+        Ty::BIT,
+        format!("{} == {}", v(&si_k), Ty::u(w.k).lit(k as i128 - 1)),
+    );
+    let nz_next = m.wire(
+        "sorter_nonzero_next",
+        Ty::u(kk),
+        format!(
+            "({} ? {} : {}) | ({{{}{{{}}}}} & ({} << {}))",
+            v(&fresh),
+            Ty::u(kk).lit(0),
+            v(&sorter_nonzero),
+            kk,
+            v(&si_nz),
+            Ty::u(kk).lit(1),
+            v(&si_k)
+        ),
+    );
+    // The list after this insertion, for the commit on the last slot.
+    let mut next_slot = Vec::new();
+    for i in 0..k {
+        let before = if i == 0 {
+            "1'b1".to_string()
+        } else {
+            v(&ge[i - 1]).to_string()
+        };
+        let prev = if i == 0 {
+            v(&si_k).to_string()
+        } else {
+            v(&slots[i - 1]).to_string()
+        };
+        next_slot.push(m.wire(
+            &format!("sorter_slot_next_{i}"),
+            Ty::u(w.k),
+            format!(
+                "(!{} | {}) ? {} : ({} ? {} : {})",
+                v(&si_slot),
+                v(&ge[i]),
+                v(&slots[i]),
+                before,
+                v(&si_k),
+                prev
+            ),
+        ));
+    }
+    let count_next = m.wire(
+        "sorter_count_next",
+        cnt_ty,
+        format!("{} + {{{}'b0, {}}}", v(&live), valid_w - 1, v(&si_slot)),
+    );
+    let mut commit_copy = String::new();
+    for i in 0..k {
+        commit_copy += &format!("{} <= {}; ", v(&sc_slots[i]), v(&next_slot[i]));
+    }
+    seq += &format!(
+        "// sel_insert: stable insertion (a new key goes after every live key >= it)\nif ({v}) begin\n    if ({fresh}) {cnt} <= {z}; \n    if ({slot}) begin\n        {cnt} <= {cntn};\n{ins}    end\n    {nz} <= {nzn};\nend\n{scv} <= {v} & {lk};\n{scu} <= {u}; {scnz} <= {nzn}; {scm} <= {mask}; {scmax} <= {max};\n{copy}\n",
+        v = v(&si_v), fresh = v(&fresh), cnt = v(&sorter_count), z = cnt_ty.lit(0), slot = v(&si_slot),
+        cntn = v(&count_next), ins = ins,
+        nz = v(&sorter_nonzero), nzn = v(&nz_next), scv = v(&sc_v), lk = v(&last_k), scu = v(&sc_u), u = v(&si_u),
+        scnz = v(&sc_nz), scm = v(&sc_mask), mask = v(&si_mask), scmax = v(&sc_max), max = v(&si_max), copy = commit_copy
+    );
+    // sel_commit: the first min(budget, valid) entries.
+    let sc_valid_cnt = m.wire(
+        "sel_commit_valid_count",
+        cnt_ty,
+        slice(v(&sc_mask), kk, valid_w),
+    );
+    let take = m.min("sel_commit_take", &budget, &sc_valid_cnt);
+    let mut terms = Vec::new();
+    for i in 0..k {
+        let idx = m.wire(
+            &format!("sel_commit_index_{i}"),
+            take.ty,
+            take.ty.lit(i as i128),
+        );
+        let taken = m.cmp(&format!("sel_commit_taken_{i}"), &idx, "<", &take);
+        terms.push(m.wire(
+            &format!("sel_commit_bit_{i}"),
+            Ty::u(kk),
+            format!(
+                "{{{}{{{}}}}} & ({} << {})",
+                kk,
+                v(&taken),
+                Ty::u(kk).lit(1),
+                v(&sc_slots[i])
+            ),
+        ));
+    }
+    let any_score = m.wire(
+        "sel_commit_positive",
+        Ty::BIT,
+        format!("{} != {}", v(&sc_max), t.score.lit(0)),
+    );
+    let picked = m.wire(
+        "sel_commit_selected",
+        Ty::u(kk),
+        format!(
+            "{{{}{{{}}}}} & ({})",
+            kk,
+            v(&any_score),
+            terms
+                .iter()
+                .map(|x| x.name.clone())
+                .collect::<Vec<_>>()
+                .join(" | ")
+        ),
+    );
+    let fdesc = m.wire(
+        "flag_select_descent_now",
+        Ty::BIT,
+        format!(
+            "{} & (({} & {}) != {})",
+            v(&sc_v),
+            v(&picked),
+            v(&sc_nz),
+            Ty::u(kk).lit(0)
+        ),
+    );
+    let fany = m.wire(
+        "flag_selected_any_now",
+        Ty::BIT,
+        format!("{} & ({} != {})", v(&sc_v), v(&picked), Ty::u(kk).lit(0)),
+    );
+    m.assign(&flag_sel_descent, &fdesc);
+    m.assign(&flag_sel_any, &fany);
+    let pop = (0..k)
+        .map(|i| {
+            format!(
+                "{{{}'b0, {}}}",
+                w.budget - 1,
+                bit(v(&picked), kk, &i.to_string())
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" + ");
+    let fcount = m.wire(
+        "flag_selected_count_now",
+        Ty::u(w.budget),
+        format!("{} ? ({}) : {}", v(&sc_v), pop, Ty::u(w.budget).lit(0)),
+    );
+    m.assign(&flag_sel_count, &fcount);
+    seq += &format!(
+        "// sel_commit\nif ({}) {}[{}] <= {};\n",
+        v(&sc_v),
+        v(&sel_mem),
+        v(&sc_u),
+        v(&picked)
+    );
+
+    // ----------------------------------------------------------------- APPLY
+    m.comment(
+        "APPLY: apply_plast, apply_step, apply_decay, apply_consol, apply_write, gate divider",
+    );
+    let ap_issue = m.wire("apply_issue", Ty::BIT, "iss_valid & (phase == 2'd3)".into());
+    let pl_v = reg(&mut m, "apply_plast_valid", Ty::BIT);
+    let pl_u = reg(&mut m, "apply_plast_u", Ty::u(w.u));
+    let pl_k = reg(&mut m, "apply_plast_k", Ty::u(w.k));
+    let pl_a = reg(&mut m, "apply_plast_a", Ty::u(w.a));
+    let pl_syn = reg(&mut m, "apply_plast_syn", Ty::u(syn_w));
+    let pl_scr = reg(
+        &mut m,
+        "apply_plast_scratch",
+        Ty::u(f.signal.bits + f.cofire.bits),
+    );
+    let pl_mask = reg(&mut m, "apply_plast_mask", Ty::u(kk + valid_w));
+    let pl_sel = reg(&mut m, "apply_plast_selected", Ty::u(kk));
+    let pl_bias = reg(&mut m, "apply_plast_bias", t.weight);
+    let pl_bd = reg(&mut m, "apply_plast_bias_dir", t.signal);
+    rst_seq += &format!("{} <= 1'b0;\n", v(&pl_v));
+    seq += &format!(
+        "// apply_issue -> apply_plast\n{} <= {};\n{} <= {}; {} <= {}; {} <= {};\n{} <= {}[{}]; {} <= {}[{}];\n{} <= {}[{}]; {} <= {}[{}]; {} <= $signed({}[{}]); {} <= $signed({}[{}]);\n",
+        v(&pl_v), v(&ap_issue), v(&pl_u), v(&iss_u), v(&pl_k), v(&iss_k), v(&pl_a), v(&iss_a),
+        v(&pl_syn), v(&syn), v(&iss_a), v(&pl_scr), v(&scratch), v(&iss_a),
+        v(&pl_mask), v(&mask_mem), v(&iss_u), v(&pl_sel), v(&sel_mem), v(&iss_u), v(&pl_bias), v(&bias_mem), v(&iss_u), v(&pl_bd), v(&bdir_mem), v(&iss_u)
+    );
+    // apply_plast -> apply_step
+    let pl_c = m.wire(
+        "apply_plast_c",
+        t.consolidation,
+        if stores_c {
+            slice(v(&pl_syn), c_lo, f.consolidation.bits)
+        } else {
+            t.consolidation.lit(0)
+        },
+    );
+    let pl_sig = m.wire(
+        "apply_plast_signal",
+        t.signal,
+        format!(
+            "$signed({})",
+            slice(v(&pl_scr), f.cofire.bits, f.signal.bits)
+        ),
+    );
+    let pl_cof = m.wire(
+        "apply_plast_cofire",
+        t.cofire,
+        slice(v(&pl_scr), 0, f.cofire.bits),
+    );
+    let pl_valid = m.wire(
+        "apply_plast_slot_valid",
+        Ty::BIT,
+        format!("{}[{}]", v(&pl_mask), v(&pl_k)),
+    );
+    let q = e.plasticity(&mut m, &pl_c, &pl_valid);
+    let base = e.reinforcement_base(&mut m, &pl_cof, &pl_sig);
+    let st_v = reg(&mut m, "apply_step_valid", Ty::BIT);
+    let st_u = reg(&mut m, "apply_step_u", Ty::u(w.u));
+    let st_k = reg(&mut m, "apply_step_k", Ty::u(w.k));
+    let st_a = reg(&mut m, "apply_step_a", Ty::u(w.a));
+    let st_syn = reg(&mut m, "apply_step_syn", Ty::u(syn_w));
+    let st_sig = reg(&mut m, "apply_step_signal", t.signal);
+    let st_q = reg(&mut m, "apply_step_q", q.ty);
+    let st_base = reg(&mut m, "apply_step_base", base.ty);
+    let st_valid = reg(&mut m, "apply_step_slot_valid", Ty::BIT);
+    let st_sel = reg(&mut m, "apply_step_selected", Ty::BIT);
+    let st_mask = reg(&mut m, "apply_step_mask", Ty::u(kk + valid_w));
+    let st_selw = reg(&mut m, "apply_step_selected_bits", Ty::u(kk));
+    let st_bias = reg(&mut m, "apply_step_bias", t.weight);
+    let st_bd = reg(&mut m, "apply_step_bias_dir", t.signal);
+    rst_seq += &format!("{} <= 1'b0;\n", v(&st_v));
+    // The per-output fields ride along the pipeline like the model's `out` word.
+    let carry = |from: &str, to: &str| {
+        format!("{to}_mask <= {from}_mask; {to}_selected_bits <= {from}_selected_bits; {to}_bias <= {from}_bias; {to}_bias_dir <= {from}_bias_dir;\n")
+    };
+    seq += &format!(
+        "// apply_plast -> apply_step\n{} <= {};\n{} <= {}; {} <= {}; {} <= {};\n{} <= {}; {} <= {}; {} <= {}; {} <= {}; {} <= {}; {} <= {};\n{} <= {}; {} <= {}; {} <= {}; {} <= {};\n",
+        v(&st_v), v(&pl_v), v(&st_u), v(&pl_u), v(&st_k), v(&pl_k), v(&st_a), v(&pl_a),
+        v(&st_syn), v(&pl_syn), v(&st_sig), v(&pl_sig), v(&st_q), v(&q), v(&st_base), v(&base), v(&st_valid), v(&pl_valid), v(&st_sel), bit(v(&pl_sel), kk, v(&pl_k)),
+        v(&st_mask), v(&pl_mask), v(&st_selw), v(&pl_sel), v(&st_bias), v(&pl_bias), v(&st_bd), v(&pl_bd)
+    );
+    // apply_step -> apply_decay
+    let st_w = m.wire(
+        "apply_step_w",
+        t.weight,
+        format!("$signed({})", slice(v(&st_syn), 0, wb)),
+    );
+    let steps = m.wire(
+        "apply_step_steps",
+        Ty::BIT,
+        format!("{} & {}", v(&st_sel), v(&accepted_any)),
+    );
+    let stepped = e.weight_step(&mut m, &st_w, &st_sig, &st_q, &steps);
+    let (rw, rs, rl) = e.retains(&mut m, &st_q);
+    let dc_regs: Vec<Sig> = [
+        "valid",
+        "u",
+        "k",
+        "a",
+        "syn",
+        "stepped",
+        "retain_w",
+        "retain_s",
+        "retain_l",
+        "base",
+        "slot_valid",
+        "selected",
+        "mask",
+        "selected_bits",
+        "bias",
+        "bias_dir",
+    ]
+    .iter()
+    .zip([
+        Ty::BIT,
+        Ty::u(w.u),
+        Ty::u(w.k),
+        Ty::u(w.a),
+        Ty::u(syn_w),
+        t.weight,
+        rw.ty,
+        rs.ty,
+        rl.ty,
+        base.ty,
+        Ty::BIT,
+        Ty::BIT,
+        Ty::u(kk + valid_w),
+        Ty::u(kk),
+        t.weight,
+        t.signal,
+    ])
+    .map(|(n, ty)| reg(&mut m, &format!("apply_decay_{n}"), ty))
+    .collect();
+    rst_seq += "apply_decay_valid <= 1'b0;\n";
+    seq += &format!(
+        "// apply_step -> apply_decay\napply_decay_valid <= {};\napply_decay_u <= {}; apply_decay_k <= {}; apply_decay_a <= {}; apply_decay_syn <= {};\napply_decay_stepped <= {}; apply_decay_retain_w <= {}; apply_decay_retain_s <= {}; apply_decay_retain_l <= {};\napply_decay_base <= {}; apply_decay_slot_valid <= {}; apply_decay_selected <= {};\n{}",
+        v(&st_v), v(&st_u), v(&st_k), v(&st_a), v(&st_syn), v(&stepped), v(&rw), v(&rs), v(&rl), v(&st_base), v(&st_valid), v(&st_sel),
+        carry("apply_step", "apply_decay")
+    );
+    let dr = |n: &str| {
+        dc_regs
+            .iter()
+            .find(|s| s.name == format!("apply_decay_{n}"))
+            .unwrap()
+            .clone()
+    };
+    // apply_decay -> apply_consol
+    let d_syn = dr("syn");
+    let d_valid = dr("slot_valid");
+    let d_sel = dr("selected");
+    let d_base = dr("base");
+    let decays = m.wire(
+        "apply_decay_decays",
+        Ty::BIT,
+        format!("{} & ~{} & {}", v(&d_valid), v(&d_sel), v(&accepted_any)),
+    );
+    let accepted = m.wire(
+        "apply_decay_accepted",
+        Ty::BIT,
+        format!("{} & {}", v(&d_sel), v(&descent)),
+    );
+    let neww = e.weight_decay(&mut m, &dr("stepped"), &dr("retain_w"), &decays);
+    let d_s = m.wire(
+        "apply_decay_short",
+        t.trail,
+        if stores_s {
+            slice(v(&d_syn), s_lo, tb)
+        } else {
+            t.trail.lit(0)
+        },
+    );
+    let d_p = m.wire("apply_decay_long", t.trail, slice(v(&d_syn), p_lo, tb));
+    let news = e.trail(
+        &mut m,
+        "trail_short",
+        &d_s,
+        &dr("retain_s"),
+        &d_base,
+        false,
+        &mode,
+        &accepted,
+        &d_valid,
+    );
+    let newp = e.trail(
+        &mut m,
+        "trail_long",
+        &d_p,
+        &dr("retain_l"),
+        &d_base,
+        true,
+        &mode,
+        &accepted,
+        &d_valid,
+    );
+    let cs_regs: Vec<Sig> = [
+        "valid",
+        "u",
+        "k",
+        "a",
+        "c",
+        "w",
+        "s",
+        "p",
+        "base",
+        "slot_valid",
+        "accepted",
+        "mask",
+        "selected_bits",
+        "bias",
+        "bias_dir",
+    ]
+    .iter()
+    .zip([
+        Ty::BIT,
+        Ty::u(w.u),
+        Ty::u(w.k),
+        Ty::u(w.a),
+        t.consolidation,
+        t.weight,
+        t.trail,
+        t.trail,
+        base.ty,
+        Ty::BIT,
+        Ty::BIT,
+        Ty::u(kk + valid_w),
+        Ty::u(kk),
+        t.weight,
+        t.signal,
+    ])
+    .map(|(n, ty)| reg(&mut m, &format!("apply_consol_{n}"), ty))
+    .collect();
+    let cr = |n: &str| {
+        cs_regs
+            .iter()
+            .find(|s| s.name == format!("apply_consol_{n}"))
+            .unwrap()
+            .clone()
+    };
+    rst_seq += "apply_consol_valid <= 1'b0;\n";
+    seq += &format!(
+        "// apply_decay -> apply_consol\napply_consol_valid <= apply_decay_valid;\napply_consol_u <= apply_decay_u; apply_consol_k <= apply_decay_k; apply_consol_a <= apply_decay_a;\napply_consol_c <= {}; apply_consol_w <= {}; apply_consol_s <= {}; apply_consol_p <= {};\napply_consol_base <= apply_decay_base; apply_consol_slot_valid <= apply_decay_slot_valid; apply_consol_accepted <= {};\n{}",
+        if stores_c { slice(v(&d_syn), c_lo, f.consolidation.bits) } else { t.consolidation.lit(0) },
+        v(&neww), v(&news), v(&newp), v(&accepted), carry("apply_decay", "apply_consol")
+    );
+    // apply_consol -> apply_write
+    let newc = e.consolidation(
+        &mut m,
+        &cr("c"),
+        &cr("p"),
+        &cr("base"),
+        &mode,
+        &cr("accepted"),
+        &consolidate,
+        &cr("slot_valid"),
+    );
+    let s_kept = if stores_s {
+        cr("s")
+    } else {
+        m.wire("apply_consol_short_dropped", t.trail, t.trail.lit(0))
+    };
+    let eff2 = e.effective_trail(&mut m, &s_kept, &cr("p"));
+    let wr_regs: Vec<Sig> = [
+        "valid",
+        "u",
+        "k",
+        "a",
+        "w",
+        "s",
+        "p",
+        "c",
+        "effective",
+        "slot_valid",
+        "mask",
+        "selected_bits",
+        "bias",
+        "bias_dir",
+    ]
+    .iter()
+    .zip([
+        Ty::BIT,
+        Ty::u(w.u),
+        Ty::u(w.k),
+        Ty::u(w.a),
+        t.weight,
+        t.trail,
+        t.trail,
+        t.consolidation,
+        eff2.ty,
+        Ty::BIT,
+        Ty::u(kk + valid_w),
+        Ty::u(kk),
+        t.weight,
+        t.signal,
+    ])
+    .map(|(n, ty)| reg(&mut m, &format!("apply_write_{n}"), ty))
+    .collect();
+    let wr = |n: &str| {
+        wr_regs
+            .iter()
+            .find(|s| s.name == format!("apply_write_{n}"))
+            .unwrap()
+            .clone()
+    };
+    rst_seq += "apply_write_valid <= 1'b0;\n";
+    seq += &format!(
+        "// apply_consol -> apply_write\napply_write_valid <= apply_consol_valid;\napply_write_u <= apply_consol_u; apply_write_k <= apply_consol_k; apply_write_a <= apply_consol_a;\napply_write_w <= apply_consol_w; apply_write_s <= {}; apply_write_p <= apply_consol_p; apply_write_c <= {}; apply_write_effective <= {};\napply_write_slot_valid <= apply_consol_slot_valid;\n{}",
+        v(&s_kept), v(&newc), v(&eff2), carry("apply_consol", "apply_write")
+    );
+    // apply_write: syn write-back, mass, bias and accepted bits, divider start.
+    let mut word = vec![sigs(&wr("w")), v(&wr("p")).to_string()];
+    if stores_s {
+        word.push(v(&wr("s")).to_string());
+    }
+    if stores_c {
+        word.push(v(&wr("c")).to_string());
+    }
+    word.reverse();
+    let mass_ty = Ty::u(eff2.ty.width + bits_for(k as u64 + 1));
+    let mass = reg(&mut m, "mass", mass_ty);
+    let wk0 = m.wire(
+        "apply_write_first_slot",
+        Ty::BIT,
+        format!("apply_write_k == {}", Ty::u(w.k).lit(0)),
+    );
+    let wkl = m.wire(
+        "apply_write_last_slot",
+        Ty::BIT,
+        format!("apply_write_k == {}", Ty::u(w.k).lit(k as i128 - 1)),
+    );
+    let zm = m.wire("mass_zero", mass_ty, mass_ty.lit(0));
+    let mbase = m.mux("mass_base", &wk0, &zm, &mass);
+    let ze = m.wire("mass_skip", eff2.ty, eff2.ty.lit(0));
+    let madd = m.mux("mass_term", &wr("slot_valid"), &wr("effective"), &ze);
+    let mnext = m.add("mass_sum", &mbase, &madd);
+    let mnext = m.cast(&mnext, mass_ty);
+    let newb = e.bias_step(&mut m, &wr("bias"), &wr("bias_dir"), &descent);
+    let lacc = m.wire(
+        "apply_write_accepted_bits",
+        Ty::u(kk),
+        format!("{{{}{{{}}}}} & apply_write_selected_bits", kk, v(&descent)),
+    );
+    // Divider operands: valid << (trail.frac + gate_recip.frac), max(mass, 1).
+    let q_bits = f.gate_recip.bits;
+    let shift = f.trail.frac + f.gate_recip.frac;
+    let num_w = valid_w + shift;
+    let den_w = mass_ty.width;
+    let rem_w = num_w.max(den_w + q_bits) + 1;
+    let wvalid = m.wire(
+        "apply_write_valid_count",
+        cnt_ty,
+        slice("apply_write_mask", kk, valid_w),
+    );
+    let num = m.wire(
+        "divider_dividend",
+        Ty::u(rem_w),
+        format!("{{{}'b0, {}}} << {}", rem_w - valid_w, v(&wvalid), shift),
+    );
+    let one_m = m.wire("mass_floor", mass_ty, mass_ty.lit(1));
+    let den = m.max("divider_divisor_floor", &mnext, &one_m);
+    let den = m.cast(&den, Ty::u(rem_w));
+    let ovf = m.wire(
+        "divider_overflow",
+        Ty::BIT,
+        format!("{} >= ({} << {})", v(&num), v(&den), q_bits),
+    );
+    let empty = m.wire(
+        "divider_empty",
+        Ty::BIT,
+        format!("{} == {}", v(&wvalid), cnt_ty.lit(0)),
+    );
+    seq += &format!(
+        "// apply_write\nif (apply_write_valid) begin\n    {}[apply_write_a] <= {{{}}};\n    {} <= {};\n    if ({}) begin {}[apply_write_u] <= {}; {}[apply_write_u] <= {}; end\nend\n",
+        v(&syn), word.join(", "), v(&mass), v(&mnext), v(&wk0), v(&bias_mem), sigs(&newb), v(&lacc_mem), v(&lacc)
+    );
+    // Divider stages div_0 .. div_{Q-1}: stage s decides quotient bit Q-1-s.
+    let mut dsq = String::new();
+    for s in 0..q_bits {
+        let bit = q_bits - 1 - s;
+        let dv = reg(&mut m, &format!("div_{s}_valid"), Ty::BIT);
+        let du = reg(&mut m, &format!("div_{s}_u"), Ty::u(w.u));
+        let drem = reg(&mut m, &format!("div_{s}_remainder"), Ty::u(rem_w));
+        let dden = reg(&mut m, &format!("div_{s}_divisor"), Ty::u(rem_w));
+        let dq = reg(&mut m, &format!("div_{s}_quotient"), Ty::u(q_bits));
+        let dovf = reg(&mut m, &format!("div_{s}_overflow"), Ty::BIT);
+        let demp = reg(&mut m, &format!("div_{s}_empty"), Ty::BIT);
+        rst_seq += &format!("{} <= 1'b0;\n", v(&dv));
+        let (src_v, src_u, src_rem, src_den, src_q, src_ovf, src_emp) = if s == 0 {
+            (
+                "apply_write_valid & apply_write_last_slot".to_string(),
+                "apply_write_u".to_string(),
+                v(&num).to_string(),
+                v(&den).to_string(),
+                Ty::u(q_bits).lit(0),
+                v(&ovf).to_string(),
+                v(&empty).to_string(),
+            )
+        } else {
+            let p = s - 1;
+            (
+                format!("div_{p}_valid"),
+                format!("div_{p}_u"),
+                format!("div_{p}_remainder"),
+                format!("div_{p}_divisor"),
+                format!("div_{p}_quotient"),
+                format!("div_{p}_overflow"),
+                format!("div_{p}_empty"),
+            )
+        };
+        let shifted = m.wire(
+            &format!("div_{s}_trial"),
+            Ty::u(rem_w),
+            format!("{src_den} << {bit}"),
+        );
+        let fits = m.wire(
+            &format!("div_{s}_fits"),
+            Ty::BIT,
+            format!("{src_rem} >= {}", v(&shifted)),
+        );
+        dsq += &format!(
+            "{dv} <= {src_v}; {du} <= {src_u}; {dden} <= {src_den}; {dovf} <= {src_ovf}; {demp} <= {src_emp};\n{drem} <= {fits} ? {src_rem} - {sh} : {src_rem};\n{dq} <= {src_q} | ({{{qb}{{{fits}}}}} & ({one} << {bit}));\n",
+            dv = v(&dv), du = v(&du), dden = v(&dden), dovf = v(&dovf), demp = v(&demp), drem = v(&drem), dq = v(&dq),
+            fits = v(&fits), sh = v(&shifted), qb = q_bits, one = Ty::u(q_bits).lit(1)
+        );
+    }
+    let _ = &wkl;
+    let last = q_bits - 1;
+    seq += &format!(
+        "// gate divider\n{dsq}if (div_{last}_valid) {recip}[div_{last}_u] <= div_{last}_empty ? {zero} : (div_{last}_overflow ? {max} : div_{last}_quotient);\n",
+        recip = v(&recip_mem), zero = Ty::u(q_bits).lit(0), max = Ty::u(q_bits).lit(f.gate_recip.max_raw() as i128)
+    );
+
+    // ----------------------------------------------------------------- host port
+    let hs = |x: u64| format!("4'd{x}");
+    let a = v(&host_addr);
+    let dw = w.host_data;
+    let fit = |width: u32| -> String {
+        if width == dw {
+            v(&host_wdata).to_string()
+        } else {
+            format!("{}[{}:0]", v(&host_wdata), width - 1)
+        }
+    };
+    let widen = |expr: String, width: u32| -> String {
+        if width == dw {
+            expr
+        } else {
+            format!("{{{}'b0, {expr}}}", dw - width)
+        }
+    };
+    let addr = |depth: usize| -> String {
+        let bits = bits_for(depth as u64);
+        if bits == w.host_addr {
+            a.to_string()
+        } else {
+            format!("{a}[{}:0]", bits - 1)
+        }
+    };
+    let mut host = String::new();
+    host += &format!("if ({}) begin\n    case ({})\n", v(&host_we), v(&host_sel));
+    for (id, mem, width, depth) in [
+        (sel::SYN, &syn, syn_w, u_count * k),
+        (sel::NBR, &nbr, w.nbr + kk, u_count * k),
+        (sel::PRE, &pre, f.activation.bits, max_rows * c.layer.inputs),
+        (
+            sel::POST_ERR,
+            &post_err,
+            f.activation.bits + f.error.bits,
+            max_rows * u_count,
+        ),
+        (sel::MASK, &mask_mem, kk + valid_w, u_count),
+        (sel::RECIP, &recip_mem, f.gate_recip.bits, u_count),
+        (sel::BIAS, &bias_mem, f.weight.bits, u_count),
+        (sel::LAST_ACCEPTED, &lacc_mem, kk, u_count),
+    ] {
+        host += &format!(
+            "        {}: {}[{}] <= {};\n",
+            hs(id),
+            v(mem),
+            addr(depth),
+            fit(width)
+        );
+    }
+    host += "        default: ;\n    endcase\nend\ncase (host_sel)\n";
+    for (id, mem, width, depth) in [
+        (sel::SYN, &syn, syn_w, u_count * k),
+        (sel::NBR, &nbr, w.nbr + kk, u_count * k),
+        (sel::MASK, &mask_mem, kk + valid_w, u_count),
+        (sel::RECIP, &recip_mem, f.gate_recip.bits, u_count),
+        (sel::BIAS, &bias_mem, f.weight.bits, u_count),
+        (sel::LAST_ACCEPTED, &lacc_mem, kk, u_count),
+        (sel::SELECTED, &sel_mem, kk, u_count),
+    ] {
+        host += &format!(
+            "    {}: {} <= {};\n",
+            hs(id),
+            v(&host_rdata),
+            widen(format!("{}[{}]", v(mem), addr(depth)), width)
+        );
+    }
+    host += &format!(
+        "    default: {} <= {};\nendcase\n",
+        v(&host_rdata),
+        Ty::u(dw).lit(0)
+    );
+
+    let indent = |s: &str| {
+        s.lines()
+            .map(|l| format!("        {l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    m.raw(format!(
+        "// The datapath: every stage register and memory write, one clock.\nalways @(posedge clk) begin\n    if (rst) begin\n{}\n    end else begin\n{}\n    end\nend\n",
+        indent(&rst_seq),
+        indent(&seq)
+    ));
+    m.raw(format!("// Host access (the engine is idle while the host writes).\nalways @(posedge clk) begin\n{}end\n", host.lines().map(|l| format!("    {l}\n")).collect::<String>()));
+    m
+}
+
+/// The cycles of each phase after its last issue (from the model).
+pub fn drains(c: &HwConfig) -> (u64, u64, u64) {
+    (
+        ACC_DRAIN,
+        SEL_DRAIN,
+        APPLY_WRITE_LATENCY + c.formats.gate_recip.bits as u64,
+    )
+}
+
+/// The top module: control FSM and issue counters (shared by all lanes), the phase
+/// flags and the descent test, the `rows_recip` ROM, the lanes, and the host port.
+pub fn top_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
+    let w = Widths::new(c, dp);
+    let f = &dp.f;
+    let (k, uk) = (c.layer.k, c.slots_per_lane());
+    let mut m = Module::new("lpn_engine", header);
+    let inp = |m: &mut Module, n: &str, t: Ty| m.port(Dir::Input, n, t);
+    inp(&mut m, "clk", Ty::BIT);
+    inp(&mut m, "rst", Ty::BIT);
+    inp(&mut m, "start", Ty::BIT);
+    inp(&mut m, "rows", Ty::u(w.rows));
+    inp(&mut m, "budget", Ty::u(w.budget));
+    inp(&mut m, "mode", Ty::u(2));
+    inp(&mut m, "consolidate", Ty::BIT);
+    inp(&mut m, "host_we", Ty::BIT);
+    inp(&mut m, "host_sel", Ty::u(4));
+    inp(&mut m, "host_lane", Ty::u(w.lane));
+    inp(&mut m, "host_addr", Ty::u(w.host_addr));
+    inp(&mut m, "host_wdata", Ty::u(w.host_data));
+    let rdata = m.port(Dir::Output, "host_rdata", Ty::u(w.host_data));
+    let busy = m.port(Dir::Output, "busy", Ty::BIT);
+    let phase_out = m.port(Dir::Output, "phase", Ty::u(2));
+    m.port(Dir::OutputReg, "descent", Ty::BIT);
+    let count_w = bits_for(c.synapses() as u64 + 1);
+    m.port(Dir::OutputReg, "selected_count", Ty::u(count_w));
+
+    let phase = m.reg("phase_q", Ty::u(2));
+    let t = m.reg("phase_cycle", Ty::u(w.t));
+    let (iu, ik, ir, ia) = (
+        m.reg("iss_u", Ty::u(w.u)),
+        m.reg("iss_k", Ty::u(w.k)),
+        m.reg("iss_r", Ty::u(w.r)),
+        m.reg("iss_a", Ty::u(w.a)),
+    );
+    let _ = (&iu, &ik, &ir, &ia, &t);
+    m.reg("rows_last", Ty::u(w.r));
+    m.reg("rows_recip", Ty::u(f.rows_recip.bits));
+    m.reg("acc_issue_len", Ty::u(w.t));
+    m.reg("budget_q", Ty::u(w.budget));
+    m.reg("mode_q", Ty::u(2));
+    m.reg("consolidate_q", Ty::BIT);
+    m.reg("bias_nonzero", Ty::BIT);
+    m.reg("select_descent", Ty::BIT);
+    m.reg("selected_any", Ty::BIT);
+    m.reg("host_lane_q", Ty::u(w.lane));
+    let (drain_acc, drain_sel, drain_apply) = drains(c);
+    let tl = |x: u64| Ty::u(w.t).lit(x as i128);
+    m.wire("busy_now", Ty::BIT, format!("{} != 2'd0", phase.name));
+    m.assign(
+        &busy,
+        &Sig {
+            name: "busy_now".into(),
+            ty: Ty::BIT,
+        },
+    );
+    m.assign(&phase_out, &phase);
+    m.wire(
+        "issue_len",
+        Ty::u(w.t),
+        format!("(phase_q == 2'd1) ? acc_issue_len : {}", tl(uk as u64)),
+    );
+    m.wire(
+        "phase_last",
+        Ty::u(w.t),
+        format!(
+            "(phase_q == 2'd1) ? acc_issue_len + {} : ((phase_q == 2'd2) ? {} : {})",
+            tl(drain_acc - 1),
+            tl(uk as u64 + drain_sel - 1),
+            tl(uk as u64 + drain_apply - 1)
+        ),
+    );
+    m.wire(
+        "iss_valid",
+        Ty::BIT,
+        "busy_now & (phase_cycle < issue_len)".into(),
+    );
+    // Lane flags, ORed and summed over the lanes.
+    let lanes = c.lanes;
+    let mut or_bias = Vec::new();
+    let mut or_desc = Vec::new();
+    let mut or_any = Vec::new();
+    let mut sum_count = Vec::new();
+    for l in 0..lanes {
+        m.wire(&format!("lane{l}_bias_nonzero"), Ty::BIT, "1'b0".into());
+        or_bias.push(format!("lane{l}_bias_nonzero_q"));
+        or_desc.push(format!("lane{l}_select_descent_q"));
+        or_any.push(format!("lane{l}_selected_any_q"));
+        sum_count.push(format!(
+            "{{{}'b0, lane{l}_selected_count_q}}",
+            count_w - w.budget
+        ));
+    }
+    // (The `_q` names are the lane instance outputs, declared below as wires.)
+    let mut inst = String::new();
+    for l in 0..lanes {
+        inst += &format!(
+            "wire lane{l}_bias_nonzero_q, lane{l}_select_descent_q, lane{l}_selected_any_q;\nwire [{}:0] lane{l}_selected_count_q;\nwire [{}:0] lane{l}_rdata;\n",
+            w.budget - 1,
+            w.host_data - 1
+        );
+        inst += &format!(
+            "lpn_lane lane{l} (\n    .clk(clk), .rst(rst), .phase(phase_q), .iss_valid(iss_valid),\n    .iss_u(iss_u), .iss_k(iss_k), .iss_r(iss_r), .iss_a(iss_a),\n    .rows_last(rows_last), .rows_recip(rows_recip), .budget(budget_q), .mode(mode_q),\n    .consolidate(consolidate_q), .descent(descent), .accepted_any(descent & selected_any),\n    .host_we(host_we & ((host_sel == 4'd{pre}) | (host_lane == {lane}))), .host_sel(host_sel),\n    .host_addr(host_addr), .host_wdata(host_wdata), .host_rdata(lane{l}_rdata),\n    .flag_bias_nonzero(lane{l}_bias_nonzero_q), .flag_select_descent(lane{l}_select_descent_q),\n    .flag_selected_any(lane{l}_selected_any_q), .flag_selected_count(lane{l}_selected_count_q)\n);\n",
+            pre = sel::PRE,
+            lane = Ty::u(w.lane).lit(l as i128),
+        );
+    }
+    let mut rmux = String::from("case (host_lane_q)\n");
+    for l in 0..lanes {
+        rmux += &format!(
+            "    {}: host_rdata_mux = lane{l}_rdata;\n",
+            Ty::u(w.lane).lit(l as i128)
+        );
+    }
+    rmux += &format!(
+        "    default: host_rdata_mux = {};\nendcase\n",
+        Ty::u(w.host_data).lit(0)
+    );
+    m.raw(inst);
+    m.raw(format!(
+        "wire flags_bias_nonzero = {};\nwire flags_select_descent = {};\nwire flags_selected_any = {};\nwire [{}:0] flags_selected_count = {};\nreg [{}:0] host_rdata_mux;\nalways @(*) begin\n{}end\nassign host_rdata = host_rdata_mux;\n",
+        or_bias.join(" | "),
+        or_desc.join(" | "),
+        or_any.join(" | "),
+        count_w - 1,
+        sum_count.join(" + "),
+        w.host_data - 1,
+        rmux.lines().map(|l| format!("    {l}\n")).collect::<String>()
+    ));
+    let _ = rdata;
+    // rows_recip ROM, from the model's function.
+    let mut rom = String::from("case (rows)\n");
+    for r in 1..=c.max_rows {
+        rom += &format!(
+            "    {}: rows_recip <= {};\n",
+            Ty::u(w.rows).lit(r as i128),
+            Ty::u(f.rows_recip.bits).lit(dp.rows_recip(r) as i128)
+        );
+    }
+    rom += &format!(
+        "    default: rows_recip <= {};\nendcase\n",
+        Ty::u(f.rows_recip.bits).lit(0)
+    );
+    let ind = |s: &str, n: usize| {
+        s.lines()
+            .map(|l| format!("{}{l}\n", " ".repeat(n)))
+            .collect::<String>()
+    };
+    let kl = Ty::u(w.k).lit(k as i128 - 1);
+    let rows_ty = Ty::u(w.rows);
+    m.raw(format!(
+        "// Control: start latches the step's registers; each phase issues, drains, moves on.
+always @(posedge clk) begin
+    host_lane_q <= host_lane;
+    if (rst) begin
+        phase_q <= 2'd0;
+        phase_cycle <= {t0};
+        descent <= 1'b0;
+        selected_count <= {c0};
+        bias_nonzero <= 1'b0;
+        select_descent <= 1'b0;
+        selected_any <= 1'b0;
+    end else if (phase_q == 2'd0) begin
+        if (start) begin
+            phase_q <= 2'd1;
+            phase_cycle <= {t0};
+            iss_u <= {u0}; iss_k <= {k0}; iss_r <= {r0}; iss_a <= {a0};
+            rows_last <= {rows_low} - {r1};
+            acc_issue_len <= {{{tpad}'b0, rows}} * {uk};
+            budget_q <= budget;
+            mode_q <= mode;
+            consolidate_q <= consolidate;
+            descent <= 1'b0;
+            selected_count <= {c0};
+            bias_nonzero <= 1'b0;
+            select_descent <= 1'b0;
+            selected_any <= 1'b0;
+{rom}        end
+    end else begin
+        bias_nonzero <= bias_nonzero | flags_bias_nonzero;
+        select_descent <= select_descent | flags_select_descent;
+        selected_any <= selected_any | flags_selected_any;
+        selected_count <= selected_count + flags_selected_count;
+        if (phase_cycle == phase_last) begin
+            phase_cycle <= {t0};
+            iss_u <= {u0}; iss_k <= {k0}; iss_r <= {r0}; iss_a <= {a0};
+            if (phase_q == 2'd2)
+                // The descent test: D < 0 iff a selected slot has a non-zero signal or a
+                // bias direction is non-zero (flags of this very cycle included).
+                descent <= select_descent | flags_select_descent | bias_nonzero | flags_bias_nonzero;
+            phase_q <= (phase_q == 2'd3) ? 2'd0 : phase_q + 2'd1;
+        end else begin
+            phase_cycle <= phase_cycle + {t1};
+            if (iss_valid) begin
+                if ((phase_q != 2'd1) | (iss_r == rows_last)) begin
+                    iss_r <= {r0};
+                    iss_a <= iss_a + {a1};
+                    if (iss_k == {kl}) begin iss_k <= {k0}; iss_u <= iss_u + {u1}; end
+                    else iss_k <= iss_k + {k1};
+                end else iss_r <= iss_r + {r1};
+            end
+        end
+    end
+end
+",
+        t0 = Ty::u(w.t).lit(0),
+        t1 = Ty::u(w.t).lit(1),
+        c0 = Ty::u(count_w).lit(0),
+        u0 = Ty::u(w.u).lit(0),
+        u1 = Ty::u(w.u).lit(1),
+        k0 = Ty::u(w.k).lit(0),
+        k1 = Ty::u(w.k).lit(1),
+        r0 = Ty::u(w.r).lit(0),
+        r1 = Ty::u(w.r).lit(1),
+        a0 = Ty::u(w.a).lit(0),
+        a1 = Ty::u(w.a).lit(1),
+        rows_low = if w.r == w.rows { "rows".to_string() } else { format!("rows[{}:0]", w.r - 1) },
+        tpad = w.t - rows_ty.width,
+        uk = Ty::u(w.t).lit(uk as i128),
+        kl = kl,
+        rom = ind(&rom, 12),
+    ));
+    m
+}
+
+/// Everything `lpn gen` writes: the Verilog files and the manifest.
+#[derive(Debug, Clone)]
+pub struct Generated {
+    /// (file name, text): `lpn_lane.v`, `lpn_engine.v`.
+    pub files: Vec<(String, String)>,
+    /// The manifest.
+    pub manifest: Manifest,
+}
+
+/// Machine-readable description of generated RTL.
+#[derive(Debug, Clone, Serialize)]
+pub struct Manifest {
+    /// Manifest format version.
+    pub version: u32,
+    /// Top module.
+    pub top: String,
+    /// The configuration.
+    pub config: HwConfig,
+    /// Ports of the top module: name, direction, width, signedness.
+    pub ports: Vec<PortInfo>,
+    /// Signal widths.
+    pub widths: Widths,
+    /// Host memory selectors and word layouts.
+    pub host_memories: Vec<HostMemory>,
+    /// Cycle formula: `(rows + 2) * slots_per_lane + latency`.
+    pub cycle_formula: CycleFormula,
+    /// Memories per lane with depths and widths (the config's memory plan).
+    pub memory_plan: lpn_cycle::config::MemoryPlan,
+    /// Quantised learning constants.
+    pub constants: lpn_cycle::Constants,
+}
+
+/// One port of the top module.
+#[derive(Debug, Clone, Serialize)]
+pub struct PortInfo {
+    /// Name.
+    pub name: String,
+    /// `input` or `output`.
+    pub direction: &'static str,
+    /// Bits.
+    pub width: u32,
+    /// Two's complement.
+    pub signed: bool,
+}
+
+/// A memory the host can reach.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostMemory {
+    /// `host_sel` value.
+    pub sel: u64,
+    /// Name.
+    pub name: &'static str,
+    /// Word layout, most significant field first.
+    pub layout: String,
+    /// Address.
+    pub address: &'static str,
+    /// Readable.
+    pub readable: bool,
+    /// Writable.
+    pub writable: bool,
+}
+
+/// The cycle formula's constants.
+#[derive(Debug, Clone, Serialize)]
+pub struct CycleFormula {
+    /// Slot addresses per lane (`U*K`).
+    pub slots_per_lane: usize,
+    /// Fixed latency.
+    pub latency: u64,
+}
+
+/// Generates the engine for a configuration.
+pub fn generate(c: &HwConfig) -> lpn_cycle::Result<Generated> {
+    c.validate()?;
+    let dp = Datapath::new(c)?;
+    let lane = lane_module(
+        c,
+        &dp,
+        &crate::header(
+            c,
+            "LPN sparse-trail update engine: one lane (memories and the three phase pipelines).",
+        ),
+    );
+    let top = top_module(c, &dp, &crate::header(c, "LPN sparse-trail update engine: control, flags, host port and lanes (top: lpn_engine)."));
+    let ports = top
+        .ports()
+        .iter()
+        .map(|(d, s)| PortInfo {
+            name: s.name.clone(),
+            direction: if *d == Dir::Input { "input" } else { "output" },
+            width: s.ty.width,
+            signed: s.ty.signed,
+        })
+        .collect();
+    let f = &dp.f;
+    let mut syn_layout = Vec::new();
+    if c.stores_consolidation() {
+        syn_layout.push(format!("consolidation u{}", f.consolidation.bits));
+    }
+    if c.stores_short() {
+        syn_layout.push(format!("short u{}", f.trail.bits));
+    }
+    syn_layout.push(format!("long u{}", f.trail.bits));
+    syn_layout.push(format!("weight s{}", f.weight.bits));
+    let w = Widths::new(c, &dp);
+    let host_memories = vec![
+        HostMemory {
+            sel: sel::SYN,
+            name: "syn",
+            layout: syn_layout.join(", "),
+            address: "u*K + k",
+            readable: true,
+            writable: true,
+        },
+        HostMemory {
+            sel: sel::NBR,
+            name: "nbr",
+            layout: format!("near u{}, input u{}", c.layer.k, w.nbr),
+            address: "u*K + k",
+            readable: true,
+            writable: true,
+        },
+        HostMemory {
+            sel: sel::PRE,
+            name: "pre",
+            layout: format!("pre s{}", f.activation.bits),
+            address: "input*max_rows + row (all lanes)",
+            readable: false,
+            writable: true,
+        },
+        HostMemory {
+            sel: sel::POST_ERR,
+            name: "post_err",
+            layout: format!("err s{}, post s{}", f.error.bits, f.activation.bits),
+            address: "u*max_rows + row",
+            readable: false,
+            writable: true,
+        },
+        HostMemory {
+            sel: sel::MASK,
+            name: "mask",
+            layout: format!("valid_count u{}, mask u{}", w.budget, c.layer.k),
+            address: "u",
+            readable: true,
+            writable: true,
+        },
+        HostMemory {
+            sel: sel::RECIP,
+            name: "gate_recip",
+            layout: format!("gate_recip u{}", f.gate_recip.bits),
+            address: "u",
+            readable: true,
+            writable: true,
+        },
+        HostMemory {
+            sel: sel::BIAS,
+            name: "bias",
+            layout: format!("bias s{}", f.weight.bits),
+            address: "u",
+            readable: true,
+            writable: true,
+        },
+        HostMemory {
+            sel: sel::LAST_ACCEPTED,
+            name: "last_accepted",
+            layout: format!("accepted u{}", c.layer.k),
+            address: "u",
+            readable: true,
+            writable: true,
+        },
+        HostMemory {
+            sel: sel::SELECTED,
+            name: "selected",
+            layout: format!("selected u{}", c.layer.k),
+            address: "u",
+            readable: true,
+            writable: false,
+        },
+    ];
+    let manifest = Manifest {
+        version: 1,
+        top: "lpn_engine".into(),
+        config: c.clone(),
+        ports,
+        widths: w,
+        host_memories,
+        cycle_formula: CycleFormula {
+            slots_per_lane: c.slots_per_lane(),
+            latency: lpn_cycle::pipeline_latency(c),
+        },
+        memory_plan: c.memory_plan(),
+        constants: dp.k.clone(),
+    };
+    Ok(Generated {
+        files: vec![
+            ("lpn_lane.v".into(), lane.emit()),
+            ("lpn_engine.v".into(), top.emit()),
+        ],
+        manifest,
+    })
+}

@@ -1,0 +1,147 @@
+//! The generated engine under Verilator equals the cycle model bit for bit and cycle for
+//! cycle: every golden vector, and random configurations with random layers and inputs.
+
+use std::path::PathBuf;
+
+use lpn_cycle::vectors::{judge, run_cycle_model, Vectors};
+use lpn_rtl::cosim;
+use lpn_rtl::engine::generate;
+
+const NAMES: [&str; 4] = [
+    "regression",
+    "consolidation",
+    "neighbor_follow",
+    "masked_nogate",
+];
+
+fn cache() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("rtl-cache")
+}
+
+fn vectors(name: &str) -> Vectors {
+    Vectors::load(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("../golden/vectors/{name}.vectors.json")),
+    )
+    .unwrap()
+}
+
+#[test]
+fn golden_vectors_run_bit_exact_on_the_rtl() {
+    for name in NAMES {
+        let v = vectors(name);
+        let model = cosim::build(&v.config, &cache()).unwrap();
+        let work = cache().join(format!("work-golden-{name}"));
+        std::fs::create_dir_all(&work).unwrap();
+        let got = cosim::run_vectors(&model, &v, &work, None).unwrap();
+        assert_eq!(got.len(), v.steps.len());
+        let r = judge(&v, &got, Default::default()).unwrap();
+        assert_eq!(r.mismatch_count, 0, "{name}: {:?}", r.mismatches);
+        assert!(r.violations.is_empty(), "{name}: {:?}", r.violations);
+        // The same results as the cycle model, field for field.
+        let (model_results, _) = run_cycle_model(&v).unwrap();
+        assert_eq!(got, model_results, "{name}");
+    }
+}
+
+#[test]
+fn a_corrupted_vector_word_is_reported_with_step_slot_and_field() {
+    let mut v = vectors("masked_nogate");
+    let model = cosim::build(&v.config, &cache()).unwrap();
+    let work = cache().join("work-corrupt-vector");
+    std::fs::create_dir_all(&work).unwrap();
+    v.steps[6].expected.state.long[9] += 1;
+    let got = cosim::run_vectors(&model, &v, &work, None).unwrap();
+    let r = judge(&v, &got, Default::default()).unwrap();
+    assert_eq!(r.mismatch_count, 1);
+    assert!(
+        r.mismatches[0]
+            .to_string()
+            .starts_with("step 6 slot 9 field long: expected "),
+        "{}",
+        r.mismatches[0]
+    );
+}
+
+#[test]
+fn a_flipped_bit_in_one_rtl_constant_is_caught() {
+    let v = vectors("regression");
+    let g = generate(&v.config).unwrap();
+    let dp = lpn_cycle::Datapath::new(&v.config).unwrap();
+    let from = format!("LONG_EVAPORATION = 24'h{:X};", dp.k.long_evaporation);
+    let to = format!(
+        "LONG_EVAPORATION = 24'h{:X};",
+        dp.k.long_evaporation ^ (1 << 4)
+    );
+    let files: Vec<(String, String)> = g
+        .files
+        .iter()
+        .map(|(n, t)| {
+            if n == "lpn_lane.v" {
+                assert!(t.contains(&from), "{from}");
+                (n.clone(), t.replace(&from, &to))
+            } else {
+                (n.clone(), t.clone())
+            }
+        })
+        .collect();
+    let model = cosim::build_sources(&files, &cache()).unwrap();
+    let work = cache().join("work-flipped");
+    std::fs::create_dir_all(&work).unwrap();
+    let got = cosim::run_vectors(&model, &v, &work, None).unwrap();
+    let r = judge(&v, &got, Default::default()).unwrap();
+    assert!(r.mismatch_count > 0);
+    let first = &r.mismatches[0];
+    // Names the step, the slot and the field (the long trail is the first to move).
+    assert_eq!(first.field, "long", "{first}");
+    assert!(
+        first.slot.is_some()
+            && first
+                .to_string()
+                .starts_with(&format!("step {} slot ", first.step)),
+        "{first}"
+    );
+}
+
+/// Random configurations (lanes, K, ragged lanes, rows, narrow formats, consolidation,
+/// short trail, gate and bias off), each one Verilator build, each run with several
+/// random layers whose words include the format limits: the RTL equals the cycle model
+/// in every update. The seed is `LPN_COSIM_SEED` (default 1), printed on failure.
+#[test]
+fn random_configurations_equal_the_cycle_model() {
+    use lpn_cycle::random::{self, Rng};
+    use lpn_cycle::Engine;
+    let seed: u32 = std::env::var("LPN_COSIM_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    let mut rng = Rng::new(seed);
+    let mut cases = 0;
+    for case in 0..4 {
+        let c = random::config(&mut rng, case);
+        let model = cosim::build(&c, &cache()).unwrap();
+        let work = cache().join(format!("work-random-{seed}-{case}"));
+        std::fs::create_dir_all(&work).unwrap();
+        for layer in 0..6 {
+            let (wiring, state) = random::layer(&mut rng, &c);
+            let inputs: Vec<_> = (0..10).map(|_| random::input(&mut rng, &c)).collect();
+            let got = cosim::run(&model, &c, &wiring, &state, &inputs, &work).unwrap();
+            let mut e = Engine::new(&c).unwrap();
+            e.load(&wiring, &state).unwrap();
+            for (i, (g, input)) in got.iter().zip(&inputs).enumerate() {
+                let r = e.update(input).unwrap();
+                let at = format!(
+                    "seed {seed} config {case} ({:?}, {} lanes) layer {layer} step {i}",
+                    c.layer, c.lanes
+                );
+                assert_eq!(g.cycles, r.cycles, "{at}: cycles");
+                assert_eq!(g.descent, r.descent, "{at}: descent");
+                assert_eq!(g.selected_count, r.selected, "{at}: selected count");
+                assert_eq!(g.selected, e.selected(), "{at}: selected");
+                assert_eq!(g.state, e.read_state(), "{at}: state");
+                cases += 1;
+            }
+        }
+    }
+    assert!(cases >= 200, "{cases} cases");
+}
