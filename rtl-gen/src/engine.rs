@@ -106,6 +106,15 @@ fn v(x: &Sig) -> &str {
     &x.name
 }
 
+/// `expr` (of `from` bits) zero-extended to `to` bits.
+fn zext(expr: &str, from: u32, to: u32) -> String {
+    if to <= from {
+        expr.to_string()
+    } else {
+        format!("{{{}'b0, {expr}}}", to - from)
+    }
+}
+
 /// Bit `idx` of a `width`-bit vector (a scalar when the width is 1, where Verilog has no
 /// bit-select).
 fn bit(name: &str, width: u32, idx: &str) -> String {
@@ -229,12 +238,20 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     let am_mask = reg(&mut m, "acc_mult_mask", Ty::u(kk + valid_w));
     let am_recip = reg(&mut m, "acc_mult_recip", t.gate_recip);
     rst_seq += &format!("{} <= 1'b0;\n", v(&am_v));
+    // Addresses: input-major pre (input * max_rows + row), output-major post/err.
+    let rows_k = m.konst("max_rows_words", max_rows as i128, false);
+    let pa = m.mul("pre_row_base", &af_nbr, &rows_k);
+    let pa = m.add("pre_addr_sum", &pa, &af_r);
+    let pre_addr = m.cast(&pa, Ty::u(bits_for((max_rows * c.layer.inputs) as u64)));
+    let qa = m.mul("post_err_row_base", &af_u, &rows_k);
+    let qa = m.add("post_err_addr_sum", &qa, &af_r);
+    let pe_addr = m.cast(&qa, Ty::u(bits_for((max_rows * u_count) as u64)));
     let ab = f.activation.bits;
     seq += &format!(
-        "// acc_fetch -> acc_mult (activity; the slot's state on every row, used on the last)\n{} <= {};\n{} <= {}; {} <= {}; {} <= {}; {} <= {};\n{} <= $signed({}[{} * {} + {}]);\n{{{}, {}}} <= {}[{} * {} + {}];\n{} <= {}[{}]; {} <= {}[{}]; {} <= {}[{}];\n",
+        "// acc_fetch -> acc_mult (activity; the slot's state on every row, used on the last)\n{} <= {};\n{} <= {}; {} <= {}; {} <= {}; {} <= {};\n{} <= $signed({}[{}]);\n{{{}, {}}} <= {}[{}];\n{} <= {}[{}]; {} <= {}[{}]; {} <= {}[{}];\n",
         v(&am_v), v(&af_v), v(&am_u), v(&af_u), v(&am_k), v(&af_k), v(&am_r), v(&af_r), v(&am_a), v(&af_a),
-        v(&am_pre), v(&pre), v(&af_nbr), max_rows, v(&af_r),
-        v(&am_err), v(&am_post), v(&post_err), v(&af_u), max_rows, v(&af_r),
+        v(&am_pre), v(&pre), v(&pre_addr),
+        v(&am_err), v(&am_post), v(&post_err), v(&pe_addr),
         v(&am_syn), v(&syn), v(&af_a), v(&am_mask), v(&mask_mem), v(&af_u), v(&am_recip), v(&recip_mem), v(&af_u)
     );
     let _ = ab;
@@ -317,6 +334,11 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
         },
     );
     let nm_p = m.wire("norm_mean_long", t.trail, slice(v(&nm_syn), p_lo, tb));
+    // The normaliser reads the trails only.
+    m.sink(&nm_syn, 0, wb);
+    if stores_c {
+        m.sink(&nm_syn, c_lo, f.consolidation.bits);
+    }
     let mean = e.signal_mean(&mut m, &nm_sig, &rows_recip);
     let cof = e.cofire_mean(&mut m, &nm_co, &rows_recip);
     let eff = e.effective_trail(&mut m, &nm_s, &nm_p);
@@ -348,11 +370,13 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     );
     // norm_gate -> norm_signal
     let gate = e.gate(&mut m, &ng_eff, &ng_recip);
+    let ng_bits = m.wire("norm_gate_mask_bits", Ty::u(kk), slice(v(&ng_mask), 0, kk));
     let ng_valid_bit = m.wire(
         "norm_gate_slot_valid",
         Ty::BIT,
-        format!("{}[{}]", v(&ng_mask), v(&ng_k)),
+        bit(&ng_bits.name, kk, v(&ng_k)),
     );
+    m.sink(&ng_mask, kk, valid_w);
     let ns_v = reg(&mut m, "norm_signal_valid", Ty::BIT);
     let ns_u = reg(&mut m, "norm_signal_u", Ty::u(w.u));
     let ns_k = reg(&mut m, "norm_signal_k", Ty::u(w.k));
@@ -459,6 +483,11 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     );
     let sk_long = m.wire("sel_key_long", t.trail, slice(v(&sk_syn), p_lo, tb));
     let sk_near = m.wire("sel_key_near", Ty::u(kk), slice(v(&sk_nbr), w.nbr, kk));
+    // Selection reads the signal, the long trail and the near set only.
+    m.sink(&sk_scr, 0, f.cofire.bits);
+    m.sink(&sk_syn, 0, wb);
+    m.sink(&sk_syn, s_lo, syn_w - s_lo);
+    m.sink(&sk_nbr, 0, w.nbr);
     let sk_maskbits = m.wire("sel_key_mask_bits", Ty::u(kk), slice(v(&sk_mask), 0, kk));
     let kscore = e.score(&mut m, &sk_sig, &sk_long);
     let slot_valid = m.wire(
@@ -634,7 +663,7 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     let count_next = m.wire(
         "sorter_count_next",
         cnt_ty,
-        format!("{} + {{{}'b0, {}}}", v(&live), valid_w - 1, v(&si_slot)),
+        format!("{} + {}", v(&live), zext(v(&si_slot), 1, valid_w)),
     );
     let mut commit_copy = String::new();
     for i in 0..k {
@@ -653,6 +682,7 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
         cnt_ty,
         slice(v(&sc_mask), kk, valid_w),
     );
+    m.sink(&sc_mask, 0, kk);
     let take = m.min("sel_commit_take", &budget, &sc_valid_cnt);
     let mut terms = Vec::new();
     for i in 0..k {
@@ -712,13 +742,7 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     m.assign(&flag_sel_descent, &fdesc);
     m.assign(&flag_sel_any, &fany);
     let pop = (0..k)
-        .map(|i| {
-            format!(
-                "{{{}'b0, {}}}",
-                w.budget - 1,
-                bit(v(&picked), kk, &i.to_string())
-            )
-        })
+        .map(|i| zext(&bit(v(&picked), kk, &i.to_string()), 1, w.budget))
         .collect::<Vec<_>>()
         .join(" + ");
     let fcount = m.wire(
@@ -784,10 +808,15 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
         t.cofire,
         slice(v(&pl_scr), 0, f.cofire.bits),
     );
+    let pl_bits = m.wire(
+        "apply_plast_mask_bits",
+        Ty::u(kk),
+        slice(v(&pl_mask), 0, kk),
+    );
     let pl_valid = m.wire(
         "apply_plast_slot_valid",
         Ty::BIT,
-        format!("{}[{}]", v(&pl_mask), v(&pl_k)),
+        bit(&pl_bits.name, kk, v(&pl_k)),
     );
     let q = e.plasticity(&mut m, &pl_c, &pl_valid);
     let base = e.reinforcement_base(&mut m, &pl_cof, &pl_sig);
@@ -907,6 +936,8 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
         },
     );
     let d_p = m.wire("apply_decay_long", t.trail, slice(v(&d_syn), p_lo, tb));
+    // The stepped weight replaces the old one from here on.
+    m.sink(&d_syn, 0, wb);
     let news = e.trail(
         &mut m,
         "trail_short",
@@ -1087,6 +1118,7 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
         cnt_ty,
         slice("apply_write_mask", kk, valid_w),
     );
+    m.sink(&wr("mask"), 0, kk);
     let num = m.wire(
         "divider_dividend",
         Ty::u(rem_w),
@@ -1348,13 +1380,13 @@ pub fn top_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     let mut or_any = Vec::new();
     let mut sum_count = Vec::new();
     for l in 0..lanes {
-        m.wire(&format!("lane{l}_bias_nonzero"), Ty::BIT, "1'b0".into());
         or_bias.push(format!("lane{l}_bias_nonzero_q"));
         or_desc.push(format!("lane{l}_select_descent_q"));
         or_any.push(format!("lane{l}_selected_any_q"));
-        sum_count.push(format!(
-            "{{{}'b0, lane{l}_selected_count_q}}",
-            count_w - w.budget
+        sum_count.push(zext(
+            &format!("lane{l}_selected_count_q"),
+            w.budget,
+            count_w,
         ));
     }
     // (The `_q` names are the lane instance outputs, declared below as wires.)

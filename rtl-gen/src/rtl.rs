@@ -224,6 +224,23 @@ impl Module {
         s
     }
 
+    /// Marks bits `[lo, lo + width)` of `a` as deliberately unread (a field of a word
+    /// this stage does not need): an `_unused` wire reads them, which tells lint so.
+    pub fn sink(&mut self, a: &Sig, lo: u32, width: u32) {
+        if width == 0 {
+            return;
+        }
+        let rhs = if a.ty.width == 1 {
+            a.name.clone()
+        } else if width == 1 {
+            format!("{}[{lo}]", a.name)
+        } else {
+            format!("{}[{}:{lo}]", a.name, lo + width - 1)
+        };
+        let name = format!("{}_{lo}_unused", a.name);
+        self.wire(&name, Ty::u(width), rhs);
+    }
+
     /// `assign lhs = rhs;` (for output ports).
     pub fn assign(&mut self, lhs: &Sig, rhs: &Sig) {
         assert_eq!(lhs.ty, rhs.ty, "assign {} = {}", lhs.name, rhs.name);
@@ -490,6 +507,47 @@ impl Module {
                 _ => true,
             });
             if items.len() == before {
+                // Registers written but never read (fields a configuration does not use):
+                // strip the left-hand sides of non-blocking assignments, then look again.
+                let mut read = std::collections::BTreeSet::new();
+                for item in &items {
+                    let text = match item {
+                        Item::Wire(_, rhs) => rhs.clone(),
+                        Item::Assign(_, r) => r.clone(),
+                        Item::Raw(t) => strip_lhs(t),
+                        _ => String::new(),
+                    };
+                    for tok in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                        if !tok.is_empty() {
+                            read.insert(tok.to_string());
+                        }
+                    }
+                }
+                let outputs: std::collections::BTreeSet<&str> =
+                    self.ports.iter().map(|(_, p)| p.name.as_str()).collect();
+                let idle: Vec<Item> = items
+                    .iter()
+                    .filter_map(|i| match i {
+                        Item::Reg(sig)
+                            if !read.contains(&sig.name)
+                                && !outputs.contains(sig.name.as_str()) =>
+                        {
+                            Some(Item::Wire(
+                                Sig {
+                                    name: format!("{}_unused", sig.name),
+                                    ty: Ty::u(sig.ty.width),
+                                },
+                                if sig.ty.signed {
+                                    format!("$unsigned({})", sig.name)
+                                } else {
+                                    sig.name.clone()
+                                },
+                            ))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                items.extend(idle);
                 let unread: Vec<Item> = self
                     .ports
                     .iter()
@@ -577,6 +635,43 @@ impl Module {
         let _ = writeln!(s, "`default_nettype wire");
         s
     }
+}
+
+/// Verilog text with the left-hand sides of `<=` assignments removed (`name <=`,
+/// `name[index] <=`, `{a, b} <=`), so that the rest holds only reads.
+fn strip_lhs(text: &str) -> String {
+    let mut out = String::new();
+    for stmt in text.split(';') {
+        match stmt.find("<=") {
+            Some(at) => {
+                // The target is the last `name`, `name[...]` or `{...}` before `<=`; keep
+                // what precedes it (conditions) and what follows (the value).
+                let head = &stmt[..at];
+                let trimmed = head.trim_end();
+                let cut = if trimmed.ends_with('}') {
+                    trimmed.rfind('{').unwrap_or(trimmed.len())
+                } else {
+                    let mut end = trimmed.len();
+                    if trimmed.ends_with(']') {
+                        // Keep the index (it is read): drop only the memory name.
+                        let open = trimmed.rfind('[').unwrap_or(end);
+                        out.push_str(&trimmed[open..]);
+                        out.push(' ');
+                        end = open;
+                    }
+                    trimmed[..end]
+                        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                        .map_or(0, |p| p + 1)
+                };
+                out.push_str(&head[..cut]);
+                out.push(' ');
+                out.push_str(&stmt[at + 2..]);
+            }
+            None => out.push_str(stmt),
+        }
+        out.push(';');
+    }
+    out
 }
 
 /// The name without a numeric `_N` suffix, for derived names.

@@ -33,8 +33,15 @@ fn verilator() -> Result<Command> {
 
 /// `verilator --lint-only -Wall` on one file; the warnings, if any, as the error.
 pub fn lint(dir: &Path, file: &str, top: &str) -> Result<()> {
+    lint_files(dir, &[file], top)
+}
+
+/// `verilator --lint-only -Wall` on several files with `top` as the top module.
+pub fn lint_files(dir: &Path, files: &[&str], top: &str) -> Result<()> {
+    let file = files.join(" ");
     let out = verilator()?
-        .args(["--lint-only", "-Wall", "--top-module", top, file])
+        .args(["--lint-only", "-Wall", "--top-module", top])
+        .args(files)
         .current_dir(dir)
         .output()
         .map_err(|e| format!("cannot run verilator: {e}"))?;

@@ -1,0 +1,51 @@
+//! Quality gates on the generated engine: `verilator --lint-only -Wall` clean for every
+//! preset and for random configurations; a reviewed snapshot of the tiny preset's
+//! Verilog.
+
+use std::path::PathBuf;
+
+use lpn_cycle::{preset, PRESETS};
+use lpn_rtl::engine::generate;
+use lpn_rtl::verilator;
+
+fn dir(name: &str) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("engine-gates")
+        .join(name);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn lint(c: &lpn_cycle::HwConfig) -> Result<(), String> {
+    let g = generate(c).map_err(|e| e.to_string())?;
+    let d = dir(&format!("lint-{}", c.name));
+    for (name, text) in &g.files {
+        std::fs::write(d.join(name), text).unwrap();
+    }
+    let names: Vec<&str> = g.files.iter().map(|(n, _)| n.as_str()).collect();
+    verilator::lint_files(&d, &names, "lpn_engine")
+}
+
+#[test]
+fn every_preset_is_lint_clean() {
+    for name in PRESETS {
+        lint(&preset(name).unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}
+
+#[test]
+fn random_configurations_are_lint_clean() {
+    let mut rng = lpn_cycle::random::Rng::new(5);
+    for case in 0..6 {
+        let c = lpn_cycle::random::config(&mut rng, case);
+        lint(&c).unwrap_or_else(|e| panic!("{:?} {} lanes: {e}", c.layer, c.lanes));
+    }
+}
+
+#[test]
+fn tiny_engine_snapshot() {
+    let g = generate(&preset("tiny").unwrap()).unwrap();
+    for (name, text) in &g.files {
+        insta::assert_snapshot!(name.replace('.', "_"), text);
+    }
+}
