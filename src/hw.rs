@@ -1,7 +1,7 @@
 //! `lpn golden gen`, `lpn sim` and `lpn hw`: the hardware side of the command line.
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use lpn_cycle::vectors::{self, Vectors};
@@ -52,21 +52,51 @@ pub fn sim(
     path: &Path,
     json: Option<&Path>,
     every: usize,
+    vcd: Option<&Path>,
 ) -> Result<(String, bool), String> {
-    if backend != "cycle" {
+    if backend != "cycle" && backend != "verilator" {
         return Err(format!(
-            "backend `{backend}` is not available in this build (available: cycle)"
+            "backend `{backend}` is not available (available: cycle, verilator)"
         ));
     }
+    if vcd.is_some() && backend != "verilator" {
+        return Err("--vcd needs --backend verilator".into());
+    }
     let v = Vectors::load(path).map_err(|e| e.to_string())?;
-    let started = Instant::now();
-    let r = vectors::replay(&v).map_err(|e| e.to_string())?;
+    let mut build_note = String::new();
+    let mut started;
+    let r = if backend == "cycle" {
+        started = Instant::now();
+        vectors::replay(&v).map_err(|e| e.to_string())?
+    } else {
+        let cache = rtl_cache();
+        let t0 = Instant::now();
+        let model = lpn_rtl::cosim::build(&v.config, &cache)?;
+        build_note = format!(
+            " (Verilator model {} in {:.1} s, cached in {})",
+            if model.built { "built" } else { "reused" },
+            t0.elapsed().as_secs_f64(),
+            cache.display()
+        );
+        let work = cache.join("work-sim");
+        std::fs::create_dir_all(&work)
+            .map_err(|e| format!("cannot create {}: {e}", work.display()))?;
+        started = Instant::now();
+        let results = lpn_rtl::cosim::run_vectors(&model, &v, &work, vcd)?;
+        let wall = started.elapsed();
+        // The RTL does not count saturations; it equals the cycle model bit for bit
+        // (checked against the vectors here), so the model's counts are its counts.
+        let (_, saturations) = vectors::run_cycle_model(&v).map_err(|e| e.to_string())?;
+        let r = vectors::judge(&v, &results, saturations).map_err(|e| e.to_string())?;
+        started = Instant::now() - wall;
+        r
+    };
     let wall = started.elapsed().as_secs_f64();
     let mut s = String::new();
     let c = &v.config;
     let _ = writeln!(
         s,
-        "{}: {} steps on config `{}` ({} in, {} out, K {}, {} lanes), backend {backend}",
+        "{}: {} steps on config `{}` ({} in, {} out, K {}, {} lanes)",
         path.display(),
         v.steps.len(),
         c.name,
@@ -172,11 +202,14 @@ pub fn sim(
     );
     let _ = writeln!(
         s,
-        "simulated {} cycles in {:.3} s wall ({:.2} M cycles/s)",
+        "backend {backend}: simulated {} cycles in {:.3} s wall ({:.2} M cycles/s){build_note}",
         r.total_cycles,
         wall,
         r.total_cycles as f64 / wall.max(1e-9) / 1e6
     );
+    if let Some(path) = vcd {
+        let _ = writeln!(s, "wrote waveform {}", path.display());
+    }
     if r.mismatch_count == 0 {
         let _ = writeln!(s, "bit-exact: state, selection, accepted counts and cycles equal the vectors in every step");
     } else {
@@ -199,6 +232,41 @@ pub fn sim(
         let _ = writeln!(s, "wrote {}", out.display());
     }
     Ok((s, r.ok()))
+}
+
+/// Where Verilator models are built and cached: `$LPN_RTL_CACHE`, else
+/// `target/rtl-cache` under the current directory.
+pub fn rtl_cache() -> PathBuf {
+    std::env::var_os("LPN_RTL_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("target").join("rtl-cache"))
+}
+
+/// `lpn gen`: the engine's Verilog, the co-simulation harness and the manifest.
+pub fn gen(config: &str, out: &Path) -> Result<String, String> {
+    let c = HwConfig::load(config).map_err(|e| e.to_string())?;
+    let g = lpn_rtl::engine::generate(&c).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    let mut s = String::new();
+    let manifest = serde_json::to_string_pretty(&g.manifest).map_err(|e| e.to_string())? + "\n";
+    let mut files = g.files.clone();
+    files.push(("harness.cpp".into(), lpn_rtl::cosim::harness()));
+    files.push(("manifest.json".into(), manifest));
+    for (name, text) in &files {
+        let path = out.join(name);
+        std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        let _ = writeln!(s, "wrote {} ({} lines)", path.display(), text.lines().count());
+    }
+    let _ = writeln!(
+        s,
+        "top lpn_engine for config `{}`: {} synapses, {} lanes; (rows + 2) * {} + {} cycles per update",
+        c.name,
+        c.synapses(),
+        c.lanes,
+        c.slots_per_lane(),
+        pipeline_latency(&c)
+    );
+    Ok(s)
 }
 
 /// `lpn hw config`: a configuration as TOML (or JSON) with its memory plan and cycle formula.

@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 use lpn_golden::scenario::{json_error, Scenario, ScenarioResult};
 use lpn_toolchain::{Tool, Toolchain};
 
+mod demo;
 mod experiment;
 mod hw;
 
@@ -40,7 +41,8 @@ enum Command {
     /// Replay golden vectors on a hardware backend: per-step cycles, error against the
     /// f64 reference, selection agreement; exit 1 on any mismatch or broken bound.
     Sim {
-        /// Backend (`cycle`: the cycle-accurate model).
+        /// Backend: `cycle` (the cycle-accurate model) or `verilator` (the generated RTL,
+        /// built with the pinned Verilator and cached under target/rtl-cache).
         #[arg(long, default_value = "cycle")]
         backend: String,
         /// Golden vector file.
@@ -52,6 +54,36 @@ enum Command {
         /// Print every Nth step's row (and the last); the checks cover every step.
         #[arg(long, default_value_t = 1)]
         every: usize,
+        /// Write a VCD waveform of the whole run (verilator backend).
+        #[arg(long)]
+        vcd: Option<PathBuf>,
+    },
+    /// The main job: generate the engine's Verilog, train a single-layer scenario on the
+    /// f64 reference, with the cycle-accurate engine as learner, and on the Verilator
+    /// build of the RTL, and print them side by side.
+    Demo {
+        /// Scenario JSON (single layer).
+        #[arg(long, default_value = "scenarios/regression.json")]
+        scenario: PathBuf,
+        /// Hardware config: a preset name or a .toml/.json file.
+        #[arg(long, default_value = "tiny")]
+        config: String,
+        /// Updates to run.
+        #[arg(long, default_value_t = 300)]
+        steps: usize,
+        /// Where the Verilog goes.
+        #[arg(long, default_value = "target/demo-rtl")]
+        out: PathBuf,
+    },
+    /// Generate the engine's Verilog for a configuration, with the Verilator harness and
+    /// a manifest (see docs/rtl.md).
+    Gen {
+        /// Hardware config: a preset name or a .toml/.json file.
+        #[arg(long, default_value = "tiny")]
+        config: String,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Hardware configurations.
     Hw {
@@ -156,7 +188,8 @@ fn main() -> ExitCode {
             vectors,
             json,
             every,
-        } => hw::sim(&backend, &vectors, json.as_deref(), every).and_then(|(text, ok)| {
+            vcd,
+        } => hw::sim(&backend, &vectors, json.as_deref(), every, vcd.as_deref()).and_then(|(text, ok)| {
             emit(format_args!("{text}"));
             if ok {
                 Ok(())
@@ -164,6 +197,20 @@ fn main() -> ExitCode {
                 Err("the engine disagrees with the vectors or a bound is broken (see above)".into())
             }
         }),
+        Command::Demo {
+            scenario,
+            config,
+            steps,
+            out,
+        } => demo::run(&scenario, &config, steps, &out, &hw::rtl_cache()).and_then(|(text, ok)| {
+            emit(format_args!("{text}"));
+            if ok {
+                Ok(())
+            } else {
+                Err("the RTL and the cycle model differ, or a bound is broken (see above)".into())
+            }
+        }),
+        Command::Gen { config, out } => hw::gen(&config, &out).map(|t| emit(format_args!("{t}"))),
         Command::Hw {
             command: HwCommand::Config { config, json },
         } => hw::show_config(&config, json).map(|t| emit(format_args!("{t}"))),
