@@ -13,7 +13,13 @@ use lpn_golden::scenario::Scenario;
 use lpn_golden::{Matrix, Network};
 
 /// Runs the demo; returns the report and whether the RTL equalled the model.
-pub fn run(scenario: &Path, config: &str, steps: usize, out: &Path, cache: &Path) -> Result<(String, bool), String> {
+pub fn run(
+    scenario: &Path,
+    config: &str,
+    steps: usize,
+    out: &Path,
+    cache: &Path,
+) -> Result<(String, bool), String> {
     let text = std::fs::read_to_string(scenario)
         .map_err(|e| format!("cannot read scenario {}: {e}", scenario.display()))?;
     let sc = Scenario::from_json(&text).map_err(|e| format!("{}: {e}", scenario.display()))?;
@@ -30,7 +36,10 @@ pub fn run(scenario: &Path, config: &str, steps: usize, out: &Path, cache: &Path
         s,
         "generated {} ({} lines of Verilog) for config `{}`: {} in, {} out, K {}, {} lanes",
         out.display(),
-        g.files.iter().map(|(_, t)| t.lines().count()).sum::<usize>(),
+        g.files
+            .iter()
+            .map(|(_, t)| t.lines().count())
+            .sum::<usize>(),
         config.name,
         config.layer.inputs,
         config.layer.outputs,
@@ -40,23 +49,35 @@ pub fn run(scenario: &Path, config: &str, steps: usize, out: &Path, cache: &Path
 
     // 2. The f64 reference alone.
     let t0 = Instant::now();
-    let mut net = Network::new(&sc.network.to_spec().map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+    let mut net = Network::new(&sc.network.to_spec().map_err(|e| e.to_string())?)
+        .map_err(|e| e.to_string())?;
     let mut reference = Vec::new();
     'phases: for (i, p) in sc.phases.iter().enumerate() {
-        let x = Matrix::from_rows(&p.x, sc.network.inputs, &format!("phases[{i}].x")).map_err(|e| e.to_string())?;
-        let t = Matrix::from_rows(&p.target, sc.network.outputs, &format!("phases[{i}].target")).map_err(|e| e.to_string())?;
+        let x = Matrix::from_rows(&p.x, sc.network.inputs, &format!("phases[{i}].x"))
+            .map_err(|e| e.to_string())?;
+        let t = Matrix::from_rows(
+            &p.target,
+            sc.network.outputs,
+            &format!("phases[{i}].target"),
+        )
+        .map_err(|e| e.to_string())?;
         for _ in 0..p.steps {
             if reference.len() == steps {
                 break 'phases;
             }
-            reference.push(net.step(&x, &t, p.output_mask.as_deref()).map_err(|e| e.to_string())?.loss);
+            reference.push(
+                net.step(&x, &t, p.output_mask.as_deref())
+                    .map_err(|e| e.to_string())?
+                    .loss,
+            );
         }
     }
     let ref_wall = t0.elapsed().as_secs_f64();
 
     // 3. The cycle model as the learner (recorded as vectors).
     let t0 = Instant::now();
-    let v: Vectors = vectors::generate(&sc, &config, steps, &scenario.display().to_string()).map_err(|e| e.to_string())?;
+    let v: Vectors = vectors::generate(&sc, &config, steps, &scenario.display().to_string())
+        .map_err(|e| e.to_string())?;
     let train_wall = t0.elapsed().as_secs_f64();
     let t0 = Instant::now();
     let (model, saturations) = vectors::run_cycle_model(&v).map_err(|e| e.to_string())?;
@@ -74,17 +95,28 @@ pub fn run(scenario: &Path, config: &str, steps: usize, out: &Path, cache: &Path
     let rtl_wall = t0.elapsed().as_secs_f64();
     let equal = rtl == model;
 
-    let _ = writeln!(s, "\n{:>5} {:>12} {:>12} {:>9} {:>9} {:>9} {:>10} {:>10}",
-        "step", "loss f64", "loss fixed", "w err", "P err", "b err", "cycles", "cycles");
-    let _ = writeln!(s, "{:>5} {:>12} {:>12} {:>9} {:>9} {:>9} {:>10} {:>10}",
-        "", "(reference)", "(engine)", "LSB", "LSB", "LSB", "model", "verilator");
+    let _ = writeln!(
+        s,
+        "\n{:>5} {:>12} {:>12} {:>9} {:>9} {:>9} {:>10} {:>10}",
+        "step", "loss f64", "loss fixed", "w err", "P err", "b err", "cycles", "cycles"
+    );
+    let _ = writeln!(
+        s,
+        "{:>5} {:>12} {:>12} {:>9} {:>9} {:>9} {:>10} {:>10}",
+        "", "(reference)", "(engine)", "LSB", "LSB", "LSB", "model", "verilator"
+    );
     let n = v.steps.len();
     let every = (n / 10).max(1);
     for (i, st) in judged.steps.iter().enumerate() {
         if i % every != 0 && i + 1 != n {
             continue;
         }
-        let err = |f: &str| st.errors.iter().find(|e| e.0 == f).map_or("-".to_string(), |e| format!("{:.2}", e.1.max_lsb));
+        let err = |f: &str| {
+            st.errors
+                .iter()
+                .find(|e| e.0 == f)
+                .map_or("-".to_string(), |e| format!("{:.2}", e.1.max_lsb))
+        };
         let _ = writeln!(
             s,
             "{:>5} {:>12.6e} {:>12.6e} {:>9} {:>9} {:>9} {:>10} {:>10}",
@@ -104,7 +136,9 @@ pub fn run(scenario: &Path, config: &str, steps: usize, out: &Path, cache: &Path
         "\nloss after {n} updates: f64 {:.6e}, fixed-point engine {:.6e} ({:+.1}%)",
         reference.last().copied().unwrap_or(f64::NAN),
         v.steps.last().map_or(f64::NAN, |x| x.loss),
-        100.0 * (v.steps.last().map_or(0.0, |x| x.loss) / reference.last().copied().unwrap_or(1.0) - 1.0)
+        100.0
+            * (v.steps.last().map_or(0.0, |x| x.loss) / reference.last().copied().unwrap_or(1.0)
+                - 1.0)
     );
     let worst = |f: &str| {
         judged

@@ -75,6 +75,19 @@ enum Command {
         #[arg(long, default_value = "target/demo-rtl")]
         out: PathBuf,
     },
+    /// Long co-simulation soak: random configurations (one Verilator build each), random
+    /// layers and inputs; every update of the RTL must equal the cycle model.
+    Soak {
+        /// Random configurations.
+        #[arg(long, default_value_t = 8)]
+        configs: usize,
+        /// Updates in all.
+        #[arg(long, default_value_t = 100_000)]
+        steps: usize,
+        /// Seed of the random cases.
+        #[arg(long, default_value_t = 1)]
+        seed: u32,
+    },
     /// Generate the engine's Verilog for a configuration, with the Verilator harness and
     /// a manifest (see docs/rtl.md).
     Gen {
@@ -189,14 +202,19 @@ fn main() -> ExitCode {
             json,
             every,
             vcd,
-        } => hw::sim(&backend, &vectors, json.as_deref(), every, vcd.as_deref()).and_then(|(text, ok)| {
-            emit(format_args!("{text}"));
-            if ok {
-                Ok(())
-            } else {
-                Err("the engine disagrees with the vectors or a bound is broken (see above)".into())
-            }
-        }),
+        } => hw::sim(&backend, &vectors, json.as_deref(), every, vcd.as_deref()).and_then(
+            |(text, ok)| {
+                emit(format_args!("{text}"));
+                if ok {
+                    Ok(())
+                } else {
+                    Err(
+                        "the engine disagrees with the vectors or a bound is broken (see above)"
+                            .into(),
+                    )
+                }
+            },
+        ),
         Command::Demo {
             scenario,
             config,
@@ -210,6 +228,11 @@ fn main() -> ExitCode {
                 Err("the RTL and the cycle model differ, or a bound is broken (see above)".into())
             }
         }),
+        Command::Soak {
+            configs,
+            steps,
+            seed,
+        } => hw::soak(configs, steps, seed).map(|t| emit(format_args!("{t}"))),
         Command::Gen { config, out } => hw::gen(&config, &out).map(|t| emit(format_args!("{t}"))),
         Command::Hw {
             command: HwCommand::Config { config, json },

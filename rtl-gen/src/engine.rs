@@ -134,7 +134,7 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     let inp = |m: &mut Module, n: &str, t: Ty| m.port(Dir::Input, n, t);
     let clk = inp(&mut m, "clk", Ty::BIT);
     let rst = inp(&mut m, "rst", Ty::BIT);
-    let _phase = inp(&mut m, "phase", Ty::u(2));
+    let _phase = inp(&mut m, "phase", Ty::u(2)); // read by name in the port blocks
     let _iss_valid = inp(&mut m, "iss_valid", Ty::BIT);
     let iss_u = inp(&mut m, "iss_u", Ty::u(w.u));
     let iss_k = inp(&mut m, "iss_k", Ty::u(w.k));
@@ -151,7 +151,7 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     let host_sel = inp(&mut m, "host_sel", Ty::u(4));
     let host_addr = inp(&mut m, "host_addr", Ty::u(w.host_addr));
     let host_wdata = inp(&mut m, "host_wdata", Ty::u(w.host_data));
-    let host_rdata = m.port(Dir::OutputReg, "host_rdata", Ty::u(w.host_data));
+    let host_rdata = m.port(Dir::Output, "host_rdata", Ty::u(w.host_data));
     let flag_bias_nz = m.port(Dir::Output, "flag_bias_nonzero", Ty::BIT);
     let flag_sel_descent = m.port(Dir::Output, "flag_select_descent", Ty::BIT);
     let flag_sel_any = m.port(Dir::Output, "flag_selected_any", Ty::BIT);
@@ -183,6 +183,22 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     let sel_mem = m.mem("selected", Ty::u(kk), u_count);
     let lacc_mem = m.mem("last_accepted", Ty::u(kk), u_count);
     let bias_mem = m.mem("bias", Ty::u(f.weight.bits), u_count);
+    // One read port and one write port per memory, as block RAM has: the read address is
+    // chosen by phase, and the read register `<memory>_rd` is the stage register of the
+    // stage after the one that presented the address.
+    let rd = |m: &mut Module, mem: &Sig| m.reg(&format!("{}_rd", mem.name), mem.ty);
+    let syn_rd = rd(&mut m, &syn);
+    let scratch_rd = rd(&mut m, &scratch);
+    let nbr_rd = rd(&mut m, &nbr);
+    let pre_rd = rd(&mut m, &pre);
+    let post_err_rd = rd(&mut m, &post_err);
+    let mask_rd = rd(&mut m, &mask_mem);
+    let recip_rd = rd(&mut m, &recip_mem);
+    let maxs_rd = rd(&mut m, &maxs_mem);
+    let bdir_rd = rd(&mut m, &bdir_mem);
+    let sel_rd = rd(&mut m, &sel_mem);
+    let lacc_rd = rd(&mut m, &lacc_mem);
+    let bias_rd = rd(&mut m, &bias_mem);
 
     // Field positions in the syn word: w, P, then S and C when stored.
     let wb = f.weight.bits;
@@ -218,12 +234,11 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     let af_k = reg(&mut m, "acc_fetch_k", Ty::u(w.k));
     let af_r = reg(&mut m, "acc_fetch_r", Ty::u(w.r));
     let af_a = reg(&mut m, "acc_fetch_a", Ty::u(w.a));
-    let af_nbr = reg(&mut m, "acc_fetch_nbr", Ty::u(w.nbr));
+    let af_nbr = m.wire("acc_fetch_nbr", Ty::u(w.nbr), slice(v(&nbr_rd), 0, w.nbr));
     rst_seq += &format!("{} <= 1'b0;\n", v(&af_v));
     seq += &format!(
-        "// acc_issue -> acc_fetch\n{} <= {};\n{} <= {}; {} <= {}; {} <= {}; {} <= {};\n{} <= {}[{}][{}:0];\n",
+        "// acc_issue -> acc_fetch (nbr read)\n{} <= {};\n{} <= {}; {} <= {}; {} <= {}; {} <= {};\n",
         v(&af_v), v(&acc_issue), v(&af_u), v(&iss_u), v(&af_k), v(&iss_k), v(&af_r), v(&iss_r), v(&af_a), v(&iss_a),
-        v(&af_nbr), v(&nbr), v(&iss_a), w.nbr - 1
     );
     // acc_mult
     let am_v = reg(&mut m, "acc_mult_valid", Ty::BIT);
@@ -231,12 +246,31 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     let am_k = reg(&mut m, "acc_mult_k", Ty::u(w.k));
     let am_r = reg(&mut m, "acc_mult_r", Ty::u(w.r));
     let am_a = reg(&mut m, "acc_mult_a", Ty::u(w.a));
-    let am_pre = reg(&mut m, "acc_mult_pre", t.activation);
-    let am_post = reg(&mut m, "acc_mult_post", t.activation);
-    let am_err = reg(&mut m, "acc_mult_err", t.error);
-    let am_syn = reg(&mut m, "acc_mult_syn", Ty::u(syn_w));
-    let am_mask = reg(&mut m, "acc_mult_mask", Ty::u(kk + valid_w));
-    let am_recip = reg(&mut m, "acc_mult_recip", t.gate_recip);
+    let am_pre = m.wire(
+        "acc_mult_pre",
+        t.activation,
+        format!("$signed({})", v(&pre_rd)),
+    );
+    let am_post = m.wire(
+        "acc_mult_post",
+        t.activation,
+        format!("$signed({})", slice(v(&post_err_rd), 0, f.activation.bits)),
+    );
+    let am_err = m.wire(
+        "acc_mult_err",
+        t.error,
+        format!(
+            "$signed({})",
+            slice(v(&post_err_rd), f.activation.bits, f.error.bits)
+        ),
+    );
+    let am_syn = m.wire("acc_mult_syn", Ty::u(syn_w), v(&syn_rd).to_string());
+    let am_mask = m.wire(
+        "acc_mult_mask",
+        Ty::u(kk + valid_w),
+        v(&mask_rd).to_string(),
+    );
+    let am_recip = m.wire("acc_mult_recip", t.gate_recip, v(&recip_rd).to_string());
     rst_seq += &format!("{} <= 1'b0;\n", v(&am_v));
     // Addresses: input-major pre (input * max_rows + row), output-major post/err.
     let rows_k = m.konst("max_rows_words", max_rows as i128, false);
@@ -248,11 +282,8 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     let pe_addr = m.cast(&qa, Ty::u(bits_for((max_rows * u_count) as u64)));
     let ab = f.activation.bits;
     seq += &format!(
-        "// acc_fetch -> acc_mult (activity; the slot's state on every row, used on the last)\n{} <= {};\n{} <= {}; {} <= {}; {} <= {}; {} <= {};\n{} <= $signed({}[{}]);\n{{{}, {}}} <= {}[{}];\n{} <= {}[{}]; {} <= {}[{}]; {} <= {}[{}];\n",
+        "// acc_fetch -> acc_mult (pre, post_err read; on every row also syn, mask, gate_recip, used on the last)\n{} <= {};\n{} <= {}; {} <= {}; {} <= {}; {} <= {};\n",
         v(&am_v), v(&af_v), v(&am_u), v(&af_u), v(&am_k), v(&af_k), v(&am_r), v(&af_r), v(&am_a), v(&af_a),
-        v(&am_pre), v(&pre), v(&pre_addr),
-        v(&am_err), v(&am_post), v(&post_err), v(&pe_addr),
-        v(&am_syn), v(&syn), v(&af_a), v(&am_mask), v(&mask_mem), v(&af_u), v(&am_recip), v(&recip_mem), v(&af_u)
     );
     let _ = ab;
     // acc_sum: products.
@@ -443,11 +474,12 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     );
     m.assign(&flag_bias_nz, &nz);
     seq += &format!(
-        "// norm_score: scratch, running maximum, bias direction\nif ({}) begin\n    {}[{}] <= {{{}, {}}};\n    {} <= {};\n    {} <= {};\n    if ({}) begin {}[{}] <= {}; {}[{}] <= {}; end\nend\n",
-        v(&nsc_v), v(&scratch), v(&nsc_a), sigs(&nsc_sig), v(&nsc_cof),
+        "// norm_score: running maximum, bias direction (memory writes in the port blocks)\nif ({}) begin\n    {} <= {};\n    {} <= {};\nend\n",
+        v(&nsc_v),
         v(&running_max), v(&new_max), v(&bias_dir_reg), v(&new_bd),
-        v(&kl), v(&maxs_mem), v(&nsc_u), v(&new_max), v(&bdir_mem), v(&nsc_u), sigs(&new_bd)
     );
+    let scratch_word = format!("{{{}, {}}}", sigs(&nsc_sig), v(&nsc_cof));
+    let per_output_write = format!("{} & {}", v(&nsc_v), v(&kl));
 
     // ----------------------------------------------------------------- SELECT
     m.comment("SELECT: sel_key, sel_insert (stable insertion sorter), sel_commit");
@@ -455,22 +487,17 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     let sk_v = reg(&mut m, "sel_key_valid", Ty::BIT);
     let sk_u = reg(&mut m, "sel_key_u", Ty::u(w.u));
     let sk_k = reg(&mut m, "sel_key_k", Ty::u(w.k));
-    let sk_scr = reg(
-        &mut m,
-        "sel_key_scratch",
-        Ty::u(f.signal.bits + f.cofire.bits),
-    );
-    let sk_syn = reg(&mut m, "sel_key_syn", Ty::u(syn_w));
-    let sk_nbr = reg(&mut m, "sel_key_nbr", Ty::u(w.nbr + kk));
-    let sk_mask = reg(&mut m, "sel_key_mask", Ty::u(kk + valid_w));
-    let sk_max = reg(&mut m, "sel_key_max_score", t.score);
-    let sk_lacc = reg(&mut m, "sel_key_last_accepted", Ty::u(kk));
+    let alias = |m: &mut Module, name: &str, src: &Sig| m.wire(name, src.ty, src.name.clone());
+    let sk_scr = alias(&mut m, "sel_key_scratch", &scratch_rd);
+    let sk_syn = alias(&mut m, "sel_key_syn", &syn_rd);
+    let sk_nbr = alias(&mut m, "sel_key_nbr", &nbr_rd);
+    let sk_mask = alias(&mut m, "sel_key_mask", &mask_rd);
+    let sk_max = alias(&mut m, "sel_key_max_score", &maxs_rd);
+    let sk_lacc = alias(&mut m, "sel_key_last_accepted", &lacc_rd);
     rst_seq += &format!("{} <= 1'b0;\n", v(&sk_v));
     seq += &format!(
-        "// sel_issue -> sel_key\n{} <= {};\n{} <= {}; {} <= {};\n{} <= {}[{}]; {} <= {}[{}]; {} <= {}[{}];\n{} <= {}[{}]; {} <= {}[{}]; {} <= {}[{}];\n",
+        "// sel_issue -> sel_key (scratch, syn, nbr, mask, max_score, last_accepted read)\n{} <= {};\n{} <= {}; {} <= {};\n",
         v(&sk_v), v(&sel_issue), v(&sk_u), v(&iss_u), v(&sk_k), v(&iss_k),
-        v(&sk_scr), v(&scratch), v(&iss_a), v(&sk_syn), v(&syn), v(&iss_a), v(&sk_nbr), v(&nbr), v(&iss_a),
-        v(&sk_mask), v(&mask_mem), v(&iss_u), v(&sk_max), v(&maxs_mem), v(&iss_u), v(&sk_lacc), v(&lacc_mem), v(&iss_u)
     );
     // sel_key -> sel_insert
     let sk_sig = m.wire(
@@ -751,13 +778,7 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
         format!("{} ? ({}) : {}", v(&sc_v), pop, Ty::u(w.budget).lit(0)),
     );
     m.assign(&flag_sel_count, &fcount);
-    seq += &format!(
-        "// sel_commit\nif ({}) {}[{}] <= {};\n",
-        v(&sc_v),
-        v(&sel_mem),
-        v(&sc_u),
-        v(&picked)
-    );
+    // sel_commit writes `selected` in its port block.
 
     // ----------------------------------------------------------------- APPLY
     m.comment(
@@ -768,22 +789,24 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     let pl_u = reg(&mut m, "apply_plast_u", Ty::u(w.u));
     let pl_k = reg(&mut m, "apply_plast_k", Ty::u(w.k));
     let pl_a = reg(&mut m, "apply_plast_a", Ty::u(w.a));
-    let pl_syn = reg(&mut m, "apply_plast_syn", Ty::u(syn_w));
-    let pl_scr = reg(
-        &mut m,
-        "apply_plast_scratch",
-        Ty::u(f.signal.bits + f.cofire.bits),
+    let pl_syn = alias(&mut m, "apply_plast_syn", &syn_rd);
+    let pl_scr = alias(&mut m, "apply_plast_scratch", &scratch_rd);
+    let pl_mask = alias(&mut m, "apply_plast_mask", &mask_rd);
+    let pl_sel = alias(&mut m, "apply_plast_selected", &sel_rd);
+    let pl_bias = m.wire(
+        "apply_plast_bias",
+        t.weight,
+        format!("$signed({})", v(&bias_rd)),
     );
-    let pl_mask = reg(&mut m, "apply_plast_mask", Ty::u(kk + valid_w));
-    let pl_sel = reg(&mut m, "apply_plast_selected", Ty::u(kk));
-    let pl_bias = reg(&mut m, "apply_plast_bias", t.weight);
-    let pl_bd = reg(&mut m, "apply_plast_bias_dir", t.signal);
+    let pl_bd = m.wire(
+        "apply_plast_bias_dir",
+        t.signal,
+        format!("$signed({})", v(&bdir_rd)),
+    );
     rst_seq += &format!("{} <= 1'b0;\n", v(&pl_v));
     seq += &format!(
-        "// apply_issue -> apply_plast\n{} <= {};\n{} <= {}; {} <= {}; {} <= {};\n{} <= {}[{}]; {} <= {}[{}];\n{} <= {}[{}]; {} <= {}[{}]; {} <= $signed({}[{}]); {} <= $signed({}[{}]);\n",
+        "// apply_issue -> apply_plast (syn, scratch, mask, selected, bias, bias_dir read)\n{} <= {};\n{} <= {}; {} <= {}; {} <= {};\n",
         v(&pl_v), v(&ap_issue), v(&pl_u), v(&iss_u), v(&pl_k), v(&iss_k), v(&pl_a), v(&iss_a),
-        v(&pl_syn), v(&syn), v(&iss_a), v(&pl_scr), v(&scratch), v(&iss_a),
-        v(&pl_mask), v(&mask_mem), v(&iss_u), v(&pl_sel), v(&sel_mem), v(&iss_u), v(&pl_bias), v(&bias_mem), v(&iss_u), v(&pl_bd), v(&bdir_mem), v(&iss_u)
     );
     // apply_plast -> apply_step
     let pl_c = m.wire(
@@ -1138,9 +1161,11 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
         format!("{} == {}", v(&wvalid), cnt_ty.lit(0)),
     );
     seq += &format!(
-        "// apply_write\nif (apply_write_valid) begin\n    {}[apply_write_a] <= {{{}}};\n    {} <= {};\n    if ({}) begin {}[apply_write_u] <= {}; {}[apply_write_u] <= {}; end\nend\n",
-        v(&syn), word.join(", "), v(&mass), v(&mnext), v(&wk0), v(&bias_mem), sigs(&newb), v(&lacc_mem), v(&lacc)
+        "// apply_write: gate mass (syn, bias, last_accepted written in the port blocks)\nif (apply_write_valid) {} <= {};\n",
+        v(&mass), v(&mnext)
     );
+    let syn_word = format!("{{{}}}", word.join(", "));
+    let out_write = format!("apply_write_valid & {}", v(&wk0));
     // Divider stages div_0 .. div_{Q-1}: stage s decides quotient bit Q-1-s.
     let mut dsq = String::new();
     for s in 0..q_bits {
@@ -1193,15 +1218,19 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     }
     let _ = &wkl;
     let last = q_bits - 1;
-    seq += &format!(
-        "// gate divider\n{dsq}if (div_{last}_valid) {recip}[div_{last}_u] <= div_{last}_empty ? {zero} : (div_{last}_overflow ? {max} : div_{last}_quotient);\n",
-        recip = v(&recip_mem), zero = Ty::u(q_bits).lit(0), max = Ty::u(q_bits).lit(f.gate_recip.max_raw() as i128)
+    seq += &format!("// gate divider (the last stage writes gate_recip in its port block)\n{dsq}");
+    let recip_value = format!(
+        "div_{last}_empty ? {zero} : (div_{last}_overflow ? {max} : div_{last}_quotient)",
+        zero = Ty::u(q_bits).lit(0),
+        max = Ty::u(q_bits).lit(f.gate_recip.max_raw() as i128)
     );
 
-    // ----------------------------------------------------------------- host port
-    let hs = |x: u64| format!("4'd{x}");
-    let a = v(&host_addr);
+    // ----------------------------------------------------------------- memory ports
+    // Each memory: one read port (address chosen by phase; the host's while idle) into
+    // its `_rd` register, one write port (the engine's writer, or the host while idle).
     let dw = w.host_data;
+    let idle = "(phase == 2'd0)".to_string();
+    let host_w = |id: u64| format!("{idle} & {} & ({} == 4'd{id})", v(&host_we), v(&host_sel));
     let fit = |width: u32| -> String {
         if width == dw {
             v(&host_wdata).to_string()
@@ -1209,68 +1238,205 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
             format!("{}[{}:0]", v(&host_wdata), width - 1)
         }
     };
-    let widen = |expr: String, width: u32| -> String {
-        if width == dw {
-            expr
-        } else {
-            format!("{{{}'b0, {expr}}}", dw - width)
-        }
-    };
-    let addr = |depth: usize| -> String {
+    let haddr = |depth: usize| -> String {
         let bits = bits_for(depth as u64);
         if bits == w.host_addr {
-            a.to_string()
+            v(&host_addr).to_string()
         } else {
-            format!("{a}[{}:0]", bits - 1)
+            format!("{}[{}:0]", v(&host_addr), bits - 1)
         }
     };
-    let mut host = String::new();
-    host += &format!("if ({}) begin\n    case ({})\n", v(&host_we), v(&host_sel));
-    for (id, mem, width, depth) in [
-        (sel::SYN, &syn, syn_w, u_count * k),
-        (sel::NBR, &nbr, w.nbr + kk, u_count * k),
-        (sel::PRE, &pre, f.activation.bits, max_rows * c.layer.inputs),
+    let by_phase = |acc: &str, idle_addr: &str, other: &str| {
+        format!("(phase == 2'd1) ? {acc} : ((phase == 2'd0) ? {idle_addr} : {other})")
+    };
+    let slots_n = u_count * k;
+    let hs = haddr(slots_n);
+    let ho = haddr(u_count);
+    // (memory, read register, depth, read address, writes as (condition, address, data))
+    type Port<'a> = (
+        &'a Sig,
+        &'a Sig,
+        usize,
+        String,
+        Vec<(String, String, String)>,
+    );
+    let ports: Vec<Port> = vec![
         (
-            sel::POST_ERR,
-            &post_err,
-            f.activation.bits + f.error.bits,
-            max_rows * u_count,
+            &syn,
+            &syn_rd,
+            slots_n,
+            by_phase(v(&af_a), &hs, v(&iss_a)),
+            vec![
+                (
+                    "apply_write_valid".into(),
+                    "apply_write_a".into(),
+                    syn_word.clone(),
+                ),
+                (host_w(sel::SYN), hs.clone(), fit(syn_w)),
+            ],
         ),
-        (sel::MASK, &mask_mem, kk + valid_w, u_count),
-        (sel::RECIP, &recip_mem, f.gate_recip.bits, u_count),
-        (sel::BIAS, &bias_mem, f.weight.bits, u_count),
-        (sel::LAST_ACCEPTED, &lacc_mem, kk, u_count),
-    ] {
-        host += &format!(
-            "        {}: {}[{}] <= {};\n",
-            hs(id),
+        (
+            &scratch,
+            &scratch_rd,
+            slots_n,
+            v(&iss_a).to_string(),
+            vec![(
+                v(&nsc_v).to_string(),
+                v(&nsc_a).to_string(),
+                scratch_word.clone(),
+            )],
+        ),
+        (
+            &nbr,
+            &nbr_rd,
+            slots_n,
+            format!("(phase == 2'd0) ? {hs} : {}", v(&iss_a)),
+            vec![(host_w(sel::NBR), hs.clone(), fit(w.nbr + kk))],
+        ),
+        (
+            &pre,
+            &pre_rd,
+            max_rows * c.layer.inputs,
+            v(&pre_addr).to_string(),
+            vec![(
+                host_w(sel::PRE),
+                haddr(max_rows * c.layer.inputs),
+                fit(f.activation.bits),
+            )],
+        ),
+        (
+            &post_err,
+            &post_err_rd,
+            max_rows * u_count,
+            v(&pe_addr).to_string(),
+            vec![(
+                host_w(sel::POST_ERR),
+                haddr(max_rows * u_count),
+                fit(f.activation.bits + f.error.bits),
+            )],
+        ),
+        (
+            &mask_mem,
+            &mask_rd,
+            u_count,
+            by_phase(v(&af_u), &ho, v(&iss_u)),
+            vec![(host_w(sel::MASK), ho.clone(), fit(kk + valid_w))],
+        ),
+        (
+            &recip_mem,
+            &recip_rd,
+            u_count,
+            format!("(phase == 2'd0) ? {ho} : {}", v(&af_u)),
+            vec![
+                (
+                    format!("div_{last}_valid"),
+                    format!("div_{last}_u"),
+                    recip_value.clone(),
+                ),
+                (host_w(sel::RECIP), ho.clone(), fit(f.gate_recip.bits)),
+            ],
+        ),
+        (
+            &maxs_mem,
+            &maxs_rd,
+            u_count,
+            v(&iss_u).to_string(),
+            vec![(
+                per_output_write.clone(),
+                v(&nsc_u).to_string(),
+                v(&new_max).to_string(),
+            )],
+        ),
+        (
+            &bdir_mem,
+            &bdir_rd,
+            u_count,
+            v(&iss_u).to_string(),
+            vec![(
+                per_output_write.clone(),
+                v(&nsc_u).to_string(),
+                sigs(&new_bd),
+            )],
+        ),
+        (
+            &sel_mem,
+            &sel_rd,
+            u_count,
+            format!("(phase == 2'd0) ? {ho} : {}", v(&iss_u)),
+            vec![(
+                v(&sc_v).to_string(),
+                v(&sc_u).to_string(),
+                v(&picked).to_string(),
+            )],
+        ),
+        (
+            &lacc_mem,
+            &lacc_rd,
+            u_count,
+            format!("(phase == 2'd0) ? {ho} : {}", v(&iss_u)),
+            vec![
+                (
+                    out_write.clone(),
+                    "apply_write_u".into(),
+                    v(&lacc).to_string(),
+                ),
+                (host_w(sel::LAST_ACCEPTED), ho.clone(), fit(kk)),
+            ],
+        ),
+        (
+            &bias_mem,
+            &bias_rd,
+            u_count,
+            format!("(phase == 2'd0) ? {ho} : {}", v(&iss_u)),
+            vec![
+                (out_write.clone(), "apply_write_u".into(), sigs(&newb)),
+                (host_w(sel::BIAS), ho.clone(), fit(f.weight.bits)),
+            ],
+        ),
+    ];
+    let mut port_blocks = String::new();
+    for (mem, rd, depth, ra, writes) in ports {
+        let ra = m.wire(
+            &format!("{}_ra", mem.name),
+            Ty::u(bits_for(depth as u64)),
+            ra,
+        );
+        let mut block = format!(
+            "always @(posedge clk) begin\n    {} <= {}[{}];\n",
+            v(rd),
             v(mem),
-            addr(depth),
-            fit(width)
+            v(&ra)
         );
+        for (i, (cond, addr, data)) in writes.iter().enumerate() {
+            let kw = if i == 0 { "if" } else { "else if" };
+            block += &format!("    {kw} ({cond}) {}[{addr}] <= {data};\n", v(mem));
+        }
+        block += "end\n";
+        port_blocks += &block;
     }
-    host += "        default: ;\n    endcase\nend\ncase (host_sel)\n";
-    for (id, mem, width, depth) in [
-        (sel::SYN, &syn, syn_w, u_count * k),
-        (sel::NBR, &nbr, w.nbr + kk, u_count * k),
-        (sel::MASK, &mask_mem, kk + valid_w, u_count),
-        (sel::RECIP, &recip_mem, f.gate_recip.bits, u_count),
-        (sel::BIAS, &bias_mem, f.weight.bits, u_count),
-        (sel::LAST_ACCEPTED, &lacc_mem, kk, u_count),
-        (sel::SELECTED, &sel_mem, kk, u_count),
+    // Host reads: the read register of the memory the host selected a cycle ago.
+    let host_sel_q = m.reg("host_sel_q", Ty::u(4));
+    let mut rmux = format!("always @(*) begin\n    case ({})\n", v(&host_sel_q));
+    for (id, rd) in [
+        (sel::SYN, &syn_rd),
+        (sel::NBR, &nbr_rd),
+        (sel::MASK, &mask_rd),
+        (sel::RECIP, &recip_rd),
+        (sel::BIAS, &bias_rd),
+        (sel::LAST_ACCEPTED, &lacc_rd),
+        (sel::SELECTED, &sel_rd),
     ] {
-        host += &format!(
-            "    {}: {} <= {};\n",
-            hs(id),
-            v(&host_rdata),
-            widen(format!("{}[{}]", v(mem), addr(depth)), width)
+        rmux += &format!(
+            "        4'd{id}: host_rdata_mux = {};\n",
+            zext(v(rd), rd.ty.width, dw)
         );
     }
-    host += &format!(
-        "    default: {} <= {};\nendcase\n",
-        v(&host_rdata),
+    rmux += &format!(
+        "        default: host_rdata_mux = {};\n    endcase\nend\n",
         Ty::u(dw).lit(0)
     );
+    let mux = m.reg("host_rdata_mux", Ty::u(dw));
+    m.assign(&host_rdata, &mux);
 
     let indent = |s: &str| {
         s.lines()
@@ -1283,7 +1449,11 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
         indent(&rst_seq),
         indent(&seq)
     ));
-    m.raw(format!("// Host access (the engine is idle while the host writes).\nalways @(posedge clk) begin\n{}end\n", host.lines().map(|l| format!("    {l}\n")).collect::<String>()));
+    m.raw(format!(
+        "// Memory ports: one read and one write per memory.\n{port_blocks}always @(posedge clk) {} <= {};\n{rmux}",
+        v(&host_sel_q),
+        v(&host_sel)
+    ));
     m
 }
 

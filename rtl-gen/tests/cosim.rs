@@ -28,6 +28,9 @@ fn vectors(name: &str) -> Vectors {
 
 #[test]
 fn golden_vectors_run_bit_exact_on_the_rtl() {
+    if lpn_toolchain::for_tests(lpn_toolchain::Tool::Verilator).is_none() {
+        return;
+    }
     for name in NAMES {
         let v = vectors(name);
         let model = cosim::build(&v.config, &cache()).unwrap();
@@ -46,6 +49,9 @@ fn golden_vectors_run_bit_exact_on_the_rtl() {
 
 #[test]
 fn a_corrupted_vector_word_is_reported_with_step_slot_and_field() {
+    if lpn_toolchain::for_tests(lpn_toolchain::Tool::Verilator).is_none() {
+        return;
+    }
     let mut v = vectors("masked_nogate");
     let model = cosim::build(&v.config, &cache()).unwrap();
     let work = cache().join("work-corrupt-vector");
@@ -65,6 +71,9 @@ fn a_corrupted_vector_word_is_reported_with_step_slot_and_field() {
 
 #[test]
 fn a_flipped_bit_in_one_rtl_constant_is_caught() {
+    if lpn_toolchain::for_tests(lpn_toolchain::Tool::Verilator).is_none() {
+        return;
+    }
     let v = vectors("regression");
     let g = generate(&v.config).unwrap();
     let dp = lpn_cycle::Datapath::new(&v.config).unwrap();
@@ -109,6 +118,9 @@ fn a_flipped_bit_in_one_rtl_constant_is_caught() {
 /// in every update. The seed is `LPN_COSIM_SEED` (default 1), printed on failure.
 #[test]
 fn random_configurations_equal_the_cycle_model() {
+    if lpn_toolchain::for_tests(lpn_toolchain::Tool::Verilator).is_none() {
+        return;
+    }
     use lpn_cycle::random::{self, Rng};
     use lpn_cycle::Engine;
     let seed: u32 = std::env::var("LPN_COSIM_SEED")

@@ -428,6 +428,23 @@ fn is_executable(path: &Path) -> bool {
     }
 }
 
+/// For tests that need a tool: the tool, or `None` with a note on standard error when it
+/// is missing and `LPN_REQUIRE_TOOLS` is unset (a plain `cargo test` on a machine without
+/// the toolchain). With `LPN_REQUIRE_TOOLS` set, as `scripts/test` does, a missing tool
+/// fails the test.
+pub fn for_tests(tool: Tool) -> Option<Located> {
+    match Toolchain::from_env().locate(tool) {
+        Ok(found) => Some(found),
+        Err(e) if std::env::var_os("LPN_REQUIRE_TOOLS").is_some() => {
+            panic!("{e} (LPN_REQUIRE_TOOLS is set)")
+        }
+        Err(e) => {
+            eprintln!("skipping: {e}");
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
