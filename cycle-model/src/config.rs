@@ -232,7 +232,7 @@ pub fn preset(name: &str) -> Result<HwConfig> {
             };
             c
         }
-        "ecp5-25k" => base(Family::Ecp5_25k, (256, 512, 8), 4, 16),
+        "ecp5-25k" => base(Family::Ecp5_25k, (256, 512, 8), 4, 8),
         "ecp5-85k" => base(Family::Ecp5_85k, (512, 4096, 8), 8, 2),
         other => {
             return Err(Error::new(format!(
@@ -574,12 +574,9 @@ impl MemoryPlan {
             c.memory.scratch,
         );
         add("nbr", per_lane, nbr_bits + k, lanes, c.memory.nbr);
-        // Every lane reads a different input each cycle: one copy per two lanes (two
-        // read ports per dual-port block), one per lane on single-port SPRAM.
-        let pre_copies = match c.memory.pre {
-            RamKind::Block => lanes.div_ceil(2),
-            RamKind::Spram => lanes,
-        };
+        // Every lane reads a different input each cycle: each lane keeps its own replica
+        // (the generated RTL does; two lanes could share a dual-port block, not done).
+        let pre_copies = lanes;
         add(
             "pre",
             c.max_rows * c.layer.inputs,
@@ -633,6 +630,16 @@ impl MemoryPlan {
             return Err(Error::new(format!(
                 "memory: SPRAM exists only on the iCE40 UltraPlus, not on {}",
                 self.family.as_str()
+            )));
+        }
+        if let Some(m) = self
+            .memories
+            .iter()
+            .find(|m| m.kind == RamKind::Spram && m.depth > 16384)
+        {
+            return Err(Error::new(format!(
+                "memory: {} has {} words; an SPRAM memory holds at most 16384 (use block RAM for it)",
+                m.name, m.depth
             )));
         }
         if self.spram_used > self.spram_available {

@@ -5,6 +5,7 @@
 #![allow(clippy::needless_range_loop)] // index loops mirror the generated per-entry Verilog
 
 use lpn_cycle::arith::Datapath;
+use lpn_cycle::config::RamKind;
 use lpn_cycle::engine::{ACC_DRAIN, APPLY_WRITE_LATENCY, SEL_DRAIN};
 use lpn_cycle::format::bits_for;
 use lpn_cycle::HwConfig;
@@ -1395,12 +1396,49 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
         ),
     ];
     let mut port_blocks = String::new();
+    let on_spram = |name: &str| -> bool {
+        c.family == lpn_cycle::Family::Ice40Up5k
+            && match name {
+                "scratch" => c.memory.scratch == RamKind::Spram,
+                "nbr" => c.memory.nbr == RamKind::Spram,
+                "pre" => c.memory.pre == RamKind::Spram,
+                "post_err" => c.memory.post_err == RamKind::Spram,
+                _ => false,
+            }
+    };
     for (mem, rd, depth, ra, writes) in ports {
-        let ra = m.wire(
-            &format!("{}_ra", mem.name),
-            Ty::u(bits_for(depth as u64)),
-            ra,
-        );
+        let aw = bits_for(depth as u64);
+        let ra = m.wire(&format!("{}_ra", mem.name), Ty::u(aw), ra);
+        if on_spram(&mem.name) {
+            // Single-port SPRAM: these memories are never read and written in the same
+            // cycle (writes happen in another phase or while idle), so one address does.
+            let any = writes
+                .iter()
+                .map(|w| format!("({})", w.0))
+                .collect::<Vec<_>>()
+                .join(" | ");
+            let we = m.wire(&format!("{}_we", mem.name), Ty::BIT, any);
+            let mut waddr = v(&ra).to_string();
+            let mut wdata = Ty::u(mem.ty.width).lit(0);
+            for (cond, addr, data) in writes.iter().rev() {
+                waddr = format!("({cond}) ? {addr} : {waddr}");
+                wdata = format!("({cond}) ? {data} : {wdata}");
+            }
+            let addr = m.wire(&format!("{}_addr", mem.name), Ty::u(aw), waddr);
+            let wd = m.wire(&format!("{}_wdata", mem.name), mem.ty, wdata);
+            let out = m.net(&format!("{}_rdata", mem.name), mem.ty);
+            port_blocks += &format!(
+                "lpn_spram #(.WIDTH({w}), .ADDR_BITS({aw})) {n}_spram (.clk(clk), .addr({a}), .we({we}), .wdata({d}), .rdata({o}));\nalways @(*) {rd} = {o};\n",
+                w = mem.ty.width,
+                n = mem.name,
+                a = v(&addr),
+                we = v(&we),
+                d = v(&wd),
+                o = v(&out),
+                rd = v(rd),
+            );
+            continue;
+        }
         let mut block = format!(
             "always @(posedge clk) begin\n    {} <= {}[{}];\n",
             v(rd),
@@ -1884,11 +1922,91 @@ pub fn generate(c: &HwConfig) -> lpn_cycle::Result<Generated> {
         memory_plan: c.memory_plan(),
         constants: dp.k.clone(),
     };
-    Ok(Generated {
-        files: vec![
-            ("lpn_lane.v".into(), lane.emit()),
-            ("lpn_engine.v".into(), top.emit()),
-        ],
-        manifest,
-    })
+    let mut files = vec![
+        ("lpn_lane.v".to_string(), lane.emit()),
+        ("lpn_engine.v".to_string(), top.emit()),
+    ];
+    if uses_spram(c) {
+        files.push(("lpn_spram.v".into(), spram_module(c)));
+    }
+    Ok(Generated { files, manifest })
+}
+
+/// Whether the configuration puts any memory in iCE40 SPRAM.
+pub fn uses_spram(c: &HwConfig) -> bool {
+    let m = &c.memory;
+    c.family == lpn_cycle::Family::Ice40Up5k
+        && [m.scratch, m.nbr, m.pre, m.post_err].contains(&RamKind::Spram)
+}
+
+/// `lpn_spram`: a single-port memory of up to 16K words; under synthesis (`SYNTHESIS`,
+/// which Yosys defines) it is made of iCE40 `SB_SPRAM256KA` blocks side by side, in
+/// simulation a behavioural array with the same timing (read data one cycle after the
+/// address; undefined while writing, which the engine never reads).
+pub fn spram_module(c: &HwConfig) -> String {
+    let mut s = String::new();
+    for line in crate::header(
+        c,
+        "Single-port RAM on iCE40 SPRAM (SB_SPRAM256KA), behavioural in simulation.",
+    ) {
+        s += &format!("// {line}\n");
+    }
+    s += r#"`default_nettype none
+module lpn_spram #(
+    parameter integer WIDTH = 16,
+    parameter integer ADDR_BITS = 14
+) (
+    input  wire                 clk,
+    input  wire [ADDR_BITS-1:0] addr,
+    input  wire                 we,
+    input  wire [WIDTH-1:0]     wdata,
+    output wire [WIDTH-1:0]     rdata
+);
+    localparam integer BLOCKS = (WIDTH + 15) / 16;
+    wire [BLOCKS*16-1:0] wide_wdata;
+    wire [BLOCKS*16-1:0] wide_rdata;
+    wire [13:0] address;
+    generate
+        if (BLOCKS*16 > WIDTH) begin : pad_data
+            assign wide_wdata = {{(BLOCKS*16-WIDTH){1'b0}}, wdata};
+        end else begin : full_data
+            assign wide_wdata = wdata;
+        end
+        if (ADDR_BITS < 14) begin : pad_address
+            assign address = {{(14-ADDR_BITS){1'b0}}, addr};
+        end else begin : full_address
+            assign address = addr;
+        end
+    endgenerate
+`ifdef SYNTHESIS
+    genvar i;
+    generate
+        for (i = 0; i < BLOCKS; i = i + 1) begin : block
+            SB_SPRAM256KA ram (
+                .ADDRESS(address), .DATAIN(wide_wdata[i*16 +: 16]), .MASKWREN(4'b1111),
+                .WREN(we), .CHIPSELECT(1'b1), .CLOCK(clk), .STANDBY(1'b0), .SLEEP(1'b0),
+                .POWEROFF(1'b1), .DATAOUT(wide_rdata[i*16 +: 16])
+            );
+        end
+    endgenerate
+`else
+    reg [BLOCKS*16-1:0] mem [0:(1<<ADDR_BITS)-1];
+    reg [BLOCKS*16-1:0] q;
+    always @(posedge clk) begin
+        if (we) mem[addr] <= wide_wdata;
+        else q <= mem[addr];
+    end
+    assign wide_rdata = q;
+    wire unused_address = &{1'b0, address};
+`endif
+    assign rdata = wide_rdata[WIDTH-1:0];
+    generate
+        if (BLOCKS*16 > WIDTH) begin : pad
+            wire [BLOCKS*16-WIDTH-1:0] unused_high = wide_rdata[BLOCKS*16-1:WIDTH];
+        end
+    endgenerate
+endmodule
+`default_nettype wire
+"#;
+    s
 }

@@ -124,6 +124,7 @@ enum Item {
     Param(Sig, String),
     Wire(Sig, String),
     Reg(Sig),
+    Net(Sig),
     Mem(Sig, usize),
     Assign(String, String),
     Raw(String),
@@ -211,6 +212,16 @@ impl Module {
             ty,
         };
         self.items.push(Item::Reg(s.clone()));
+        s
+    }
+
+    /// A wire driven by a module instance's output (declared, not assigned).
+    pub fn net(&mut self, name: &str, ty: Ty) -> Sig {
+        let s = Sig {
+            name: self.fresh(name),
+            ty,
+        };
+        self.items.push(Item::Net(s.clone()));
         s
     }
 
@@ -482,6 +493,7 @@ impl Module {
         loop {
             let mut used = std::collections::BTreeSet::new();
             let mut note = |text: &str| {
+                let text = strip_comments(text);
                 for tok in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
                     if !tok.is_empty() {
                         used.insert(tok.to_string());
@@ -497,12 +509,12 @@ impl Module {
                         note(r);
                     }
                     Item::Raw(t) => note(t),
-                    Item::Comment(_) | Item::Reg(_) | Item::Mem(..) => {}
+                    Item::Comment(_) | Item::Reg(_) | Item::Net(_) | Item::Mem(..) => {}
                 }
             }
             let before = items.len();
             items.retain(|item| match item {
-                Item::Param(sig, _) => used.contains(&sig.name),
+                Item::Param(sig, _) | Item::Mem(sig, _) => used.contains(&sig.name),
                 Item::Wire(sig, _) => sig.name.contains("_unused") || used.contains(&sig.name),
                 _ => true,
             });
@@ -514,7 +526,7 @@ impl Module {
                     let text = match item {
                         Item::Wire(_, rhs) => rhs.clone(),
                         Item::Assign(_, r) => r.clone(),
-                        Item::Raw(t) => strip_lhs(t),
+                        Item::Raw(t) => strip_lhs(&strip_comments(t)),
                         _ => String::new(),
                     };
                     for tok in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
@@ -595,9 +607,12 @@ impl Module {
         // Declarations first (parameters, registers, memories), then wires and logic in
         // creation order, so that every name is declared before it is used.
         let items = self.pruned();
-        let (decls, body): (Vec<&Item>, Vec<&Item>) = items
-            .iter()
-            .partition(|i| matches!(i, Item::Param(..) | Item::Reg(_) | Item::Mem(..)));
+        let (decls, body): (Vec<&Item>, Vec<&Item>) = items.iter().partition(|i| {
+            matches!(
+                i,
+                Item::Param(..) | Item::Reg(_) | Item::Net(_) | Item::Mem(..)
+            )
+        });
         for item in decls.into_iter().chain(body) {
             match item {
                 Item::Comment(t) => {
@@ -615,6 +630,11 @@ impl Module {
                     let decl = sig.ty.decl();
                     let sep = if decl.is_empty() { "" } else { " " };
                     let _ = writeln!(s, "    reg{sep}{decl} {};", sig.name);
+                }
+                Item::Net(sig) => {
+                    let decl = sig.ty.decl();
+                    let sep = if decl.is_empty() { "" } else { " " };
+                    let _ = writeln!(s, "    wire{sep}{decl} {};", sig.name);
                 }
                 Item::Mem(sig, depth) => {
                     let decl = sig.ty.decl();
@@ -635,6 +655,14 @@ impl Module {
         let _ = writeln!(s, "`default_nettype wire");
         s
     }
+}
+
+/// Verilog text without `//` comments (names in comments are not uses).
+fn strip_comments(text: &str) -> String {
+    text.lines()
+        .map(|l| l.split("//").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Verilog text with the left-hand sides of `<=` assignments removed (`name <=`,

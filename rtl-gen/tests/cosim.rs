@@ -112,6 +112,45 @@ fn a_flipped_bit_in_one_rtl_constant_is_caught() {
     );
 }
 
+#[test]
+fn spram_placement_runs_the_vectors_bit_exact() {
+    if lpn_toolchain::for_tests(lpn_toolchain::Tool::Verilator).is_none() {
+        return;
+    }
+    // The same layer with the single-access memories in iCE40 SPRAM (behavioural in
+    // simulation, SB_SPRAM256KA under synthesis): the model's results do not depend on
+    // memory placement, the RTL's must not either.
+    use lpn_cycle::config::{MemoryConfig, RamKind};
+    // Two placements, because the two-lane tiny layer fits four SPRAM blocks at a time:
+    // the scratch (written by the engine), then nbr and pre (written by the host).
+    for (scratch, nbr, pre) in [
+        (RamKind::Spram, RamKind::Block, RamKind::Block),
+        (RamKind::Block, RamKind::Spram, RamKind::Spram),
+    ] {
+        let mut v = vectors("consolidation");
+        v.config.family = lpn_cycle::Family::Ice40Up5k;
+        v.config.memory = MemoryConfig {
+            scratch,
+            nbr,
+            pre,
+            post_err: RamKind::Block,
+        };
+        v.config.validate().unwrap();
+        let g = generate(&v.config).unwrap();
+        assert!(g.files.iter().any(|(n, _)| n == "lpn_spram.v"));
+        let model = cosim::build(&v.config, &cache()).unwrap();
+        let work = cache().join("work-spram");
+        std::fs::create_dir_all(&work).unwrap();
+        let got = cosim::run_vectors(&model, &v, &work, None).unwrap();
+        let r = judge(&v, &got, Default::default()).unwrap();
+        assert_eq!(
+            r.mismatch_count, 0,
+            "{:?}: {:?}",
+            v.config.memory, r.mismatches
+        );
+    }
+}
+
 /// Random configurations (lanes, K, ragged lanes, rows, narrow formats, consolidation,
 /// short trail, gate and bias off), each one Verilator build, each run with several
 /// random layers whose words include the format limits: the RTL equals the cycle model

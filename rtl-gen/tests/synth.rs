@@ -27,12 +27,16 @@ fn synth(config: &str, script: &str) {
     for (n, t) in &g.files {
         std::fs::write(dir.join(n), t).unwrap();
     }
+    let files: Vec<&str> = g.files.iter().map(|(n, _)| n.as_str()).collect();
     let yosys = Toolchain::from_env().locate(Tool::Yosys).unwrap();
     let out = yosys
         .command()
         .args([
             "-p",
-            &format!("read_verilog lpn_lane.v lpn_engine.v; {script}; check -assert; stat"),
+            &format!(
+                "read_verilog {}; {script}; check -assert; stat",
+                files.join(" ")
+            ),
         ])
         .current_dir(&dir)
         .output()
