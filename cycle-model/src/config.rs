@@ -295,18 +295,9 @@ impl HwConfig {
         self.learning.consolidation_strength > 0.0
     }
 
-    /// Bits of one `syn` word: weight, long trail, and the short trail and
-    /// consolidation when stored.
+    /// Bits of one `syn` word ([`crate::layout::SynLayout`]).
     pub fn syn_bits(&self) -> u32 {
-        let f = &self.formats;
-        f.weight.bits
-            + f.trail.bits
-            + if self.stores_short() { f.trail.bits } else { 0 }
-            + if self.stores_consolidation() {
-                f.consolidation.bits
-            } else {
-                0
-            }
+        crate::layout::SynLayout::new(self).bits
     }
 
     /// Synapses (slots) of the layer.

@@ -18,6 +18,7 @@ pub mod engine;
 pub mod format;
 pub mod functional;
 pub mod image;
+pub mod layout;
 pub mod random;
 pub mod train;
 pub mod vectors;

@@ -11,7 +11,7 @@ use lpn_cycle::constants::mode_code;
 use lpn_cycle::vectors::{StepResult, Vectors};
 use lpn_cycle::{Cycles, FixedState, HwConfig, StepInput, Wiring};
 
-use crate::engine::{generate, sel, Widths};
+use crate::engine::{generate, sel, SynLayout, Widths};
 use crate::verilator::{self, Model};
 
 /// The harness: commands on stdin, one per line:
@@ -164,27 +164,14 @@ pub fn script(
     let mut s = String::new();
     let mut sat = Saturations::default();
     let recips = initial.gate_recips(wiring, &dp, &mut sat);
-    let syn_word = |st: &FixedState, i: usize| -> u64 {
-        let mut word = (st.weight[i] as u64) & mask(f.weight.bits);
-        let mut at = f.weight.bits;
-        word |= (st.long[i] as u64) << at;
-        at += f.trail.bits;
-        if c.stores_short() {
-            word |= (st.short[i] as u64) << at;
-            at += f.trail.bits;
-        }
-        if c.stores_consolidation() {
-            word |= (st.consolidation[i] as u64) << at;
-        }
-        word
-    };
+    let layout = SynLayout::new(c);
     for o in 0..wiring.outputs {
         let (l, u) = place(o);
         let mut lacc = 0u64;
         for j in 0..k {
             let i = o * k + j;
             let a = u * k + j;
-            let _ = writeln!(s, "W {} {l} {a} {}", sel::SYN, syn_word(initial, i));
+            let _ = writeln!(s, "W {} {l} {a} {}", sel::SYN, layout.pack(initial, i));
             let _ = writeln!(
                 s,
                 "W {} {l} {a} {}",
@@ -255,6 +242,7 @@ pub fn parse(
 ) -> Result<Vec<RtlStep>, String> {
     let dp = Datapath::new(c).map_err(|e| e.to_string())?;
     let f = &dp.f;
+    let layout = SynLayout::new(c);
     let (k, outputs) = (c.layer.k, wiring.outputs);
     let mut lines = out.lines();
     let mut next = || {
@@ -285,17 +273,7 @@ pub fn parse(
             for j in 0..k {
                 let i = o * k + j;
                 let word: u64 = next()?.parse().map_err(|_| "bad syn word".to_string())?;
-                st.weight[i] = sext(word, f.weight.bits);
-                let mut at = f.weight.bits;
-                st.long[i] = ((word >> at) & mask(f.trail.bits)) as i64;
-                at += f.trail.bits;
-                if c.stores_short() {
-                    st.short[i] = ((word >> at) & mask(f.trail.bits)) as i64;
-                    at += f.trail.bits;
-                }
-                if c.stores_consolidation() {
-                    st.consolidation[i] = ((word >> at) & mask(f.consolidation.bits)) as i64;
-                }
+                layout.unpack(word, &mut st, i);
             }
             let bias: u64 = next()?.parse().map_err(|_| "bad bias".to_string())?;
             st.bias[o] = sext(bias, f.weight.bits);

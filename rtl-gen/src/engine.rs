@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::datapath::Emit;
 use crate::rtl::{Dir, Module, Sig, Ty};
+pub use lpn_cycle::layout::{Field, SynLayout};
 
 /// Host memory selectors (`host_sel`).
 pub mod sel {
@@ -202,11 +203,12 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     let bias_rd = rd(&mut m, &bias_mem);
 
     // Field positions in the syn word: w, P, then S and C when stored.
+    let lay = SynLayout::new(c);
     let wb = f.weight.bits;
     let tb = f.trail.bits;
-    let p_lo = wb;
-    let s_lo = wb + tb;
-    let c_lo = wb + tb + if stores_s { tb } else { 0 };
+    let p_lo = lay.long.lo;
+    let s_lo = lay.short.map_or(syn_w, |x| x.lo);
+    let c_lo = lay.consolidation.map_or(syn_w, |x| x.lo);
     let slice = |name: &str, lo: u32, width: u32| format!("{name}[{}:{lo}]", lo + width - 1);
     let sigs = |x: &Sig| {
         if x.ty.signed {
@@ -514,7 +516,11 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     // Selection reads the signal, the long trail and the near set only.
     m.sink(&sk_scr, 0, f.cofire.bits);
     m.sink(&sk_syn, 0, wb);
-    m.sink(&sk_syn, s_lo, syn_w - s_lo);
+    m.sink(
+        &sk_syn,
+        lay.long.lo + lay.long.bits,
+        syn_w - (lay.long.lo + lay.long.bits),
+    );
     m.sink(&sk_nbr, 0, w.nbr);
     let sk_maskbits = m.wire("sel_key_mask_bits", Ty::u(kk), slice(v(&sk_mask), 0, kk));
     let kscore = e.score(&mut m, &sk_sig, &sk_long);
@@ -1824,21 +1830,12 @@ pub fn generate(c: &HwConfig) -> lpn_cycle::Result<Generated> {
         })
         .collect();
     let f = &dp.f;
-    let mut syn_layout = Vec::new();
-    if c.stores_consolidation() {
-        syn_layout.push(format!("consolidation u{}", f.consolidation.bits));
-    }
-    if c.stores_short() {
-        syn_layout.push(format!("short u{}", f.trail.bits));
-    }
-    syn_layout.push(format!("long u{}", f.trail.bits));
-    syn_layout.push(format!("weight s{}", f.weight.bits));
     let w = Widths::new(c, &dp);
     let host_memories = vec![
         HostMemory {
             sel: sel::SYN,
             name: "syn",
-            layout: syn_layout.join(", "),
+            layout: SynLayout::new(c).describe(c),
             address: "u*K + k",
             readable: true,
             writable: true,
