@@ -21,7 +21,7 @@ fn cache() -> PathBuf {
 fn vectors(name: &str) -> Vectors {
     Vectors::load(
         &PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join(format!("../golden/vectors/{name}.vectors.json")),
+            .join(format!("golden/vectors/{name}.vectors.json")),
     )
     .unwrap()
 }
@@ -195,4 +195,40 @@ fn random_configurations_equal_the_cycle_model() {
         }
     }
     assert!(cases >= 200, "{cases} cases");
+}
+
+/// `lpn sim` prints the same report for both backends; only the wall-time line differs.
+#[test]
+fn sim_backends_print_the_same_table() {
+    if lpn_toolchain::for_tests(lpn_toolchain::Tool::Verilator).is_none() {
+        return;
+    }
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("golden/vectors/neighbor_follow.vectors.json");
+    let run = |backend: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_lpn"))
+            .args(["sim", "--backend", backend, "--vectors"])
+            .arg(&path)
+            .env("LPN_RTL_CACHE", cache())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{backend}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let (cycle, rtl) = (run("cycle"), run("verilator"));
+    let keep = |s: &str| {
+        s.lines()
+            .filter(|l| !l.starts_with("backend "))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(keep(&cycle), keep(&rtl));
+    assert!(
+        cycle.contains("backend cycle: simulated") && rtl.contains("backend verilator: simulated")
+    );
+    assert!(rtl.contains("bit-exact"), "{rtl}");
 }
