@@ -328,7 +328,6 @@ pub fn show_config(spec: &str, json: bool) -> Result<String, String> {
 /// layers and inputs; every update of the RTL must equal the cycle model.
 pub fn soak(configs: usize, steps: usize, seed: u32) -> Result<String, String> {
     use lpn_cycle::random::{self, Rng};
-    use lpn_cycle::Engine;
     let cache = rtl_cache();
     let mut rng = Rng::new(seed);
     let mut s = String::new();
@@ -344,31 +343,12 @@ pub fn soak(configs: usize, steps: usize, seed: u32) -> Result<String, String> {
         std::fs::create_dir_all(&work)
             .map_err(|e| format!("cannot create {}: {e}", work.display()))?;
         let t0 = Instant::now();
-        let mut done = 0;
-        let mut run = 0;
-        while done < per_config {
-            let n = (per_config - done).min(100);
-            let (wiring, state) = random::layer(&mut rng, &c);
-            let inputs: Vec<_> = (0..n).map(|_| random::input(&mut rng, &c)).collect();
-            let got = lpn_rtl::cosim::run(&model, &c, &wiring, &state, &inputs, &work)?;
-            let mut e = Engine::new(&c).map_err(|e| e.to_string())?;
-            e.load(&wiring, &state).map_err(|e| e.to_string())?;
-            for (i, (g, input)) in got.iter().zip(&inputs).enumerate() {
-                let r = e.update(input).map_err(|e| e.to_string())?;
-                let same = g.cycles == r.cycles
-                    && g.descent == r.descent
-                    && g.selected == e.selected()
-                    && g.state == e.read_state();
-                if !same {
-                    return Err(format!(
-                        "seed {seed} config {case} ({:?}, {} lanes) run {run} step {i}: the RTL differs from the cycle model (reproduce: lpn soak --seed {seed} --configs {configs} --steps {steps})",
-                        c.layer, c.lanes
-                    ));
-                }
-            }
-            done += n;
-            run += 1;
-        }
+        let done = lpn_rtl::cosim::random_cases(&model, &c, &mut rng, per_config, 100, &work)
+            .map_err(|e| {
+                format!(
+                    "seed {seed} config {case}: {e} (reproduce: lpn soak --seed {seed} --configs {configs} --steps {steps})"
+                )
+            })?;
         total += done;
         let _ = writeln!(
             s,

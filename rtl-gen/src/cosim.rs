@@ -355,3 +355,48 @@ pub fn run_vectors(
         })
         .collect())
 }
+
+/// Runs `updates` random updates of configuration `c` on a built RTL model and on the
+/// cycle model, with a fresh random layer (words at the format limits included) every
+/// `per_layer` updates, and compares every update: state, selection, selected count,
+/// descent flag and cycles. Returns the number of updates compared, or the first
+/// difference, named by layer, step and field.
+pub fn random_cases(
+    model: &Model,
+    c: &HwConfig,
+    rng: &mut lpn_cycle::random::Rng,
+    updates: usize,
+    per_layer: usize,
+    work: &Path,
+) -> Result<usize, String> {
+    use lpn_cycle::random;
+    let mut done = 0;
+    let mut layer = 0;
+    while done < updates {
+        let n = (updates - done).min(per_layer.max(1));
+        let (wiring, state) = random::layer(rng, c);
+        let inputs: Vec<StepInput> = (0..n).map(|_| random::input(rng, c)).collect();
+        let got = run(model, c, &wiring, &state, &inputs, work)?;
+        let mut e = lpn_cycle::Engine::new(c).map_err(|e| e.to_string())?;
+        e.load(&wiring, &state).map_err(|e| e.to_string())?;
+        for (i, (g, input)) in got.iter().zip(&inputs).enumerate() {
+            let r = e.update(input).map_err(|e| e.to_string())?;
+            let differs = [
+                ("cycles", g.cycles != r.cycles),
+                ("descent", g.descent != r.descent),
+                ("selected count", g.selected_count != r.selected),
+                ("selected", g.selected != e.selected()),
+                ("state", g.state != e.read_state()),
+            ];
+            if let Some((field, _)) = differs.iter().find(|d| d.1) {
+                return Err(format!(
+                    "layer {layer} step {i}: the RTL's {field} differs from the cycle model ({:?}, {} lanes)",
+                    c.layer, c.lanes
+                ));
+            }
+        }
+        done += n;
+        layer += 1;
+    }
+    Ok(done)
+}
