@@ -607,15 +607,7 @@ impl Engine {
     /// Reads the learned state back (host reads while idle).
     pub fn read_state(&self) -> FixedState {
         let (outputs, k) = (self.config.layer.outputs, self.config.layer.k);
-        let n = outputs * k;
-        let mut s = FixedState {
-            weight: vec![0; n],
-            short: vec![0; n],
-            long: vec![0; n],
-            consolidation: vec![0; n],
-            bias: vec![0; outputs],
-            last_accepted: vec![0; n],
-        };
+        let mut s = FixedState::zeros(outputs, k);
         for o in 0..outputs {
             let (l, u) = self.place(o);
             let lane = &self.lanes[l];

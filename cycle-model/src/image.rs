@@ -151,6 +151,19 @@ pub struct FixedState {
 pub const SLOT_FIELDS: [&str; 4] = ["weight", "short", "long", "consolidation"];
 
 impl FixedState {
+    /// An all-zero state of `outputs` outputs with `k` slots each.
+    pub fn zeros(outputs: usize, k: usize) -> FixedState {
+        let n = outputs * k;
+        FixedState {
+            weight: vec![0; n],
+            short: vec![0; n],
+            long: vec![0; n],
+            consolidation: vec![0; n],
+            bias: vec![0; outputs],
+            last_accepted: vec![0; n],
+        }
+    }
+
     /// Quantises a reference state; saturations are counted as input saturations.
     pub fn quantize(
         s: &LayerState,
@@ -158,17 +171,7 @@ impl FixedState {
         dp: &Datapath,
         sat: &mut Saturations,
     ) -> FixedState {
-        let mut q = |fmt: crate::Format, v: &[f64]| -> Vec<i64> {
-            v.iter()
-                .map(|&x| {
-                    let (raw, s) = fmt.quantize(x);
-                    if s {
-                        sat.count(SatPoint::Input);
-                    }
-                    raw
-                })
-                .collect()
-        };
+        let mut q = |fmt: crate::Format, v: &[f64]| quantize_all(fmt, v, sat);
         FixedState {
             weight: q(dp.f.weight, &s.weight),
             short: q(dp.f.trail, &s.short),
@@ -300,18 +303,7 @@ impl StepInput {
         dp: &Datapath,
         sat: &mut Saturations,
     ) -> StepInput {
-        let mut q = |fmt: crate::Format, m: &Matrix| -> Vec<i64> {
-            m.as_slice()
-                .iter()
-                .map(|&x| {
-                    let (raw, s) = fmt.quantize(x);
-                    if s {
-                        sat.count(SatPoint::Input);
-                    }
-                    raw
-                })
-                .collect()
-        };
+        let mut q = |fmt: crate::Format, m: &Matrix| quantize_all(fmt, m.as_slice(), sat);
         StepInput {
             rows: pre.rows(),
             pre: q(dp.f.activation, pre),
@@ -386,4 +378,18 @@ pub fn hardware_budget(budget: f64, k: usize) -> usize {
     } else {
         b as usize
     }
+}
+
+/// Quantises host values into `fmt`, counting each saturation as an input saturation.
+fn quantize_all(fmt: crate::Format, values: &[f64], sat: &mut Saturations) -> Vec<i64> {
+    values
+        .iter()
+        .map(|&x| {
+            let (raw, saturated) = fmt.quantize(x);
+            if saturated {
+                sat.count(SatPoint::Input);
+            }
+            raw
+        })
+        .collect()
 }

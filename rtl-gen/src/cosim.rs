@@ -11,7 +11,7 @@ use lpn_cycle::constants::mode_code;
 use lpn_cycle::vectors::{StepResult, Vectors};
 use lpn_cycle::{Cycles, FixedState, HwConfig, StepInput, Wiring};
 
-use crate::engine::{generate, sel, SynLayout, Widths};
+use crate::engine::{generate, sel, Field, SynLayout, Widths};
 use crate::verilator::{self, Model};
 
 /// The harness: commands on stdin, one per line:
@@ -128,21 +128,9 @@ pub fn build_sources(sources: &[(String, String)], cache: &Path) -> Result<Model
     verilator::build_with(cache, "lpn_engine", sources, &harness(), &["--trace"])
 }
 
-fn mask(bits: u32) -> u64 {
-    if bits >= 64 {
-        u64::MAX
-    } else {
-        (1u64 << bits) - 1
-    }
-}
-
-fn sext(v: u64, bits: u32) -> i64 {
-    let v = v & mask(bits);
-    if bits < 64 && (v >> (bits - 1)) & 1 == 1 {
-        (v | !mask(bits)) as i64
-    } else {
-        v as i64
-    }
+/// A word of `bits` bits starting at bit 0 (host words that are one value).
+fn whole(bits: u32) -> Field {
+    Field { lo: 0, bits }
 }
 
 /// The command script that loads a layer, runs `steps` and reads the state back after
@@ -187,7 +175,7 @@ pub fn script(
             s,
             "W {} {l} {u} {}",
             sel::BIAS,
-            (initial.bias[o] as u64) & mask(f.weight.bits)
+            whole(f.weight.bits).put(initial.bias[o])
         );
         let _ = writeln!(s, "W {} {l} {u} {lacc}", sel::LAST_ACCEPTED);
     }
@@ -196,20 +184,19 @@ pub fn script(
         let (inputs, outputs) = (c.layer.inputs, c.layer.outputs);
         for r in 0..input.rows {
             for j in 0..inputs {
-                let v = (input.pre[r * inputs + j] as u64) & mask(f.activation.bits);
+                let v = whole(f.activation.bits).put(input.pre[r * inputs + j]);
                 let _ = writeln!(s, "W {} 0 {} {v}", sel::PRE, j * max_rows + r);
             }
             for o in 0..outputs {
                 let (l, u) = place(o);
-                let post = (input.post[r * outputs + o] as u64) & mask(f.activation.bits);
-                let err = (input.err[r * outputs + o] as u64) & mask(f.error.bits);
-                let _ = writeln!(
-                    s,
-                    "W {} {l} {} {}",
-                    sel::POST_ERR,
-                    u * max_rows + r,
-                    (err << f.activation.bits) | post
-                );
+                // {err, post}: post in the low bits.
+                let word = whole(f.activation.bits).put(input.post[r * outputs + o])
+                    | Field {
+                        lo: f.activation.bits,
+                        bits: f.error.bits,
+                    }
+                    .put(input.err[r * outputs + o]);
+                let _ = writeln!(s, "W {} {l} {} {}", sel::POST_ERR, u * max_rows + r, word);
             }
         }
         let _ = writeln!(
@@ -250,6 +237,10 @@ pub fn parse(
             .next()
             .ok_or_else(|| "the harness stopped early".to_string())
     };
+    let word = |line: &str, what: &str| -> Result<u64, String> {
+        line.parse()
+            .map_err(|_| format!("bad {what} `{line}` from the harness"))
+    };
     let mut result = Vec::new();
     for _ in 0..steps {
         let c_line = next()?;
@@ -260,29 +251,16 @@ pub fn parse(
             .map(|x| x.parse().map_err(|_| format!("bad number in `{c_line}`")))
             .collect::<Result<_, _>>()?;
         let n = outputs * k;
-        let mut st = FixedState {
-            weight: vec![0; n],
-            short: vec![0; n],
-            long: vec![0; n],
-            consolidation: vec![0; n],
-            bias: vec![0; outputs],
-            last_accepted: vec![0; n],
-        };
+        let mut st = FixedState::zeros(outputs, k);
         let mut selected = vec![0u8; n];
         for o in 0..outputs {
             for j in 0..k {
                 let i = o * k + j;
-                let word: u64 = next()?.parse().map_err(|_| "bad syn word".to_string())?;
-                layout.unpack(word, &mut st, i);
+                layout.unpack(word(next()?, "syn word")?, &mut st, i);
             }
-            let bias: u64 = next()?.parse().map_err(|_| "bad bias".to_string())?;
-            st.bias[o] = sext(bias, f.weight.bits);
-            let lacc: u64 = next()?
-                .parse()
-                .map_err(|_| "bad accepted bits".to_string())?;
-            let selw: u64 = next()?
-                .parse()
-                .map_err(|_| "bad selected bits".to_string())?;
+            st.bias[o] = whole(f.weight.bits).get(word(next()?, "bias")?, true);
+            let lacc = word(next()?, "accepted bits")?;
+            let selw = word(next()?, "selected bits")?;
             for j in 0..k {
                 st.last_accepted[o * k + j] = ((lacc >> j) & 1) as u8;
                 selected[o * k + j] = ((selw >> j) & 1) as u8;
