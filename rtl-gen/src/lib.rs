@@ -13,6 +13,7 @@ pub mod datapath;
 pub mod engine;
 pub mod rtl;
 pub mod verilator;
+pub mod yosys;
 
 /// The header every generated file starts with: what produced it, from which config.
 pub fn header(config: &lpn_cycle::HwConfig, what: &str) -> Vec<String> {

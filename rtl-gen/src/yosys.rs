@@ -1,0 +1,69 @@
+//! Yosys runs on generated Verilog: the synthesis scripts and the checks of their logs.
+//!
+//! LUT mapping uses Yosys's built-in mapper, not ABC9: the pinned YoWASP build's ABC9
+//! ends the whole process with status 0 and a truncated log (docs/rtl.md), so a run is
+//! only accepted when its log reaches "End of script".
+
+use std::path::Path;
+
+use lpn_toolchain::{Tool, Toolchain};
+
+/// `synth_ice40` with DSPs and the built-in LUT mapping, for top module `top`.
+pub fn ice40_script(top: &str) -> String {
+    format!("synth_ice40 -dsp -noabc -top {top}")
+}
+
+/// `synth_ecp5` with the LUT-mapping step replaced by the built-in mapper.
+pub fn ecp5_script(top: &str) -> String {
+    format!(
+        "synth_ecp5 -top {top} -run :map_luts; techmap -map +/lattice/latches_map.v; simplemap; \
+         techmap -map +/gate2lut.v -D LUT_WIDTH=4; clean; synth_ecp5 -top {top} -run map_cells:"
+    )
+}
+
+/// Runs `read_verilog FILES; SCRIPT; check -assert; stat` in `dir` (relative names: YoWASP
+/// tools cannot see absolute /tmp paths), writes the log to `dir/yosys.log` and returns
+/// it. Fails on a non-zero status, a log that stops early, an inferred latch, multiple
+/// drivers, or a warning about the design's own (`lpn_`) sources.
+pub fn synthesise(dir: &Path, files: &[&str], script: &str) -> Result<String, String> {
+    let yosys = Toolchain::from_env()
+        .locate(Tool::Yosys)
+        .map_err(|e| e.to_string())?;
+    let out = yosys
+        .command()
+        .args([
+            "-p",
+            &format!(
+                "read_verilog {}; {script}; check -assert; stat",
+                files.join(" ")
+            ),
+        ])
+        .current_dir(dir)
+        .output()
+        .map_err(|e| format!("cannot run yosys: {e}"))?;
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let path = dir.join("yosys.log");
+    std::fs::write(&path, &log).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let at = path.display();
+    if !out.status.success() {
+        return Err(format!("{script} failed (log in {at})"));
+    }
+    if !log.contains("End of script") {
+        return Err(format!("{script} stopped early (log in {at})"));
+    }
+    for line in log.lines() {
+        let l = line.to_lowercase();
+        let latch = l.contains("latch inferred") && !l.contains("no latch inferred");
+        let drivers = l.contains("multiple conflicting drivers");
+        // Yosys's own library files may warn about themselves; ours must not.
+        let ours = l.starts_with("warning:") && l.contains("lpn_");
+        if latch || drivers || ours {
+            return Err(format!("{script}: {line} (log in {at})"));
+        }
+    }
+    Ok(log)
+}
