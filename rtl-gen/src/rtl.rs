@@ -81,6 +81,14 @@ impl Ty {
             (false, _) => range,
         }
     }
+    /// `kind [signed] [W-1:0] name`, e.g. `wire signed [7:0] x` (`kind` is `wire`, `reg`,
+    /// `input  wire`, ...).
+    pub fn declare(&self, kind: &str, name: &str) -> String {
+        let decl = self.decl();
+        let sep = if decl.is_empty() { "" } else { " " };
+        format!("{kind}{sep}{decl} {name}")
+    }
+
     /// A sized literal of this type (two's complement hex, `$signed` for signed types).
     pub fn lit(&self, v: i128) -> String {
         assert!(self.holds(v), "{v} does not fit {self:?}");
@@ -599,9 +607,7 @@ impl Module {
                 Dir::OutputReg => "output reg ",
             };
             let comma = if i + 1 < self.ports.len() { "," } else { "" };
-            let decl = sig.ty.decl();
-            let sep = if decl.is_empty() { "" } else { " " };
-            let _ = writeln!(s, "    {d}{sep}{decl} {}{comma}", sig.name);
+            let _ = writeln!(s, "    {}{comma}", sig.ty.declare(d, &sig.name));
         }
         let _ = writeln!(s, ");");
         // Declarations first (parameters, registers, memories), then wires and logic in
@@ -622,24 +628,21 @@ impl Module {
                     let _ = writeln!(s, "    localparam {} {} = {v};", sig.ty.decl(), sig.name);
                 }
                 Item::Wire(sig, rhs) => {
-                    let decl = sig.ty.decl();
-                    let sep = if decl.is_empty() { "" } else { " " };
-                    let _ = writeln!(s, "    wire{sep}{decl} {} = {rhs};", sig.name);
+                    let _ = writeln!(s, "    {} = {rhs};", sig.ty.declare("wire", &sig.name));
                 }
                 Item::Reg(sig) => {
-                    let decl = sig.ty.decl();
-                    let sep = if decl.is_empty() { "" } else { " " };
-                    let _ = writeln!(s, "    reg{sep}{decl} {};", sig.name);
+                    let _ = writeln!(s, "    {};", sig.ty.declare("reg", &sig.name));
                 }
                 Item::Net(sig) => {
-                    let decl = sig.ty.decl();
-                    let sep = if decl.is_empty() { "" } else { " " };
-                    let _ = writeln!(s, "    wire{sep}{decl} {};", sig.name);
+                    let _ = writeln!(s, "    {};", sig.ty.declare("wire", &sig.name));
                 }
                 Item::Mem(sig, depth) => {
-                    let decl = sig.ty.decl();
-                    let sep = if decl.is_empty() { "" } else { " " };
-                    let _ = writeln!(s, "    reg{sep}{decl} {} [0:{}];", sig.name, depth - 1);
+                    let _ = writeln!(
+                        s,
+                        "    {} [0:{}];",
+                        sig.ty.declare("reg", &sig.name),
+                        depth - 1
+                    );
                 }
                 Item::Assign(l, r) => {
                     let _ = writeln!(s, "    assign {l} = {r};");
