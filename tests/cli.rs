@@ -1,27 +1,11 @@
 //! The `lpn` command line as a user drives it: a shipped scenario end to end, byte
 //! determinism, and one clear line plus a non-zero exit for every kind of bad input.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
-fn lpn() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_lpn"))
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
+mod common;
+use common::{lpn, repo, scratch, text};
 
 #[test]
 fn shipped_scenario_runs_learns_and_writes_a_deterministic_result() {

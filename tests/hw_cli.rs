@@ -1,26 +1,7 @@
 //! `lpn golden gen`, `lpn sim` and `lpn hw config` as a user drives them.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn lpn() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_lpn"))
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
+mod common;
+use common::{lpn, repo, scratch, text};
 
 #[test]
 fn gen_writes_the_shipped_vectors_and_sim_replays_them() {
