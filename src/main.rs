@@ -13,6 +13,7 @@ use lpn_toolchain::{Tool, Toolchain};
 
 mod demo;
 mod experiment;
+mod fpga;
 mod hw;
 
 #[derive(Parser)]
@@ -97,6 +98,76 @@ enum Command {
         /// Output folder.
         #[arg(long)]
         out: PathBuf,
+        /// Also write the board: the UART bridge and `lpn_board`, and with `icebreaker`
+        /// or `ulx3s` the board top with its PLL and the pin constraints (`sim`: the
+        /// board without a top, at the simulation's UART rate).
+        #[arg(long)]
+        board: Option<String>,
+        /// Board clock in MHz (the PLL target; default 48 on the iCEBreaker, 100 on the ULX3S).
+        #[arg(long)]
+        clock_mhz: Option<f64>,
+        /// UART rate of the board's host bridge.
+        #[arg(long, default_value_t = fpga::BAUD)]
+        baud: u64,
+    },
+    /// Build a bitstream for an FPGA board (Yosys, nextpnr, icepack/ecppack) and report
+    /// resources and Fmax; exit 1 unless it fits and meets the clock. Several --lanes
+    /// values make a lane sweep (a Markdown table; see docs/fpga.md).
+    Synth {
+        /// Device: ice40-up5k (iCEBreaker), ecp5-85k or ecp5-25k (ULX3S).
+        #[arg(long)]
+        target: String,
+        /// Hardware config (preset name or .toml/.json file); default: the target's preset.
+        #[arg(long)]
+        config: Option<String>,
+        /// Take the learning constants, gate and bias from this scenario (what `lpn
+        /// board --scenario` will expect of the board).
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+        /// Override the config's lanes; a list (1,2,4,8) runs a sweep.
+        #[arg(long, value_delimiter = ',')]
+        lanes: Vec<usize>,
+        /// Clock constraint and PLL target in MHz (default: 48 on ice40-up5k, 100 on ECP5).
+        #[arg(long)]
+        clock_mhz: Option<f64>,
+        /// UART rate of the host bridge.
+        #[arg(long, default_value_t = fpga::BAUD)]
+        baud: u64,
+        /// nextpnr placement seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Work folder (default: target/synth/<target>-<config>-lanes<N>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Write the report as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// Train a scenario on a board through the UART host link (--port), or on the
+    /// Verilator simulation of the whole board (no --port), with the cycle model alongside;
+    /// exit 1 if they differ on any update.
+    Board {
+        /// Serial port of the board (for instance /dev/ttyUSB1); the simulation when absent.
+        #[arg(long)]
+        port: Option<PathBuf>,
+        /// UART rate (must match the bitstream's; `lpn synth --baud`).
+        #[arg(long, default_value_t = fpga::BAUD)]
+        baud: u64,
+        /// The hardware config the board was built from (preset or file).
+        #[arg(long, default_value = "tiny")]
+        config: String,
+        /// Scenario JSON (single layer).
+        #[arg(long, default_value = "scenarios/regression.json")]
+        scenario: PathBuf,
+        /// Updates to run.
+        #[arg(long, default_value_t = 100)]
+        steps: usize,
+        /// Write per-step results as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Write a VCD waveform of the simulated board.
+        #[arg(long)]
+        vcd: Option<PathBuf>,
     },
     /// Hardware configurations.
     Hw {
@@ -177,6 +248,16 @@ enum RefCommand {
     },
 }
 
+/// Prints a report; an error with `failure` when its check did not pass.
+fn verdict(text: &str, ok: bool, failure: &str) -> Result<(), String> {
+    emit(format_args!("{text}"));
+    if ok {
+        Ok(())
+    } else {
+        Err(failure.to_string())
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
@@ -221,19 +302,82 @@ fn main() -> ExitCode {
             steps,
             out,
         } => demo::run(&scenario, &config, steps, &out, &hw::rtl_cache()).and_then(|(text, ok)| {
-            emit(format_args!("{text}"));
-            if ok {
-                Ok(())
-            } else {
-                Err("the RTL and the cycle model differ, or a bound is broken (see above)".into())
-            }
+            verdict(
+                &text,
+                ok,
+                "the RTL and the cycle model differ, or a bound is broken (see above)",
+            )
         }),
         Command::Soak {
             configs,
             steps,
             seed,
         } => hw::soak(configs, steps, seed).map(|t| emit(format_args!("{t}"))),
-        Command::Gen { config, out } => hw::gen(&config, &out).map(|t| emit(format_args!("{t}"))),
+        Command::Gen {
+            config,
+            out,
+            board,
+            clock_mhz,
+            baud,
+        } => hw::gen(&config, &out)
+            .and_then(|t| match board {
+                Some(b) => fpga::gen_board(&config, &b, clock_mhz, baud, &out).map(|u| t + &u),
+                None => Ok(t),
+            })
+            .map(|t| emit(format_args!("{t}"))),
+        Command::Synth {
+            target,
+            config,
+            scenario,
+            lanes,
+            clock_mhz,
+            baud,
+            seed,
+            out,
+            json,
+        } => fpga::synth(&fpga::SynthArgs {
+            target: &target,
+            config: config.as_deref(),
+            scenario: scenario.as_deref(),
+            lanes: &lanes,
+            clock_mhz,
+            baud,
+            seed,
+            out: out.as_deref(),
+            json: json.as_deref(),
+        })
+        .and_then(|(text, ok)| {
+            verdict(
+                &text,
+                ok,
+                "the design does not fit or does not meet its clock (see above)",
+            )
+        }),
+        Command::Board {
+            port,
+            baud,
+            config,
+            scenario,
+            steps,
+            json,
+            vcd,
+        } => fpga::board(&fpga::BoardArgs {
+            port: port.as_deref(),
+            baud,
+            config: &config,
+            scenario: &scenario,
+            steps,
+            json: json.as_deref(),
+            vcd: vcd.as_deref(),
+            cache: &hw::rtl_cache(),
+        })
+        .and_then(|(text, ok)| {
+            verdict(
+                &text,
+                ok,
+                "the board differs from the cycle model (see above)",
+            )
+        }),
         Command::Hw {
             command: HwCommand::Config { config, json },
         } => hw::show_config(&config, json).map(|t| emit(format_args!("{t}"))),

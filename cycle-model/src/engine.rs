@@ -96,6 +96,37 @@ pub fn pipeline_latency(c: &HwConfig) -> u64 {
     ACC_DRAIN + SEL_DRAIN + APPLY_WRITE_LATENCY + c.formats.gate_recip.bits as u64
 }
 
+/// Something that runs engine updates on a loaded layer: the cycle model ([`Engine`]),
+/// or the hardware behind the host link (`lpn-host`'s board driver). The trainer
+/// ([`crate::train::Trainer`]) drives either.
+pub trait Accelerator {
+    /// Loads wiring and state.
+    fn load(&mut self, wiring: &Wiring, state: &FixedState) -> Result<()>;
+    /// Runs one update on a batch.
+    fn update(&mut self, input: &StepInput) -> Result<UpdateReport>;
+    /// The learned state and the last update's selection bits.
+    fn state(&mut self) -> Result<(FixedState, Vec<u8>)>;
+    /// Saturations counted so far (the cycle model counts them; hardware does not).
+    fn saturations(&self) -> Saturations {
+        Saturations::default()
+    }
+}
+
+impl Accelerator for Engine {
+    fn load(&mut self, wiring: &Wiring, state: &FixedState) -> Result<()> {
+        Engine::load(self, wiring, state)
+    }
+    fn update(&mut self, input: &StepInput) -> Result<UpdateReport> {
+        Engine::update(self, input)
+    }
+    fn state(&mut self) -> Result<(FixedState, Vec<u8>)> {
+        Ok((self.read_state(), self.selected()))
+    }
+    fn saturations(&self) -> Saturations {
+        Engine::saturations(self)
+    }
+}
+
 /// A word of the `syn` memory: the learned state of one slot.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Syn {

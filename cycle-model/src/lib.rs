@@ -26,7 +26,9 @@ pub mod vectors;
 pub use arith::{Datapath, Saturations};
 pub use config::{preset, Family, HwConfig, PRESETS};
 pub use constants::Constants;
-pub use engine::{cycle_formula, pipeline_latency, Cycles, Engine, Phase, UpdateReport};
+pub use engine::{
+    cycle_formula, pipeline_latency, Accelerator, Cycles, Engine, Phase, UpdateReport,
+};
 pub use format::Format;
 pub use image::{FixedState, StepInput, Wiring};
 

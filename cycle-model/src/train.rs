@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::arith::{Datapath, Saturations};
 use crate::config::HwConfig;
-use crate::engine::{Engine, UpdateReport};
+use crate::engine::{Accelerator, Engine, UpdateReport};
 use crate::image::{FixedState, StepInput, Wiring};
 use crate::{Error, Result};
 
@@ -58,6 +58,17 @@ impl FloatState {
     }
 }
 
+/// The configuration a scenario runs on: `config` with the scenario's learning
+/// constants, gate and bias (what the engine must be built from; a board built from
+/// `config` alone is refused when they differ).
+pub fn scenario_config(scenario: &Scenario, config: &HwConfig) -> HwConfig {
+    let mut c = config.clone();
+    c.learning = scenario.network.learning.clone();
+    c.gate = scenario.network.gate;
+    c.bias = scenario.network.bias;
+    c
+}
+
 /// One training step of a [`Trainer`].
 #[derive(Debug, Clone)]
 pub struct Step {
@@ -81,11 +92,13 @@ pub struct Step {
 /// A scenario's batches, one per phase: (x, target, mask, steps).
 type Batches = Vec<(Matrix, Matrix, Option<Vec<f64>>, usize)>;
 
-/// Runs a single-layer scenario with the engine as learner.
+/// Runs a single-layer scenario with an accelerator (by default the cycle model) as
+/// learner.
 #[derive(Debug, Clone)]
-pub struct Trainer {
+pub struct Trainer<A: Accelerator = Engine> {
     config: HwConfig,
-    engine: Engine,
+    dp: Datapath,
+    engine: A,
     layer: Layer,
     wiring: Wiring,
     state: FixedState,
@@ -97,12 +110,24 @@ pub struct Trainer {
     sat: Saturations,
 }
 
-impl Trainer {
-    /// Prepares a scenario for the engine. The scenario must be a single layer (the
+impl Trainer<Engine> {
+    /// Prepares a scenario for the cycle model; see [`Trainer::with`].
+    pub fn new(scenario: &Scenario, config: &HwConfig) -> Result<Trainer> {
+        Trainer::with(scenario, config, Engine::new)
+    }
+}
+
+impl<A: Accelerator> Trainer<A> {
+    /// Prepares a scenario for the accelerator `make` builds from the effective
+    /// configuration. The scenario must be a single layer (the
     /// engine updates one layer) whose shape, gate and bias match the config, without
     /// replay, structural plasticity or contrastive phases, and with batches of at most
     /// `max_rows` rows. The config's learning constants are replaced by the scenario's.
-    pub fn new(scenario: &Scenario, config: &HwConfig) -> Result<Trainer> {
+    pub fn with(
+        scenario: &Scenario,
+        config: &HwConfig,
+        make: impl FnOnce(&HwConfig) -> Result<A>,
+    ) -> Result<Trainer<A>> {
         let doc = &scenario.network;
         if !doc.hidden.is_empty() {
             return Err(Error::new(
@@ -114,10 +139,7 @@ impl Trainer {
                 "replay and structural plasticity are host-side mechanisms the engine vectors do not cover; remove them from the scenario",
             ));
         }
-        let mut config = config.clone();
-        config.learning = doc.learning.clone();
-        config.gate = doc.gate;
-        config.bias = doc.bias;
+        let config = scenario_config(scenario, config);
         let spec = scenario.network.to_spec()?;
         let net = Network::new(&spec)?;
         let layer = net.layers()[0].clone();
@@ -149,13 +171,14 @@ impl Trainer {
             let t = Matrix::from_rows(&p.target, shape.1, &format!("phases[{i}].target"))?;
             batches.push((x, t, p.output_mask.clone(), p.steps));
         }
-        let engine = Engine::new(&config)?;
+        let dp = Datapath::new(&config)?;
         let wiring = Wiring::from_layer(&layer, config.learning.neighbor_follow_distance);
         let mut sat = Saturations::default();
-        let state = FixedState::quantize(layer.state(), shape.1, engine.datapath(), &mut sat);
-        let mut engine = engine;
+        let state = FixedState::quantize(layer.state(), shape.1, &dp, &mut sat);
+        let mut engine = make(&config)?;
         engine.load(&wiring, &state)?;
         Ok(Trainer {
+            dp,
             budget: Budget::new(&config.learning, doc.max_neighbors),
             learning: config.learning.clone(),
             config,
@@ -203,7 +226,12 @@ impl Trainer {
 
     /// The datapath.
     pub fn datapath(&self) -> &Datapath {
-        self.engine.datapath()
+        &self.dp
+    }
+
+    /// The accelerator.
+    pub fn accelerator(&mut self) -> &mut A {
+        &mut self.engine
     }
 
     /// One training step; `None` when the scenario is finished.
@@ -216,7 +244,7 @@ impl Trainer {
             return Ok(None);
         }
         self.step_in_phase += 1;
-        let dp = self.engine.datapath().clone();
+        let dp = self.dp.clone();
         let (x, t, mask) = {
             let b = &self.batches[self.phase];
             (b.0.clone(), b.1.clone(), b.2.clone())
@@ -263,13 +291,14 @@ impl Trainer {
         reference.local_update(&pre, &post, &err_q, &params)?;
         // The engine's update.
         let report = self.engine.update(&input)?;
-        self.state = self.engine.read_state();
+        let (state, selected) = self.engine.state()?;
+        self.state = state;
         Ok(Some(Step {
             loss,
             input,
             report,
             state: self.state.clone(),
-            selected: self.engine.selected(),
+            selected,
             reference: FloatState::of(&reference),
             keys,
         }))

@@ -6,12 +6,12 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use lpn_cycle::arith::{Datapath, Saturations};
 use lpn_cycle::constants::mode_code;
 use lpn_cycle::vectors::{StepResult, Vectors};
 use lpn_cycle::{Cycles, FixedState, HwConfig, StepInput, Wiring};
 
-use crate::engine::{generate, sel, Field, SynLayout, Widths};
+use crate::engine::generate;
+use crate::hostmap::{self, HostWrite};
 use crate::verilator::{self, Model};
 
 /// The harness: commands on stdin, one per line:
@@ -128,77 +128,27 @@ pub fn build_sources(sources: &[(String, String)], cache: &Path) -> Result<Model
     verilator::build_with(cache, "lpn_engine", sources, &harness(), &["--trace"])
 }
 
-/// A word of `bits` bits starting at bit 0 (host words that are one value).
-fn whole(bits: u32) -> Field {
-    Field { lo: 0, bits }
-}
-
 /// The command script that loads a layer, runs `steps` and reads the state back after
-/// each.
-#[allow(clippy::needless_range_loop)] // outputs index several parallel arrays
+/// each (the words and their order: [`crate::hostmap`]).
 pub fn script(
     c: &HwConfig,
     wiring: &Wiring,
     initial: &FixedState,
     steps: &[StepInput],
 ) -> Result<String, String> {
-    let dp = Datapath::new(c).map_err(|e| e.to_string())?;
-    wiring.check(c).map_err(|e| e.to_string())?;
-    initial.check(wiring, &dp).map_err(|e| e.to_string())?;
-    let f = &dp.f;
-    let w = Widths::new(c, &dp);
-    let (k, lanes, max_rows) = (c.layer.k, c.lanes, c.max_rows);
-    let place = |o: usize| (o % lanes, o / lanes);
     let mut s = String::new();
-    let mut sat = Saturations::default();
-    let recips = initial.gate_recips(wiring, &dp, &mut sat);
-    let layout = SynLayout::new(c);
-    for o in 0..wiring.outputs {
-        let (l, u) = place(o);
-        let mut lacc = 0u64;
-        for j in 0..k {
-            let i = o * k + j;
-            let a = u * k + j;
-            let _ = writeln!(s, "W {} {l} {a} {}", sel::SYN, layout.pack(initial, i));
-            let _ = writeln!(
-                s,
-                "W {} {l} {a} {}",
-                sel::NBR,
-                (wiring.near[i] << w.nbr) | wiring.neighbors[i] as u64
-            );
-            lacc |= u64::from(initial.last_accepted[i] & wiring.mask[i]) << j;
+    let write = |ws: Vec<HostWrite>, s: &mut String| {
+        for w in ws {
+            let _ = writeln!(s, "W {} {} {} {}", w.at.sel, w.at.lane, w.at.addr, w.word);
         }
-        let m = wiring.mask_bits(o) | (u64::from(wiring.valid_count(o)) << k);
-        let _ = writeln!(s, "W {} {l} {u} {m}", sel::MASK);
-        let _ = writeln!(s, "W {} {l} {u} {}", sel::RECIP, recips[o]);
-        let _ = writeln!(
-            s,
-            "W {} {l} {u} {}",
-            sel::BIAS,
-            whole(f.weight.bits).put(initial.bias[o])
-        );
-        let _ = writeln!(s, "W {} {l} {u} {lacc}", sel::LAST_ACCEPTED);
-    }
+    };
+    write(hostmap::layer_writes(c, wiring, initial)?, &mut s);
+    let reads = hostmap::state_reads(c, wiring.outputs);
     for (n, input) in steps.iter().enumerate() {
-        input.check(c, &dp).map_err(|e| format!("step {n}: {e}"))?;
-        let (inputs, outputs) = (c.layer.inputs, c.layer.outputs);
-        for r in 0..input.rows {
-            for j in 0..inputs {
-                let v = whole(f.activation.bits).put(input.pre[r * inputs + j]);
-                let _ = writeln!(s, "W {} 0 {} {v}", sel::PRE, j * max_rows + r);
-            }
-            for o in 0..outputs {
-                let (l, u) = place(o);
-                // {err, post}: post in the low bits.
-                let word = whole(f.activation.bits).put(input.post[r * outputs + o])
-                    | Field {
-                        lo: f.activation.bits,
-                        bits: f.error.bits,
-                    }
-                    .put(input.err[r * outputs + o]);
-                let _ = writeln!(s, "W {} {l} {} {}", sel::POST_ERR, u * max_rows + r, word);
-            }
-        }
+        write(
+            hostmap::batch_writes(c, input).map_err(|e| format!("step {n}: {e}"))?,
+            &mut s,
+        );
         let _ = writeln!(
             s,
             "S {} {} {} {}",
@@ -207,14 +157,8 @@ pub fn script(
             mode_code(input.mode),
             u8::from(input.consolidate)
         );
-        for o in 0..wiring.outputs {
-            let (l, u) = place(o);
-            for j in 0..k {
-                let _ = writeln!(s, "R {} {l} {}", sel::SYN, u * k + j);
-            }
-            for id in [sel::BIAS, sel::LAST_ACCEPTED, sel::SELECTED] {
-                let _ = writeln!(s, "R {id} {l} {u}");
-            }
+        for r in &reads {
+            let _ = writeln!(s, "R {} {} {}", r.sel, r.lane, r.addr);
         }
     }
     Ok(s)
@@ -227,19 +171,12 @@ pub fn parse(
     steps: usize,
     out: &str,
 ) -> Result<Vec<RtlStep>, String> {
-    let dp = Datapath::new(c).map_err(|e| e.to_string())?;
-    let f = &dp.f;
-    let layout = SynLayout::new(c);
-    let (k, outputs) = (c.layer.k, wiring.outputs);
+    let reads = hostmap::state_reads(c, wiring.outputs).len();
     let mut lines = out.lines();
     let mut next = || {
         lines
             .next()
             .ok_or_else(|| "the harness stopped early".to_string())
-    };
-    let word = |line: &str, what: &str| -> Result<u64, String> {
-        line.parse()
-            .map_err(|_| format!("bad {what} `{line}` from the harness"))
     };
     let mut result = Vec::new();
     for _ in 0..steps {
@@ -250,24 +187,19 @@ pub fn parse(
             .split_whitespace()
             .map(|x| x.parse().map_err(|_| format!("bad number in `{c_line}`")))
             .collect::<Result<_, _>>()?;
-        let n = outputs * k;
-        let mut st = FixedState::zeros(outputs, k);
-        let mut selected = vec![0u8; n];
-        for o in 0..outputs {
-            for j in 0..k {
-                let i = o * k + j;
-                layout.unpack(word(next()?, "syn word")?, &mut st, i);
-            }
-            st.bias[o] = whole(f.weight.bits).get(word(next()?, "bias")?, true);
-            let lacc = word(next()?, "accepted bits")?;
-            let selw = word(next()?, "selected bits")?;
-            for j in 0..k {
-                st.last_accepted[o * k + j] = ((lacc >> j) & 1) as u8;
-                selected[o * k + j] = ((selw >> j) & 1) as u8;
-            }
+        if nums.len() != 6 {
+            return Err(format!("expected 6 numbers in `{c_line}`"));
         }
+        let words = (0..reads)
+            .map(|_| {
+                let line = next()?;
+                line.parse()
+                    .map_err(|_| format!("bad word `{line}` from the harness"))
+            })
+            .collect::<Result<Vec<u64>, String>>()?;
+        let (state, selected) = hostmap::decode_state(c, wiring.outputs, &words)?;
         result.push(RtlStep {
-            state: st,
+            state,
             selected,
             cycles: Cycles {
                 accumulate: nums[0],

