@@ -36,6 +36,15 @@ pub struct SynthArgs<'a> {
     pub json: Option<&'a Path>,
 }
 
+/// `--clock-mhz` in Hz, or the target's default clock.
+fn clock_hz(mhz: Option<f64>, target: Target) -> Result<u64, String> {
+    match mhz {
+        Some(f) if f.is_finite() && f > 0.0 && f <= 1000.0 => Ok((f * 1e6).round() as u64),
+        Some(f) => Err(format!("--clock-mhz {f} is not a clock in (0, 1000] MHz")),
+        None => Ok(target.default_clock_hz()),
+    }
+}
+
 fn load_scenario(path: &Path) -> Result<Scenario, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -50,11 +59,7 @@ pub fn synth(a: &SynthArgs) -> Result<(String, bool), String> {
     if let Some(s) = a.scenario {
         base = scenario_config(&load_scenario(s)?, &base);
     }
-    let clock_hz = match a.clock_mhz {
-        Some(f) if f.is_finite() && f > 0.0 && f <= 1000.0 => (f * 1e6).round() as u64,
-        Some(f) => return Err(format!("--clock-mhz {f} is not a clock in (0, 1000] MHz")),
-        None => target.default_clock_hz(),
-    };
+    let clock_hz = clock_hz(a.clock_mhz, target)?;
     let lanes: Vec<Option<usize>> = if a.lanes.is_empty() {
         vec![None]
     } else {
@@ -206,12 +211,7 @@ pub fn gen_board(
                 .into_iter()
                 .find(|t| t.board() == b)
                 .ok_or("no target for the board")?;
-            let hz = match clock_mhz {
-                Some(f) if f.is_finite() && f > 0.0 && f <= 1000.0 => (f * 1e6).round() as u64,
-                Some(f) => return Err(format!("--clock-mhz {f} is not a clock in (0, 1000] MHz")),
-                None => target.default_clock_hz(),
-            };
-            for_board(&c, b, hz, baud)
+            for_board(&c, b, clock_hz(clock_mhz, target)?, baud)
         }
         None => simulation(&c, lpn_rtl::boardsim::SIM_CLKS_PER_BIT),
     }
@@ -230,17 +230,7 @@ pub fn gen_board(
             lpn_rtl::fpga::constraints(b).to_string(),
         ));
     }
-    let mut s = String::new();
-    for (name, text) in &files {
-        let path = out.join(name);
-        std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        let _ = writeln!(
-            s,
-            "wrote {} ({} lines)",
-            path.display(),
-            text.lines().count()
-        );
-    }
+    let mut s = crate::hw::write_files(out, &files)?;
     let _ = writeln!(
         s,
         "board top {}: {} clocks per UART bit{}",
@@ -271,6 +261,9 @@ pub struct BoardArgs<'a> {
     pub json: Option<&'a Path>,
     /// Waveform of the simulation.
     pub vcd: Option<&'a Path>,
+    /// Simulate this board's whole top (PLL stand-in, pins, real UART rate) instead of
+    /// `lpn_board` at the fast simulation rate.
+    pub top: Option<&'a str>,
     /// Verilator model cache.
     pub cache: &'a Path,
 }
@@ -280,9 +273,21 @@ pub struct BoardArgs<'a> {
 pub fn board(a: &BoardArgs) -> Result<(String, bool), String> {
     let sc = load_scenario(a.scenario)?;
     let c = HwConfig::load(a.config).map_err(|e| e.to_string())?;
-    if a.vcd.is_some() && a.port.is_some() {
-        return Err("--vcd records the simulation; it cannot be used with --port".into());
+    if (a.vcd.is_some() || a.top.is_some()) && a.port.is_some() {
+        return Err(
+            "--vcd and --top are for the simulation; they cannot be used with --port".into(),
+        );
     }
+    let top = match a.top {
+        None => None,
+        Some("icebreaker") => Some((lpn_rtl::board::Board::Icebreaker, Target::Ice40Up5k)),
+        Some("ulx3s") => Some((lpn_rtl::board::Board::Ulx3s, Target::Ecp5_85k)),
+        Some(other) => {
+            return Err(format!(
+                "unknown board `{other}` (known: icebreaker, ulx3s)"
+            ))
+        }
+    };
     let t0 = Instant::now();
     let port = a.port;
     let baud = a.baud;
@@ -290,9 +295,15 @@ pub fn board(a: &BoardArgs) -> Result<(String, bool), String> {
     let vcd = a.vcd;
     type Link = Box<dyn ReadWrite>;
     let mut hw: Trainer<Board<Link>> = Trainer::with(&sc, &c, |eff| {
-        let link: Link = match port {
-            Some(p) => Box::new(lpn_host::serial::open(p, baud)?),
-            None => Box::new(SimBoard::start(eff, cache, vcd)?),
+        let link: Link = match (port, top) {
+            (Some(p), _) => Box::new(lpn_host::serial::open(p, baud)?),
+            (None, Some((b, t))) => {
+                let (m, _) =
+                    lpn_rtl::boardsim::build_top(eff, b, t.default_clock_hz(), baud, cache)
+                        .map_err(lpn_cycle::Error::new)?;
+                Box::new(SimBoard::spawn(&m.exe, vcd)?)
+            }
+            (None, None) => Box::new(SimBoard::start(eff, cache, vcd)?),
         };
         Ok(Board::open(link, eff)?)
     })
@@ -304,7 +315,11 @@ pub fn board(a: &BoardArgs) -> Result<(String, bool), String> {
     let _ = writeln!(
         text,
         "lpn board: {} ({}), config `{}`: {} inputs, {} outputs, K {}, {} lanes; protocol v{}, fingerprint {:08x}",
-        port.map_or("Verilator board simulation".to_string(), |p| p.display().to_string()),
+        match (port, a.top) {
+            (Some(p), _) => p.display().to_string(),
+            (None, Some(t)) => format!("Verilator simulation of the {t} top"),
+            (None, None) => "Verilator simulation of lpn_board".to_string(),
+        },
         if port.is_some() { format!("{baud} baud") } else { format!("{} clocks per bit", info.clks_per_bit) },
         c.name,
         info.inputs,

@@ -251,16 +251,7 @@ pub fn gen(config: &str, out: &Path) -> Result<String, String> {
     let mut files = g.files.clone();
     files.push(("harness.cpp".into(), lpn_rtl::cosim::harness()));
     files.push(("manifest.json".into(), manifest));
-    for (name, text) in &files {
-        let path = out.join(name);
-        std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        let _ = writeln!(
-            s,
-            "wrote {} ({} lines)",
-            path.display(),
-            text.lines().count()
-        );
-    }
+    s.push_str(&write_files(out, &files)?);
     let _ = writeln!(
         s,
         "top lpn_engine for config `{}`: {} synapses, {} lanes; (rows + 2) * {} + {} cycles per update",
@@ -270,6 +261,22 @@ pub fn gen(config: &str, out: &Path) -> Result<String, String> {
         c.slots_per_lane(),
         pipeline_latency(&c)
     );
+    Ok(s)
+}
+
+/// Writes (name, text) files into `out`; one `wrote PATH (N lines)` line each.
+pub fn write_files(out: &Path, files: &[(String, String)]) -> Result<String, String> {
+    let mut s = String::new();
+    for (name, text) in files {
+        let path = out.join(name);
+        std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        let _ = writeln!(
+            s,
+            "wrote {} ({} lines)",
+            path.display(),
+            text.lines().count()
+        );
+    }
     Ok(s)
 }
 

@@ -168,6 +168,10 @@ enum Command {
         /// Write a VCD waveform of the simulated board.
         #[arg(long)]
         vcd: Option<PathBuf>,
+        /// Simulate a board's whole top instead (icebreaker or ulx3s: pins, reset button,
+        /// LEDs, the PLL as a pass-through, the UART at --baud of the board clock).
+        #[arg(long)]
+        top: Option<String>,
     },
     /// Hardware configurations.
     Hw {
@@ -361,6 +365,7 @@ fn main() -> ExitCode {
             steps,
             json,
             vcd,
+            top,
         } => fpga::board(&fpga::BoardArgs {
             port: port.as_deref(),
             baud,
@@ -369,6 +374,7 @@ fn main() -> ExitCode {
             steps,
             json: json.as_deref(),
             vcd: vcd.as_deref(),
+            top: top.as_deref(),
             cache: &hw::rtl_cache(),
         })
         .and_then(|(text, ok)| {

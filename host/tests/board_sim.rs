@@ -344,3 +344,43 @@ fn the_bridges_range_checks_equal_the_host_model() {
         checked += 1;
     }
 }
+
+/// The whole board tops (pins, reset button, LEDs, the PLL as a pass-through stand-in,
+/// the UART at a real rate of the PLL clock: 1 Mbaud, 48 and 100 clocks per bit, to keep
+/// the test short): the driver connects and trains through them exactly like the cycle
+/// model, for both boards.
+#[test]
+fn both_board_tops_train_through_their_pins() {
+    if !have_verilator() {
+        return;
+    }
+    use lpn_rtl::board::Board as B;
+    let baud = 1_000_000;
+    let sc = scenario();
+    for (file, board, clock) in [
+        ("fpga/regression-ice40.toml", B::Icebreaker, 48_000_000),
+        ("fpga/regression-ecp5.toml", B::Ulx3s, 100_000_000),
+    ] {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(file);
+        let c = HwConfig::load(path.to_str().unwrap()).unwrap();
+        let mut model = Trainer::new(&sc, &c).unwrap();
+        let mut hw = Trainer::with(&sc, &c, |eff| {
+            let (m, b) = lpn_rtl::boardsim::build_top(eff, board, clock, baud, &cache())
+                .map_err(lpn_cycle::Error::new)?;
+            let mut link = Board::open(SimBoard::spawn(&m.exe, None)?, eff)?;
+            assert_eq!(link.info().clks_per_bit, b.clks_per_bit);
+            assert_eq!(u64::from(link.info().clks_per_bit), clock / baud);
+            link.status()?;
+            Ok(link)
+        })
+        .unwrap();
+        for n in 0..2 {
+            let want = model.step().unwrap().unwrap();
+            let got = hw.step().unwrap().unwrap();
+            assert_eq!(got.report, want.report, "{file} step {n}");
+            assert_eq!(got.state, want.state, "{file} step {n}");
+        }
+    }
+}

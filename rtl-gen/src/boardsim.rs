@@ -12,16 +12,76 @@ use std::path::Path;
 
 use lpn_cycle::HwConfig;
 
-use crate::board::{simulation, BoardBuild};
+use crate::board::{for_board, simulation, Board, BoardBuild};
 use crate::verilator::{self, Model};
 
 /// Clocks per UART bit in the board simulation (the smallest the UART takes).
 pub const SIM_CLKS_PER_BIT: u16 = 8;
 
-/// The harness (C++), for `clks_per_bit` clocks per bit. `--vcd FILE` as first
-/// arguments writes a waveform.
+/// How a harness reaches a top module's pins.
+#[derive(Debug, Clone, Copy)]
+pub struct Pins {
+    /// Top module.
+    pub top: &'static str,
+    /// Clock input.
+    pub clk: &'static str,
+    /// The board's UART receive pin (host to board).
+    pub rx: &'static str,
+    /// The board's UART transmit pin.
+    pub tx: &'static str,
+    /// C++ statement that holds the design in reset.
+    pub reset_on: &'static str,
+    /// C++ statement that releases it.
+    pub reset_off: &'static str,
+    /// C++ expression: the activity LED is lit.
+    pub activity: &'static str,
+}
+
+/// `lpn_board`'s pins.
+pub const BOARD_PINS: Pins = Pins {
+    top: "lpn_board",
+    clk: "clk",
+    rx: "uart_rx",
+    tx: "uart_tx",
+    reset_on: "top->rst_async = 1;",
+    reset_off: "top->rst_async = 0;",
+    activity: "top->led_activity",
+};
+
+/// The pins of a board top (`lpn_top_icebreaker`, `lpn_top_ulx3s`), driven as the
+/// board's FTDI chip and buttons would.
+pub fn board_top_pins(board: Board) -> Pins {
+    match board {
+        Board::Icebreaker => Pins {
+            top: "lpn_top_icebreaker",
+            clk: "CLK",
+            rx: "RX",
+            tx: "TX",
+            reset_on: "top->BTN_N = 0;",
+            reset_off: "top->BTN_N = 1;",
+            activity: "!top->LEDG_N",
+        },
+        Board::Ulx3s => Pins {
+            top: "lpn_top_ulx3s",
+            clk: "clk_25mhz",
+            rx: "ftdi_txd",
+            tx: "ftdi_rxd",
+            reset_on: "top->btn = 2;",
+            reset_off: "top->btn = 0;",
+            activity: "(top->led & 1)",
+        },
+    }
+}
+
+/// The harness (C++) for `lpn_board` at `clks_per_bit` clocks per bit. `--vcd FILE` as
+/// first arguments writes a waveform.
 pub fn harness(clks_per_bit: u16) -> String {
-    format!(
+    harness_for(&BOARD_PINS, clks_per_bit)
+}
+
+/// The harness for a top with `pins`.
+pub fn harness_for(pins: &Pins, clks_per_bit: u16) -> String {
+    let text = format!(
         r#"// Generated board simulation harness for lpn_board (see rtl-gen/src/boardsim.rs).
 #include "Vlpn_board.h"
 #include "verilated.h"
@@ -128,7 +188,14 @@ int main(int argc, char** argv) {{
     return 0;
 }}
 "#
-    )
+    );
+    text.replace("Vlpn_board", &format!("V{}", pins.top))
+        .replace("top->clk ", &format!("top->{} ", pins.clk))
+        .replace("top->uart_rx ", &format!("top->{} ", pins.rx))
+        .replace("top->uart_tx;", &format!("top->{};", pins.tx))
+        .replace("top->rst_async = 1;", pins.reset_on)
+        .replace("top->rst_async = 0;", pins.reset_off)
+        .replace("!top->led_activity", &format!("!({})", pins.activity))
 }
 
 /// Builds (or reuses from `cache`) the Verilator board simulation of a configuration.
@@ -149,4 +216,86 @@ pub fn build_files(b: &BoardBuild, cache: &Path) -> Result<Model, String> {
         &harness(b.clks_per_bit),
         &["--trace"],
     )
+}
+
+/// Simulation stand-ins for the vendor PLLs: the output is the input clock, locked at
+/// once (the design under test is everything after the PLL; the PLL's settings are
+/// checked against the vendor tools' own calculators in `board`'s tests).
+pub const PLL_STUBS: &str = r#"// Simulation stand-ins for SB_PLL40_PAD and EHXPLLL (rtl-gen/src/boardsim.rs).
+/* verilator lint_off UNUSEDPARAM */
+/* verilator lint_off UNUSEDSIGNAL */
+module SB_PLL40_PAD #(
+    parameter FEEDBACK_PATH = "SIMPLE",
+    parameter [3:0] DIVR = 0,
+    parameter [6:0] DIVF = 0,
+    parameter [2:0] DIVQ = 0,
+    parameter [2:0] FILTER_RANGE = 0
+) (
+    input  wire PACKAGEPIN,
+    output wire PLLOUTGLOBAL,
+    output wire LOCK,
+    input  wire RESETB,
+    input  wire BYPASS
+);
+    assign PLLOUTGLOBAL = PACKAGEPIN;
+    assign LOCK = 1'b1;
+endmodule
+
+module EHXPLLL #(
+    parameter PLLRST_ENA = "DISABLED",
+    parameter INTFB_WAKE = "DISABLED",
+    parameter STDBY_ENABLE = "DISABLED",
+    parameter DPHASE_SOURCE = "DISABLED",
+    parameter OUTDIVIDER_MUXA = "DIVA",
+    parameter CLKOP_ENABLE = "ENABLED",
+    parameter integer CLKI_DIV = 1,
+    parameter integer CLKOP_DIV = 1,
+    parameter integer CLKOP_CPHASE = 0,
+    parameter integer CLKOP_FPHASE = 0,
+    parameter FEEDBK_PATH = "CLKOP",
+    parameter integer CLKFB_DIV = 1
+) (
+    input  wire RST,
+    input  wire STDBY,
+    input  wire CLKI,
+    output wire CLKOP,
+    input  wire CLKFB,
+    input  wire PHASESEL0,
+    input  wire PHASESEL1,
+    input  wire PHASEDIR,
+    input  wire PHASESTEP,
+    input  wire PHASELOADREG,
+    input  wire PLLWAKESYNC,
+    input  wire ENCLKOP,
+    output wire LOCK
+);
+    assign CLKOP = CLKI;
+    assign LOCK = 1'b1;
+endmodule
+/* verilator lint_on UNUSEDSIGNAL */
+/* verilator lint_on UNUSEDPARAM */
+"#;
+
+/// Builds (or reuses) the simulation of a whole board top: pins, PLL stand-in, reset
+/// button, LEDs, the UART at the board's real rate (`clks_per_bit` of the PLL clock).
+pub fn build_top(
+    c: &HwConfig,
+    board: Board,
+    clock_hz: u64,
+    baud: u64,
+    cache: &Path,
+) -> Result<(Model, BoardBuild), String> {
+    let b = for_board(c, board, clock_hz, baud).map_err(|e| e.to_string())?;
+    let mut sources = b.files.clone();
+    sources.push(("pll_stubs.v".into(), PLL_STUBS.into()));
+    sources.sort();
+    let pins = board_top_pins(board);
+    let model = verilator::build_with(
+        cache,
+        pins.top,
+        &sources,
+        &harness_for(&pins, b.clks_per_bit),
+        &["--trace"],
+    )?;
+    Ok((model, b))
 }

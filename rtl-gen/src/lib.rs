@@ -5,7 +5,15 @@
 //!   extension before every operation) and its Verilog-2005 emitter.
 //! - [`datapath`]: one emitter per named rounding point of the model's datapath.
 //! - [`verilator`]: building a Verilator model with a generated C++ harness (cached)
-//!   and running it.
+//!   and running it; [`cosim`]: the engine against the cycle model under Verilator.
+//! - [`hostmap`]: which host words hold the layer, a batch and the state (one map for
+//!   the co-simulation and the board driver).
+//! - [`protocol`]: the framed UART protocol's constants, CRC and frame layouts.
+//! - [`board`]: UART, receive FIFO, host bridge, `lpn_board`, and the iCEBreaker and
+//!   ULX3S tops with their PLLs; [`boardsim`]: the Verilator board simulation as a byte
+//!   pipe.
+//! - [`fpga`]: the FPGA flow (Yosys, nextpnr, packers) and its parsed report;
+//!   [`yosys`]: synthesis scripts and log checks.
 #![warn(missing_docs)]
 
 pub mod board;
