@@ -384,3 +384,82 @@ fn both_board_tops_train_through_their_pins() {
         }
     }
 }
+
+/// The serial-port driver end to end: the simulated board sits behind a pseudo-terminal
+/// (a relay copies bytes between the pty's master side and the simulation), and the
+/// driver opens the pty's slave side as a serial port (termios raw 8N1) and trains.
+#[test]
+fn the_serial_driver_trains_through_a_pseudo_terminal() {
+    use std::io::{Read, Write};
+    use std::os::fd::FromRawFd;
+    use std::process::{Command as Process, Stdio};
+    if !have_verilator() {
+        return;
+    }
+    let sc = scenario();
+    let c = preset("tiny").unwrap();
+    let eff = lpn_cycle::train::scenario_config(&sc, &c);
+    let (model_exe, _) = lpn_rtl::boardsim::build(&eff, &cache()).unwrap();
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: openpty writes two descriptors into the given integers; no name buffer,
+    // terminal settings or window size are passed.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    let path = std::fs::read_link(format!("/proc/self/fd/{slave}")).unwrap();
+    let mut sim = Process::new(&model_exe.exe)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut to_sim = sim.stdin.take().unwrap();
+    let mut from_sim = sim.stdout.take().unwrap();
+    // SAFETY: `master` is an open descriptor that nothing else owns.
+    let master = unsafe { std::fs::File::from_raw_fd(master) };
+    let mut master_w = master.try_clone().unwrap();
+    let mut master_r = master;
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = master_r.read(&mut buf) {
+            if n == 0
+                || to_sim
+                    .write_all(&buf[..n])
+                    .and_then(|_| to_sim.flush())
+                    .is_err()
+            {
+                break;
+            }
+        }
+    });
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = from_sim.read(&mut buf) {
+            if n == 0 || master_w.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+    });
+    let mut model = Trainer::new(&sc, &c).unwrap();
+    let mut hw = Trainer::with(&sc, &c, |eff| {
+        Ok(Board::open(lpn_host::serial::open(&path, 115_200)?, eff)?)
+    })
+    .unwrap();
+    for n in 0..3 {
+        let want = model.step().unwrap().unwrap();
+        let got = hw.step().unwrap().unwrap();
+        assert_eq!(got.state, want.state, "step {n}");
+        assert_eq!(got.report, want.report, "step {n}");
+    }
+    drop(hw);
+    let _ = sim.kill();
+    let _ = sim.wait();
+    // SAFETY: `slave` is still open and owned here.
+    unsafe { libc::close(slave) };
+}
