@@ -159,7 +159,7 @@ fn hw_config_prints_the_preset_with_its_memory_plan() {
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(s.contains("# 32768 synapses"), "{s}");
     assert!(
-        s.contains("# memory on ecp5-85k: 208 block RAMs of 208"),
+        s.contains("# memory on ecp5-85k: 206 block RAMs of 208"),
         "{s}"
     );
     // The printed TOML is a valid config again.

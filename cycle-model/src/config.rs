@@ -221,9 +221,10 @@ pub fn preset(name: &str) -> Result<HwConfig> {
         "tiny" => base(Family::Generic, (16, 4, 8), 2, 32),
         // Sized by the memory plan (see docs/architecture.md, "Presets"): the synapse
         // state is read and written every APPLY cycle, so it lives in dual-port EBR; the
-        // single-access memories go to SPRAM.
+        // single-access memories go to SPRAM. Lanes are what the device's multipliers
+        // allow (21 per lane on ECP5; docs/fpga.md); the UP5K's 8 allow none yet.
         "ice40-up5k" => {
-            let mut c = base(Family::Ice40Up5k, (128, 256, 8), 1, 4);
+            let mut c = base(Family::Ice40Up5k, (128, 256, 8), 1, 2);
             c.memory = MemoryConfig {
                 scratch: RamKind::Spram,
                 nbr: RamKind::Spram,
@@ -232,8 +233,8 @@ pub fn preset(name: &str) -> Result<HwConfig> {
             };
             c
         }
-        "ecp5-25k" => base(Family::Ecp5_25k, (256, 512, 8), 4, 8),
-        "ecp5-85k" => base(Family::Ecp5_85k, (512, 4096, 8), 8, 2),
+        "ecp5-25k" => base(Family::Ecp5_25k, (256, 512, 8), 1, 8),
+        "ecp5-85k" => base(Family::Ecp5_85k, (512, 4096, 8), 2, 2),
         other => {
             return Err(Error::new(format!(
                 "unknown preset `{other}` (presets: {})",
@@ -582,12 +583,24 @@ impl MemoryPlan {
             lanes,
             c.memory.post_err,
         );
-        let per_output = f.score.bits
-            + 3 * k
-            + f.gate_recip.bits
-            + f.signal.bits
-            + if c.bias { f.weight.bits } else { 0 };
-        add("outputs", u, per_output, lanes, RamKind::Block);
+        // Per-output words, one memory per writer as the RTL has them (each takes its
+        // own blocks: counting them as one wide memory under-counted by 4 blocks per
+        // lane at 512 outputs per lane, found by place and route).
+        add(
+            "mask",
+            u,
+            k + bits_for(u64::from(k) + 1),
+            lanes,
+            RamKind::Block,
+        );
+        add("gate_recip", u, f.gate_recip.bits, lanes, RamKind::Block);
+        add("max_score", u, f.score.bits, lanes, RamKind::Block);
+        add("bias_dir", u, f.signal.bits, lanes, RamKind::Block);
+        add("selected", u, k, lanes, RamKind::Block);
+        add("last_accepted", u, k, lanes, RamKind::Block);
+        if c.bias {
+            add("bias", u, f.weight.bits, lanes, RamKind::Block);
+        }
         let (block_available, spram_available) = match c.family {
             Family::Generic => (usize::MAX, usize::MAX),
             Family::Ice40Up5k => (30, 4),
