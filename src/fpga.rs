@@ -86,20 +86,21 @@ pub fn synth(a: &SynthArgs) -> Result<(String, bool), String> {
         };
         // A sweep measures every lane count, also those the memory plan rejects: the
         // tools give the verdict and the numbers.
-        let plan_only = |e: &lpn_cycle::Error| sweep && e.to_string().starts_with("memory:");
-        let valid = c.validate();
+        let check = if sweep {
+            c.validate_structure()
+        } else {
+            c.validate()
+        };
         let opts = SynthOptions {
             target,
             clock_hz,
             baud: a.baud,
             seed: a.seed,
             dir,
-            over_plan: valid.as_ref().is_err_and(plan_only),
         };
-        let r = match valid {
-            Err(e) if !plan_only(&e) => Err(e.to_string()),
-            _ => lpn_rtl::fpga::run(&c, &opts),
-        };
+        let r = check
+            .map_err(|e| e.to_string())
+            .and_then(|_| lpn_rtl::fpga::run(&c, &opts));
         match &r {
             Ok(rep) => {
                 text.push_str(&format_report(rep));

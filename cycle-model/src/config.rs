@@ -322,8 +322,17 @@ impl HwConfig {
         bits_for(self.layer.k as u64)
     }
 
-    /// Checks everything the engine relies on; the message names the key.
+    /// Checks everything the engine relies on and that the memories fit the family
+    /// ([`HwConfig::memory_plan`]); the message names the key.
     pub fn validate(&self) -> Result<()> {
+        self.validate_structure()?;
+        self.memory_plan().check()
+    }
+
+    /// [`HwConfig::validate`] without the device fit: what generating and simulating the
+    /// engine need (a lane sweep builds configurations the plan rejects, so the tools
+    /// can give their own verdict).
+    pub fn validate_structure(&self) -> Result<()> {
         let fail = |m: String| Err(Error::new(m));
         let LayerShape { inputs, outputs, k } = self.layer;
         if inputs == 0 || outputs == 0 {
@@ -460,7 +469,6 @@ impl HwConfig {
             return fail("learning.consolidation_lr_floor must be at most 1".into());
         }
         crate::Constants::new(self)?;
-        self.memory_plan().check()?;
         Ok(())
     }
 

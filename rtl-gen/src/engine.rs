@@ -1818,7 +1818,7 @@ pub struct CycleFormula {
 
 /// Generates the engine for a configuration.
 pub fn generate(c: &HwConfig) -> lpn_cycle::Result<Generated> {
-    c.validate()?;
+    c.validate_structure()?;
     let dp = Datapath::new(c)?;
     let lane = lane_module(
         c,

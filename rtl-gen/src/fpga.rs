@@ -98,9 +98,6 @@ pub struct SynthOptions {
     pub seed: u64,
     /// Work folder (sources, netlist, logs, bitstream).
     pub dir: PathBuf,
-    /// Build even when the configuration's memory plan says it does not fit the device
-    /// (lane sweeps: the tools give the verdict and the numbers).
-    pub over_plan: bool,
 }
 
 /// One resource: used and available on the device.
@@ -330,18 +327,12 @@ pub fn run(c: &HwConfig, o: &SynthOptions) -> Result<SynthReport, String> {
         ));
     }
     let board = o.target.board();
-    let mut plan_message = String::new();
-    let build = match c.memory_plan().check() {
-        Err(e) if o.over_plan => {
-            // The plan only estimates; the same RTL generated without the device check.
-            plan_message = format!("{e} (built anyway)");
-            let mut g = c.clone();
-            g.family = Family::Generic;
-            for_board(&g, board, o.clock_hz, o.baud)
-        }
-        _ => for_board(c, board, o.clock_hz, o.baud),
-    }
-    .map_err(|e| e.to_string())?;
+    // The memory plan only estimates; the tools decide. Its verdict goes into the report.
+    let plan_message = match c.memory_plan().check() {
+        Err(e) => format!("plan: {e}"),
+        Ok(()) => String::new(),
+    };
+    let build = for_board(c, board, o.clock_hz, o.baud).map_err(|e| e.to_string())?;
     std::fs::create_dir_all(&o.dir)
         .map_err(|e| format!("cannot create {}: {e}", o.dir.display()))?;
     for (n, t) in &build.files {
