@@ -133,6 +133,31 @@ fn bit(name: &str, width: u32, idx: &str) -> String {
     }
 }
 
+/// The registers `<stage>_<field>` of one pipeline stage, declared together and looked
+/// up by field name (the stage's fields and their types stay side by side).
+struct StageRegs {
+    fields: Vec<(&'static str, Sig)>,
+}
+
+impl StageRegs {
+    fn new(m: &mut Module, stage: &str, fields: &[(&'static str, Ty)]) -> StageRegs {
+        StageRegs {
+            fields: fields
+                .iter()
+                .map(|&(f, ty)| (f, m.reg(&format!("{stage}_{f}"), ty)))
+                .collect(),
+        }
+    }
+
+    fn get(&self, field: &str) -> Sig {
+        self.fields
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, s)| s.clone())
+            .unwrap_or_else(|| panic!("no stage register field `{field}`"))
+    }
+}
+
 /// The lane module.
 pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     let w = Widths::new(c, dp);
@@ -894,58 +919,35 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     );
     let stepped = e.weight_step(&mut m, &st_w, &st_sig, &st_q, &steps);
     let (rw, rs, rl) = e.retains(&mut m, &st_q);
-    let dc_regs: Vec<Sig> = [
-        "valid",
-        "u",
-        "k",
-        "a",
-        "syn",
-        "stepped",
-        "retain_w",
-        "retain_s",
-        "retain_l",
-        "base",
-        "slot_valid",
-        "selected",
-        "mask",
-        "selected_bits",
-        "bias",
-        "bias_dir",
-    ]
-    .iter()
-    .zip([
-        Ty::BIT,
-        Ty::u(w.u),
-        Ty::u(w.k),
-        Ty::u(w.a),
-        Ty::u(syn_w),
-        t.weight,
-        rw.ty,
-        rs.ty,
-        rl.ty,
-        base.ty,
-        Ty::BIT,
-        Ty::BIT,
-        Ty::u(kk + valid_w),
-        Ty::u(kk),
-        t.weight,
-        t.signal,
-    ])
-    .map(|(n, ty)| reg(&mut m, &format!("apply_decay_{n}"), ty))
-    .collect();
+    let dc_regs = StageRegs::new(
+        &mut m,
+        "apply_decay",
+        &[
+            ("valid", Ty::BIT),
+            ("u", Ty::u(w.u)),
+            ("k", Ty::u(w.k)),
+            ("a", Ty::u(w.a)),
+            ("syn", Ty::u(syn_w)),
+            ("stepped", t.weight),
+            ("retain_w", rw.ty),
+            ("retain_s", rs.ty),
+            ("retain_l", rl.ty),
+            ("base", base.ty),
+            ("slot_valid", Ty::BIT),
+            ("selected", Ty::BIT),
+            ("mask", Ty::u(kk + valid_w)),
+            ("selected_bits", Ty::u(kk)),
+            ("bias", t.weight),
+            ("bias_dir", t.signal),
+        ],
+    );
     rst_seq += "apply_decay_valid <= 1'b0;\n";
     seq += &format!(
         "// apply_step -> apply_decay\napply_decay_valid <= {};\napply_decay_u <= {}; apply_decay_k <= {}; apply_decay_a <= {}; apply_decay_syn <= {};\napply_decay_stepped <= {}; apply_decay_retain_w <= {}; apply_decay_retain_s <= {}; apply_decay_retain_l <= {};\napply_decay_base <= {}; apply_decay_slot_valid <= {}; apply_decay_selected <= {};\n{}",
         v(&st_v), v(&st_u), v(&st_k), v(&st_a), v(&st_syn), v(&stepped), v(&rw), v(&rs), v(&rl), v(&st_base), v(&st_valid), v(&st_sel),
         carry("apply_step", "apply_decay")
     );
-    let dr = |n: &str| {
-        dc_regs
-            .iter()
-            .find(|s| s.name == format!("apply_decay_{n}"))
-            .unwrap()
-            .clone()
-    };
+    let dr = |n: &str| dc_regs.get(n);
     // apply_decay -> apply_consol
     let d_syn = dr("syn");
     let d_valid = dr("slot_valid");
@@ -996,50 +998,28 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
         &accepted,
         &d_valid,
     );
-    let cs_regs: Vec<Sig> = [
-        "valid",
-        "u",
-        "k",
-        "a",
-        "c",
-        "w",
-        "s",
-        "p",
-        "base",
-        "slot_valid",
-        "accepted",
-        "mask",
-        "selected_bits",
-        "bias",
-        "bias_dir",
-    ]
-    .iter()
-    .zip([
-        Ty::BIT,
-        Ty::u(w.u),
-        Ty::u(w.k),
-        Ty::u(w.a),
-        t.consolidation,
-        t.weight,
-        t.trail,
-        t.trail,
-        base.ty,
-        Ty::BIT,
-        Ty::BIT,
-        Ty::u(kk + valid_w),
-        Ty::u(kk),
-        t.weight,
-        t.signal,
-    ])
-    .map(|(n, ty)| reg(&mut m, &format!("apply_consol_{n}"), ty))
-    .collect();
-    let cr = |n: &str| {
-        cs_regs
-            .iter()
-            .find(|s| s.name == format!("apply_consol_{n}"))
-            .unwrap()
-            .clone()
-    };
+    let cs_regs = StageRegs::new(
+        &mut m,
+        "apply_consol",
+        &[
+            ("valid", Ty::BIT),
+            ("u", Ty::u(w.u)),
+            ("k", Ty::u(w.k)),
+            ("a", Ty::u(w.a)),
+            ("c", t.consolidation),
+            ("w", t.weight),
+            ("s", t.trail),
+            ("p", t.trail),
+            ("base", base.ty),
+            ("slot_valid", Ty::BIT),
+            ("accepted", Ty::BIT),
+            ("mask", Ty::u(kk + valid_w)),
+            ("selected_bits", Ty::u(kk)),
+            ("bias", t.weight),
+            ("bias_dir", t.signal),
+        ],
+    );
+    let cr = |n: &str| cs_regs.get(n);
     rst_seq += "apply_consol_valid <= 1'b0;\n";
     seq += &format!(
         "// apply_decay -> apply_consol\napply_consol_valid <= apply_decay_valid;\napply_consol_u <= apply_decay_u; apply_consol_k <= apply_decay_k; apply_consol_a <= apply_decay_a;\napply_consol_c <= {}; apply_consol_w <= {}; apply_consol_s <= {}; apply_consol_p <= {};\napply_consol_base <= apply_decay_base; apply_consol_slot_valid <= apply_decay_slot_valid; apply_consol_accepted <= {};\n{}",
@@ -1063,48 +1043,27 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
         m.wire("apply_consol_short_dropped", t.trail, t.trail.lit(0))
     };
     let eff2 = e.effective_trail(&mut m, &s_kept, &cr("p"));
-    let wr_regs: Vec<Sig> = [
-        "valid",
-        "u",
-        "k",
-        "a",
-        "w",
-        "s",
-        "p",
-        "c",
-        "effective",
-        "slot_valid",
-        "mask",
-        "selected_bits",
-        "bias",
-        "bias_dir",
-    ]
-    .iter()
-    .zip([
-        Ty::BIT,
-        Ty::u(w.u),
-        Ty::u(w.k),
-        Ty::u(w.a),
-        t.weight,
-        t.trail,
-        t.trail,
-        t.consolidation,
-        eff2.ty,
-        Ty::BIT,
-        Ty::u(kk + valid_w),
-        Ty::u(kk),
-        t.weight,
-        t.signal,
-    ])
-    .map(|(n, ty)| reg(&mut m, &format!("apply_write_{n}"), ty))
-    .collect();
-    let wr = |n: &str| {
-        wr_regs
-            .iter()
-            .find(|s| s.name == format!("apply_write_{n}"))
-            .unwrap()
-            .clone()
-    };
+    let wr_regs = StageRegs::new(
+        &mut m,
+        "apply_write",
+        &[
+            ("valid", Ty::BIT),
+            ("u", Ty::u(w.u)),
+            ("k", Ty::u(w.k)),
+            ("a", Ty::u(w.a)),
+            ("w", t.weight),
+            ("s", t.trail),
+            ("p", t.trail),
+            ("c", t.consolidation),
+            ("effective", eff2.ty),
+            ("slot_valid", Ty::BIT),
+            ("mask", Ty::u(kk + valid_w)),
+            ("selected_bits", Ty::u(kk)),
+            ("bias", t.weight),
+            ("bias_dir", t.signal),
+        ],
+    );
+    let wr = |n: &str| wr_regs.get(n);
     rst_seq += "apply_write_valid <= 1'b0;\n";
     seq += &format!(
         "// apply_consol -> apply_write\napply_write_valid <= apply_consol_valid;\napply_write_u <= apply_consol_u; apply_write_k <= apply_consol_k; apply_write_a <= apply_consol_a;\napply_write_w <= apply_consol_w; apply_write_s <= {}; apply_write_p <= apply_consol_p; apply_write_c <= {}; apply_write_effective <= {};\napply_write_slot_valid <= apply_consol_slot_valid;\n{}",

@@ -552,17 +552,7 @@ impl Module {
                             if !read.contains(&sig.name)
                                 && !outputs.contains(sig.name.as_str()) =>
                         {
-                            Some(Item::Wire(
-                                Sig {
-                                    name: format!("{}_unused", sig.name),
-                                    ty: Ty::u(sig.ty.width),
-                                },
-                                if sig.ty.signed {
-                                    format!("$unsigned({})", sig.name)
-                                } else {
-                                    sig.name.clone()
-                                },
-                            ))
+                            Some(unused_sink(sig))
                         }
                         _ => None,
                     })
@@ -572,19 +562,7 @@ impl Module {
                     .ports
                     .iter()
                     .filter(|(d, p)| *d == Dir::Input && !used.contains(&p.name))
-                    .map(|(_, p)| {
-                        Item::Wire(
-                            Sig {
-                                name: format!("{}_unused", p.name),
-                                ty: Ty::u(p.ty.width),
-                            },
-                            if p.ty.signed {
-                                format!("$unsigned({})", p.name)
-                            } else {
-                                p.name.clone()
-                            },
-                        )
-                    })
+                    .map(|(_, p)| unused_sink(p))
                     .collect();
                 items.extend(unread);
                 return items;
@@ -655,6 +633,22 @@ impl Module {
         let _ = writeln!(s, "`default_nettype wire");
         s
     }
+}
+
+/// `wire [w-1:0] <name>_unused = <name>;` (unsigned): tells lint that a register or an
+/// input nothing reads is unread on purpose.
+fn unused_sink(sig: &Sig) -> Item {
+    Item::Wire(
+        Sig {
+            name: format!("{}_unused", sig.name),
+            ty: Ty::u(sig.ty.width),
+        },
+        if sig.ty.signed {
+            format!("$unsigned({})", sig.name)
+        } else {
+            sig.name.clone()
+        },
+    )
 }
 
 /// Verilog text without `//` comments (names in comments are not uses).
