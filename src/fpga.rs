@@ -11,7 +11,6 @@ use lpn_cycle::HwConfig;
 use lpn_golden::scenario::Scenario;
 use lpn_host::sim::SimBoard;
 use lpn_host::Board;
-use lpn_rtl::board::DEFAULT_BAUD;
 use lpn_rtl::fpga::{format_report, Outcome, SynthOptions, SynthReport, Target};
 
 /// Options of `lpn synth`.
@@ -218,13 +217,7 @@ pub fn gen_board(
     }
     .map_err(|e| e.to_string())?;
     // The engine's own files were written by `lpn gen` already.
-    let engine = lpn_rtl::engine::generate(&c).map_err(|e| e.to_string())?;
-    let mut files: Vec<(String, String)> = build
-        .files
-        .iter()
-        .filter(|(n, _)| !engine.files.iter().any(|(e, _)| e == n))
-        .cloned()
-        .collect();
+    let mut files = build.board_files().to_vec();
     if let Some(b) = b {
         files.push((
             b.constraints().to_string(),
@@ -416,6 +409,3 @@ pub fn board(a: &BoardArgs) -> Result<(String, bool), String> {
 /// A byte stream: a serial port or the simulation.
 pub trait ReadWrite: std::io::Read + std::io::Write {}
 impl<T: std::io::Read + std::io::Write> ReadWrite for T {}
-
-/// The default UART rate, for the CLI.
-pub const BAUD: u64 = DEFAULT_BAUD;

@@ -107,7 +107,7 @@ enum Command {
         #[arg(long)]
         clock_mhz: Option<f64>,
         /// UART rate of the board's host bridge.
-        #[arg(long, default_value_t = fpga::BAUD)]
+        #[arg(long, default_value_t = lpn_rtl::board::DEFAULT_BAUD)]
         baud: u64,
     },
     /// Build a bitstream for an FPGA board (Yosys, nextpnr, icepack/ecppack) and report
@@ -131,7 +131,7 @@ enum Command {
         #[arg(long)]
         clock_mhz: Option<f64>,
         /// UART rate of the host bridge.
-        #[arg(long, default_value_t = fpga::BAUD)]
+        #[arg(long, default_value_t = lpn_rtl::board::DEFAULT_BAUD)]
         baud: u64,
         /// nextpnr placement seed.
         #[arg(long, default_value_t = 1)]
@@ -151,7 +151,7 @@ enum Command {
         #[arg(long)]
         port: Option<PathBuf>,
         /// UART rate (must match the bitstream's; `lpn synth --baud`).
-        #[arg(long, default_value_t = fpga::BAUD)]
+        #[arg(long, default_value_t = lpn_rtl::board::DEFAULT_BAUD)]
         baud: u64,
         /// The hardware config the board was built from (preset or file).
         #[arg(long, default_value = "tiny")]

@@ -16,7 +16,7 @@
 use std::fmt::Write as _;
 
 use lpn_cycle::format::bits_for;
-use lpn_cycle::{Family, HwConfig};
+use lpn_cycle::HwConfig;
 
 use crate::engine::{generate, Widths};
 use crate::protocol::{self, Command, Link, Status};
@@ -32,15 +32,6 @@ pub enum Board {
 }
 
 impl Board {
-    /// The board for a device family (`None` for the generic family).
-    pub fn for_family(f: Family) -> Option<Board> {
-        match f {
-            Family::Ice40Up5k => Some(Board::Icebreaker),
-            Family::Ecp5_25k | Family::Ecp5_85k => Some(Board::Ulx3s),
-            Family::Generic => None,
-        }
-    }
-
     /// Name (file stem of the top and its constraints).
     pub fn name(self) -> &'static str {
         match self {
@@ -58,8 +49,11 @@ impl Board {
     }
 
     /// Top module name.
-    pub fn top(self) -> String {
-        format!("lpn_top_{}", self.name())
+    pub fn top(self) -> &'static str {
+        match self {
+            Board::Icebreaker => "lpn_top_icebreaker",
+            Board::Ulx3s => "lpn_top_ulx3s",
+        }
     }
 
     /// Constraint file name under `fpga/`.
@@ -227,6 +221,15 @@ pub struct BoardBuild {
     pub clock_hz: f64,
     /// Clocks per UART bit.
     pub clks_per_bit: u16,
+    /// How many of `files` (the first ones) are the engine's.
+    engine_files: usize,
+}
+
+impl BoardBuild {
+    /// The files beyond the engine's (`lpn gen` writes those already).
+    pub fn board_files(&self) -> &[(String, String)] {
+        &self.files[self.engine_files..]
+    }
 }
 
 /// The board modules for simulation: the engine, the UART and bridge, `lpn_board` on
@@ -238,8 +241,9 @@ pub fn simulation(c: &HwConfig, clks_per_bit: u16) -> lpn_cycle::Result<BoardBui
         ));
     }
     let g = generate(c)?;
-    let link = Link::new(c, clks_per_bit)?;
+    let link = Link::of_manifest(c, &g.manifest, clks_per_bit)?;
     let mut files = g.files;
+    let engine_files = files.len();
     files.extend(board_files(c, &g.manifest.widths, &link, clks_per_bit));
     Ok(BoardBuild {
         files,
@@ -247,6 +251,7 @@ pub fn simulation(c: &HwConfig, clks_per_bit: u16) -> lpn_cycle::Result<BoardBui
         top: "lpn_board".into(),
         clock_hz: 0.0,
         clks_per_bit,
+        engine_files,
     })
 }
 
@@ -280,7 +285,7 @@ pub fn for_board(
     let cpb = clks_per_bit(out_hz.round() as u64, baud).map_err(err)?;
     let mut b = simulation(c, cpb)?;
     b.files.push((format!("{}.v", board.top()), pll_text));
-    b.top = board.top();
+    b.top = board.top().to_string();
     b.clock_hz = out_hz;
     Ok(b)
 }

@@ -53,7 +53,7 @@ pub const BOARD_PINS: Pins = Pins {
 pub fn board_top_pins(board: Board) -> Pins {
     match board {
         Board::Icebreaker => Pins {
-            top: "lpn_top_icebreaker",
+            top: board.top(),
             clk: "CLK",
             rx: "RX",
             tx: "TX",
@@ -62,7 +62,7 @@ pub fn board_top_pins(board: Board) -> Pins {
             activity: "!top->LEDG_N",
         },
         Board::Ulx3s => Pins {
-            top: "lpn_top_ulx3s",
+            top: board.top(),
             clk: "clk_25mhz",
             rx: "ftdi_txd",
             tx: "ftdi_rxd",

@@ -308,12 +308,20 @@ impl UpdateStatus {
 impl Link {
     /// The link of a configuration whose bridge runs `clks_per_bit` clocks per bit.
     pub fn new(c: &HwConfig, clks_per_bit: u16) -> lpn_cycle::Result<Link> {
-        let g = crate::engine::generate(c)?;
-        let w = g.manifest.widths;
+        Link::of_manifest(c, &crate::engine::generate(c)?.manifest, clks_per_bit)
+    }
+
+    /// [`Link::new`] from the manifest of an engine already generated for `c`.
+    pub fn of_manifest(
+        c: &HwConfig,
+        manifest: &crate::engine::Manifest,
+        clks_per_bit: u16,
+    ) -> lpn_cycle::Result<Link> {
+        let w = manifest.widths;
         let mut depths = [0usize; 16];
         let mut bits = [0u32; 16];
         let (mut readable, mut writable) = (0u16, 0u16);
-        for m in &g.manifest.host_memories {
+        for m in &manifest.host_memories {
             depths[m.sel as usize] = m.depth;
             bits[m.sel as usize] = m.bits;
             readable |= u16::from(m.readable) << m.sel;
