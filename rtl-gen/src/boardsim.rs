@@ -81,9 +81,18 @@ pub fn harness(clks_per_bit: u16) -> String {
 
 /// The harness for a top with `pins`.
 pub fn harness_for(pins: &Pins, clks_per_bit: u16) -> String {
-    let text = format!(
+    let Pins {
+        top: class,
+        clk,
+        rx,
+        tx,
+        reset_on,
+        reset_off,
+        activity,
+    } = *pins;
+    format!(
         r#"// Generated board simulation harness for lpn_board (see rtl-gen/src/boardsim.rs).
-#include "Vlpn_board.h"
+#include "V{class}.h"
 #include "verilated.h"
 #include "verilated_vcd_c.h"
 #include <cstdio>
@@ -94,14 +103,14 @@ pub fn harness_for(pins: &Pins, clks_per_bit: u16) -> String {
 #include <unistd.h>
 
 static const int CPB = {clks_per_bit};
-static Vlpn_board* top;
+static V{class}* top;
 static VerilatedVcdC* vcd = nullptr;
 static uint64_t now = 0;
 static std::vector<uint8_t> out;
 
 static void tick() {{
-    top->clk = 0; top->eval(); if (vcd) vcd->dump(now++);
-    top->clk = 1; top->eval(); if (vcd) vcd->dump(now++);
+    top->{clk} = 0; top->eval(); if (vcd) vcd->dump(now++);
+    top->{clk} = 1; top->eval(); if (vcd) vcd->dump(now++);
 }}
 
 static bool flush_out() {{
@@ -117,17 +126,17 @@ static bool flush_out() {{
 
 int main(int argc, char** argv) {{
     VerilatedContext* ctx = new VerilatedContext;
-    top = new Vlpn_board{{ctx}};
+    top = new V{class}{{ctx}};
     if (argc > 2 && strcmp(argv[1], "--vcd") == 0) {{
         ctx->traceEverOn(true);
         vcd = new VerilatedVcdC;
         top->trace(vcd, 99);
         vcd->open(argv[2]);
     }}
-    top->uart_rx = 1;
-    top->rst_async = 1;
+    top->{rx} = 1;
+    {reset_on}
     for (int i = 0; i < 4; i++) tick();
-    top->rst_async = 0;
+    {reset_off}
     for (int i = 0; i < 4; i++) tick();
     std::deque<uint8_t> in;
     // Host -> board serializer: bits of the byte on the line, LSB first, framed.
@@ -139,7 +148,7 @@ int main(int argc, char** argv) {{
     int idle = 0;
     uint8_t buf[4096];
     for (;;) {{
-        bool quiet = in.empty() && send_bits == 0 && recv_state == 0 && !top->led_activity;
+        bool quiet = in.empty() && send_bits == 0 && recv_state == 0 && !({activity});
         idle = quiet ? idle + 1 : 0;
         if (idle > 4 * CPB) {{
             if (!flush_out()) break;
@@ -155,14 +164,14 @@ int main(int argc, char** argv) {{
             send_bits = 10;
             send_count = 0;
         }}
-        top->uart_rx = send_bits ? (send_frame & 1) : 1;
+        top->{rx} = send_bits ? (send_frame & 1) : 1;
         tick();
         if (send_bits && ++send_count == CPB) {{
             send_count = 0;
             send_frame >>= 1;
             send_bits--;
         }}
-        unsigned line = top->uart_tx;
+        unsigned line = top->{tx};
         if (recv_state == 0) {{
             if (!line) {{ recv_state = 1; recv_count = 0; }}
         }} else if (++recv_count == (recv_state == 1 ? CPB / 2 : CPB)) {{
@@ -188,14 +197,7 @@ int main(int argc, char** argv) {{
     return 0;
 }}
 "#
-    );
-    text.replace("Vlpn_board", &format!("V{}", pins.top))
-        .replace("top->clk ", &format!("top->{} ", pins.clk))
-        .replace("top->uart_rx ", &format!("top->{} ", pins.rx))
-        .replace("top->uart_tx;", &format!("top->{};", pins.tx))
-        .replace("top->rst_async = 1;", pins.reset_on)
-        .replace("top->rst_async = 0;", pins.reset_off)
-        .replace("!top->led_activity", &format!("!({})", pins.activity))
+    )
 }
 
 /// Builds (or reuses from `cache`) the Verilator board simulation of a configuration.
