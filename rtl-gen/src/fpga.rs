@@ -285,7 +285,15 @@ pub fn parse_yosys_cells(log: &str) -> BTreeMap<String, u64> {
     cells
 }
 
-fn run_tool(tool: Tool, args: &[String], dir: &Path, log: &str) -> Result<(bool, String), String> {
+/// Runs `tool` with `args` in `dir` (relative file names: YoWASP tools cannot see
+/// absolute /tmp paths), writes its stdout and stderr to `dir/log` and returns whether it
+/// exited with success, and the log.
+pub(crate) fn run_logged(
+    tool: Tool,
+    args: &[String],
+    dir: &Path,
+    log: &str,
+) -> Result<(bool, String), String> {
     let t = Toolchain::from_env()
         .locate(tool)
         .map_err(|e| e.to_string())?;
@@ -437,7 +445,7 @@ pub fn run(c: &HwConfig, o: &SynthOptions) -> Result<SynthReport, String> {
         ]
         .map(String::from),
     );
-    let (ok, pnr_log) = run_tool(tool, &args, &o.dir, "nextpnr.log")?;
+    let (ok, pnr_log) = run_logged(tool, &args, &o.dir, "nextpnr.log")?;
     report.seconds[1] = t1.elapsed().as_secs_f64();
     let json: Option<serde_json::Value> = std::fs::read_to_string(o.dir.join("report.json"))
         .ok()
@@ -518,7 +526,7 @@ pub fn run(c: &HwConfig, o: &SynthOptions) -> Result<SynthReport, String> {
         ),
     };
     let pack_args: Vec<String> = pack_args.into_iter().map(String::from).collect();
-    let (ok, pack_log) = run_tool(pack, &pack_args, &o.dir, "pack.log")?;
+    let (ok, pack_log) = run_logged(pack, &pack_args, &o.dir, "pack.log")?;
     report.seconds[2] = t2.elapsed().as_secs_f64();
     let bit_path = o.dir.join(bit);
     if !ok || std::fs::metadata(&bit_path).map_or(0, |m| m.len()) == 0 {

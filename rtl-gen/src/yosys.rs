@@ -48,30 +48,17 @@ pub fn ecp5_script(top: &str) -> String {
 /// it. Fails on a non-zero status, a log that stops early, an inferred latch, multiple
 /// drivers, or a warning about the design's own (`lpn_`) sources.
 pub fn synthesise(dir: &Path, files: &[&str], script: &str) -> Result<String, String> {
-    let yosys = Toolchain::from_env()
-        .locate(Tool::Yosys)
-        .map_err(|e| e.to_string())?;
-    let out = yosys
-        .command()
-        .args([
-            "-p",
-            &format!(
-                "read_verilog {}; {script}; check -assert; stat",
-                files.join(" ")
-            ),
-        ])
-        .current_dir(dir)
-        .output()
-        .map_err(|e| format!("cannot run yosys: {e}"))?;
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let args = [
+        "-p".to_string(),
+        format!(
+            "read_verilog {}; {script}; check -assert; stat",
+            files.join(" ")
+        ),
+    ];
+    let (ok, log) = crate::fpga::run_logged(Tool::Yosys, &args, dir, "yosys.log")?;
     let path = dir.join("yosys.log");
-    std::fs::write(&path, &log).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     let at = path.display();
-    if !out.status.success() {
+    if !ok {
         return Err(format!("{script} failed (log in {at})"));
     }
     if !log.contains("End of script") {
