@@ -179,11 +179,6 @@ impl<P: Read + Write> Board<P> {
         self.traffic
     }
 
-    /// The byte stream (tests use it to send malformed frames).
-    pub fn port(&mut self) -> &mut P {
-        &mut self.port
-    }
-
     /// Sends raw bytes as they are.
     pub fn send_raw(&mut self, bytes: &[u8]) -> Result<()> {
         self.port
