@@ -46,6 +46,26 @@ pub enum RamKind {
     Spram,
 }
 
+/// How deep the engine's pipeline is ([`crate::engine::StageDepths`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pipeline {
+    /// One clock per stage: the fewest registers and cycles (about 30 MHz on ECP5).
+    #[default]
+    Compact,
+    /// Registers after memory reads, multipliers and rounding adds, and wide products
+    /// split into 18-bit partial products: more latency per phase and more flip-flops,
+    /// for a clock three times faster.
+    Deep,
+}
+
+impl Pipeline {
+    /// Whether this is the default, one-clock-per-stage pipeline.
+    pub fn is_compact(&self) -> bool {
+        *self == Pipeline::Compact
+    }
+}
+
 /// Shape of the layer the engine updates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -187,6 +207,10 @@ pub struct HwConfig {
     pub bias: bool,
     /// Memory placement.
     pub memory: MemoryConfig,
+    /// Pipeline depth (`compact` or `deep`). Not written when compact, so that files
+    /// and fingerprints from before the key existed stay the same.
+    #[serde(skip_serializing_if = "Pipeline::is_compact")]
+    pub pipeline: Pipeline,
     /// Fixed-point formats.
     pub formats: Formats,
     /// The learning rule's constants (quantised once by [`crate::Constants`]).
@@ -214,6 +238,7 @@ pub fn preset(name: &str) -> Result<HwConfig> {
         gate: true,
         bias: true,
         memory: MemoryConfig::default(),
+        pipeline: Pipeline::Compact,
         formats: Formats::default(),
         learning: LearningConfig::default(),
     };
@@ -222,7 +247,8 @@ pub fn preset(name: &str) -> Result<HwConfig> {
         // Sized by the memory plan (see docs/architecture.md, "Presets"): the synapse
         // state is read and written every APPLY cycle, so it lives in dual-port EBR; the
         // single-access memories go to SPRAM. Lanes are what the device's multipliers
-        // allow (21 per lane on ECP5; docs/fpga.md); the UP5K's 8 allow none yet.
+        // allow (27 per lane on ECP5 with the deep pipeline; docs/fpga.md); the UP5K's 8
+        // allow none yet.
         "ice40-up5k" => {
             let mut c = base(Family::Ice40Up5k, (128, 256, 8), 1, 2);
             c.memory = MemoryConfig {
@@ -233,8 +259,16 @@ pub fn preset(name: &str) -> Result<HwConfig> {
             };
             c
         }
-        "ecp5-25k" => base(Family::Ecp5_25k, (256, 512, 8), 1, 8),
-        "ecp5-85k" => base(Family::Ecp5_85k, (512, 4096, 8), 2, 2),
+        // ECP5 presets take the deep pipeline: twice the clock for 6 more multipliers
+        // and about twice the flip-flops per lane (docs/fpga.md).
+        "ecp5-25k" => HwConfig {
+            pipeline: Pipeline::Deep,
+            ..base(Family::Ecp5_25k, (256, 512, 8), 1, 8)
+        },
+        "ecp5-85k" => HwConfig {
+            pipeline: Pipeline::Deep,
+            ..base(Family::Ecp5_85k, (512, 4096, 8), 2, 2)
+        },
         other => {
             return Err(Error::new(format!(
                 "unknown preset `{other}` (presets: {})",

@@ -3,15 +3,15 @@
 //! stage, `docs/architecture.md`), one slot per lane per cycle in every phase.
 //!
 //! Phases of one update (U outputs per lane, K slots, R rows):
-//! - ACCUMULATE, `R*U*K + ACC_DRAIN` cycles: stages `acc_issue` (read `nbr`),
+//! - ACCUMULATE, `R*U*K + accumulate drain` cycles: stages `acc_issue` (read `nbr`),
 //!   `acc_fetch` (read `pre`, `post_err`; on the last row also `syn` and `outputs`),
 //!   `acc_mult`, `acc_sum` (exact accumulators), then the normaliser `norm_mean`,
 //!   `norm_gate`, `norm_signal`, `norm_score` (write `scratch`, running max, bias
 //!   direction).
-//! - SELECT, `U*K + SEL_DRAIN`: `sel_issue` (read `scratch`, `syn`, `nbr`, `outputs`),
+//! - SELECT, `U*K + select drain`: `sel_issue` (read `scratch`, `syn`, `nbr`, `outputs`),
 //!   `sel_key` (score, frontier, bonus), `sel_insert` (stable insertion sorter),
 //!   `sel_commit` (top `min(budget, valid)`, descent test).
-//! - APPLY, `U*K + APPLY_DRAIN`: `apply_issue` (read `syn`, `scratch`, `outputs`),
+//! - APPLY, `U*K + write latency + Q`: `apply_issue` (read `syn`, `scratch`, `outputs`),
 //!   `apply_plast`, `apply_step`, `apply_decay`, `apply_consol`, `apply_write` (write
 //!   `syn`, gate mass, bias, accepted bits), then the gate divider `div_0..div_{Q-1}`
 //!   (one quotient bit per stage, Q = gate_recip bits) writing `outputs.gate_recip`.
@@ -20,18 +20,162 @@ use lpn_golden::Mode;
 use serde::{Deserialize, Serialize};
 
 use crate::arith::{Datapath, SatPoint, Saturations};
-use crate::config::HwConfig;
+use crate::config::{HwConfig, Pipeline};
 use crate::constants::mode_code;
 use crate::image::{FixedState, StepInput, Wiring};
 use crate::{Error, Result};
 
-/// Cycles from the last ACCUMULATE issue to its last `scratch` write.
-pub const ACC_DRAIN: u64 = 7;
-/// Cycles from the last SELECT issue to its last commit.
-pub const SEL_DRAIN: u64 = 3;
-/// Cycles from the last APPLY issue to its `syn` write (odd, so that a read and a write
-/// in the same cycle always hit different even/odd banks).
-pub const APPLY_WRITE_LATENCY: u64 = 5;
+/// Clocks each pipeline stage takes from its input register to the next stage's (one
+/// in the `compact` pipeline). One table for the model, which holds a stage's work in a
+/// delay line this long, and for the generator, which places that many registers inside
+/// the stage's logic (after memory reads, multipliers and rounding adds). Stages with a
+/// feedback loop (`acc_sum`'s running sums, `sel_insert`'s sorter, `apply_write`'s gate
+/// mass) always take one clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct StageDepths {
+    /// `acc_fetch`: the `pre` / `post_err` read address from the neighbour index.
+    pub acc_fetch: u32,
+    /// `acc_mult`: the two products.
+    pub acc_mult: u32,
+    /// `acc_sum`: the running sums (one clock: feedback).
+    pub acc_sum: u32,
+    /// `norm_mean`: row means, bias direction, effective trail.
+    pub norm_mean: u32,
+    /// `norm_gate`: the gate.
+    pub norm_gate: u32,
+    /// `norm_signal`: the gated, clipped signal.
+    pub norm_signal: u32,
+    /// `norm_score`: the score, running maximum and `scratch` write.
+    pub norm_score: u32,
+    /// `sel_key`: score, frontier, bonus, key.
+    pub sel_key: u32,
+    /// `sel_insert`: the insertion sorter (one clock: feedback).
+    pub sel_insert: u32,
+    /// `sel_commit`: the selection and the descent test.
+    pub sel_commit: u32,
+    /// `apply_plast`: plasticity and reinforcement base.
+    pub apply_plast: u32,
+    /// `apply_step`: the learning step and the retention factors.
+    pub apply_step: u32,
+    /// `apply_decay`: weight decay and clip, the trails.
+    pub apply_decay: u32,
+    /// `apply_consol`: consolidation, the new effective trail.
+    pub apply_consol: u32,
+    /// `apply_write`: write-back, gate mass (one clock: feedback).
+    pub apply_write: u32,
+}
+
+impl StageDepths {
+    /// The depths of a configuration's pipeline.
+    pub fn of(c: &HwConfig) -> StageDepths {
+        match c.pipeline {
+            Pipeline::Compact => StageDepths {
+                acc_fetch: 1,
+                acc_mult: 1,
+                acc_sum: 1,
+                norm_mean: 1,
+                norm_gate: 1,
+                norm_signal: 1,
+                norm_score: 1,
+                sel_key: 1,
+                sel_insert: 1,
+                sel_commit: 1,
+                apply_plast: 1,
+                apply_step: 1,
+                apply_decay: 1,
+                apply_consol: 1,
+                apply_write: 1,
+            },
+            // What the generator's registers need with every feature on (gate, bias,
+            // short trail, consolidation; a configuration that needs fewer pads), and
+            // apply_consol one more so that the write latency stays odd.
+            Pipeline::Deep => StageDepths {
+                acc_fetch: 2,
+                acc_mult: 4,
+                acc_sum: 1,
+                norm_mean: 4,
+                norm_gate: 4,
+                norm_signal: 3,
+                norm_score: 3,
+                sel_key: 4,
+                sel_insert: 1,
+                sel_commit: 2,
+                apply_plast: 5,
+                apply_step: 5,
+                apply_decay: 4,
+                apply_consol: 10,
+                apply_write: 1,
+            },
+        }
+    }
+
+    /// Cycles from the last ACCUMULATE issue to its last `scratch` write.
+    pub fn accumulate_drain(&self) -> u64 {
+        u64::from(
+            self.acc_fetch
+                + self.acc_mult
+                + self.acc_sum
+                + self.norm_mean
+                + self.norm_gate
+                + self.norm_signal
+                + self.norm_score,
+        )
+    }
+
+    /// Cycles from the last SELECT issue to its last commit.
+    pub fn select_drain(&self) -> u64 {
+        u64::from(self.sel_key + self.sel_insert + self.sel_commit)
+    }
+
+    /// Cycles from an APPLY issue to its `syn` write. Odd (checked by a test), so that a
+    /// read and a write in the same cycle always hit different even/odd banks.
+    pub fn apply_write_latency(&self) -> u64 {
+        u64::from(
+            self.apply_plast
+                + self.apply_step
+                + self.apply_decay
+                + self.apply_consol
+                + self.apply_write,
+        )
+    }
+}
+
+/// A pipeline stage's input register, `depth` clocks long: what is put in one clock is
+/// taken `depth` clocks later (a delay line standing for the registers the RTL has
+/// inside the stage's logic).
+#[derive(Debug, Clone)]
+struct Stage<T> {
+    line: std::collections::VecDeque<Option<T>>,
+    incoming: Option<T>,
+}
+
+impl<T> Stage<T> {
+    fn new(depth: u32) -> Stage<T> {
+        Stage {
+            line: (0..depth.max(1)).map(|_| None).collect(),
+            incoming: None,
+        }
+    }
+    /// What entered `depth` clocks ago.
+    fn take(&mut self) -> Option<T> {
+        self.line.back_mut().and_then(Option::take)
+    }
+    /// Enters this clock.
+    fn put(&mut self, x: Option<T>) {
+        self.incoming = x;
+    }
+    fn clock(&mut self) {
+        let out = self.line.pop_back();
+        debug_assert!(
+            out.is_none_or(|x| x.is_none()),
+            "a stage's work was not taken"
+        );
+        self.line.push_front(self.incoming.take());
+    }
+    fn is_empty(&self) -> bool {
+        self.incoming.is_none() && self.line.iter().all(Option::is_none)
+    }
+}
 
 /// The update's phases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -76,13 +220,14 @@ pub struct UpdateReport {
     pub descent: bool,
 }
 
-/// The per-phase cycle formula: `(rows + 2) * U * K + latency`, latency =
-/// `ACC_DRAIN + SEL_DRAIN + APPLY_WRITE_LATENCY + gate_recip bits`.
+/// The per-phase cycle formula: `(rows + 2) * U * K + latency`, latency = the three
+/// phases' drains ([`StageDepths`]) + gate_recip bits (the divider).
 pub fn cycle_formula(c: &HwConfig, rows: usize) -> Cycles {
     let slots = c.slots_per_lane() as u64;
-    let accumulate = rows as u64 * slots + ACC_DRAIN;
-    let select = slots + SEL_DRAIN;
-    let apply = slots + APPLY_WRITE_LATENCY + c.formats.gate_recip.bits as u64;
+    let d = StageDepths::of(c);
+    let accumulate = rows as u64 * slots + d.accumulate_drain();
+    let select = slots + d.select_drain();
+    let apply = slots + d.apply_write_latency() + c.formats.gate_recip.bits as u64;
     Cycles {
         accumulate,
         select,
@@ -93,7 +238,11 @@ pub fn cycle_formula(c: &HwConfig, rows: usize) -> Cycles {
 
 /// The fixed pipeline latency of an update (cycles beyond `(rows + 2) * U * K`).
 pub fn pipeline_latency(c: &HwConfig) -> u64 {
-    ACC_DRAIN + SEL_DRAIN + APPLY_WRITE_LATENCY + c.formats.gate_recip.bits as u64
+    let d = StageDepths::of(c);
+    d.accumulate_drain()
+        + d.select_drain()
+        + d.apply_write_latency()
+        + c.formats.gate_recip.bits as u64
 }
 
 /// Something that runs engine updates on a loaded layer: the cycle model ([`Engine`]),
@@ -356,30 +505,30 @@ struct Lane {
     /// `outputs` has a second, write-only port for the divider's result.
     recip_writes: Vec<(usize, i64)>,
 
-    acc_fetch: Option<AccFetch>,
-    acc_mult: Option<AccMult>,
-    acc_sum: Option<AccSum>,
+    acc_fetch: Stage<AccFetch>,
+    acc_mult: Stage<AccMult>,
+    acc_sum: Stage<AccSum>,
     sig_acc: i64,
     co_acc: i64,
     err_acc: i64,
-    norm_mean: Option<NormMean>,
-    norm_gate: Option<NormGate>,
-    norm_signal: Option<NormSignal>,
-    norm_score: Option<NormScore>,
+    norm_mean: Stage<NormMean>,
+    norm_gate: Stage<NormGate>,
+    norm_signal: Stage<NormSignal>,
+    norm_score: Stage<NormScore>,
     running_max: i64,
     bias_dir: i64,
 
-    sel_key: Option<SelKey>,
-    sel_insert: Option<SelInsert>,
+    sel_key: Stage<SelKey>,
+    sel_insert: Stage<SelInsert>,
     sorter: Vec<(u8, i64)>,
     nonzero: u64,
-    sel_commit: Option<SelCommit>,
+    sel_commit: Stage<SelCommit>,
 
-    apply_plast: Option<ApplyPlast>,
-    apply_step: Option<ApplyStep>,
-    apply_decay: Option<ApplyDecay>,
-    apply_consol: Option<ApplyConsol>,
-    apply_write: Option<ApplyWrite>,
+    apply_plast: Stage<ApplyPlast>,
+    apply_step: Stage<ApplyStep>,
+    apply_decay: Stage<ApplyDecay>,
+    apply_consol: Stage<ApplyConsol>,
+    apply_write: Stage<ApplyWrite>,
     mass: i64,
     divider: Vec<Option<DividerStage>>,
 }
@@ -423,6 +572,7 @@ impl Engine {
         let dp = Datapath::new(config)?;
         let per_lane = config.slots_per_lane();
         let u = config.outputs_per_lane();
+        let depths = StageDepths::of(config);
         let lane = Lane {
             syn: Ram::new(per_lane),
             scratch: Ram::new(per_lane),
@@ -430,28 +580,28 @@ impl Engine {
             post_err: Ram::new(u * config.max_rows),
             outputs: Ram::new(u),
             recip_writes: Vec::new(),
-            acc_fetch: None,
-            acc_mult: None,
-            acc_sum: None,
+            acc_fetch: Stage::new(depths.acc_fetch),
+            acc_mult: Stage::new(depths.acc_mult),
+            acc_sum: Stage::new(depths.acc_sum),
             sig_acc: 0,
             co_acc: 0,
             err_acc: 0,
-            norm_mean: None,
-            norm_gate: None,
-            norm_signal: None,
-            norm_score: None,
+            norm_mean: Stage::new(depths.norm_mean),
+            norm_gate: Stage::new(depths.norm_gate),
+            norm_signal: Stage::new(depths.norm_signal),
+            norm_score: Stage::new(depths.norm_score),
             running_max: 0,
             bias_dir: 0,
-            sel_key: None,
-            sel_insert: None,
+            sel_key: Stage::new(depths.sel_key),
+            sel_insert: Stage::new(depths.sel_insert),
             sorter: Vec::with_capacity(config.layer.k),
             nonzero: 0,
-            sel_commit: None,
-            apply_plast: None,
-            apply_step: None,
-            apply_decay: None,
-            apply_consol: None,
-            apply_write: None,
+            sel_commit: Stage::new(depths.sel_commit),
+            apply_plast: Stage::new(depths.apply_plast),
+            apply_step: Stage::new(depths.apply_step),
+            apply_decay: Stage::new(depths.apply_decay),
+            apply_consol: Stage::new(depths.apply_consol),
+            apply_write: Stage::new(depths.apply_write),
             mass: 0,
             divider: vec![None; config.formats.gate_recip.bits as usize],
         };
@@ -790,6 +940,21 @@ struct Flags {
 
 impl Lane {
     fn clock(&mut self) {
+        self.acc_fetch.clock();
+        self.acc_mult.clock();
+        self.acc_sum.clock();
+        self.norm_mean.clock();
+        self.norm_gate.clock();
+        self.norm_signal.clock();
+        self.norm_score.clock();
+        self.sel_key.clock();
+        self.sel_insert.clock();
+        self.sel_commit.clock();
+        self.apply_plast.clock();
+        self.apply_step.clock();
+        self.apply_decay.clock();
+        self.apply_consol.clock();
+        self.apply_write.clock();
         self.syn.clock();
         self.scratch.clock();
         self.nbr.clock();
@@ -801,21 +966,21 @@ impl Lane {
     }
 
     fn drained(&self) -> bool {
-        self.acc_fetch.is_none()
-            && self.acc_mult.is_none()
-            && self.acc_sum.is_none()
-            && self.norm_mean.is_none()
-            && self.norm_gate.is_none()
-            && self.norm_signal.is_none()
-            && self.norm_score.is_none()
-            && self.sel_key.is_none()
-            && self.sel_insert.is_none()
-            && self.sel_commit.is_none()
-            && self.apply_plast.is_none()
-            && self.apply_step.is_none()
-            && self.apply_decay.is_none()
-            && self.apply_consol.is_none()
-            && self.apply_write.is_none()
+        self.acc_fetch.is_empty()
+            && self.acc_mult.is_empty()
+            && self.acc_sum.is_empty()
+            && self.norm_mean.is_empty()
+            && self.norm_gate.is_empty()
+            && self.norm_signal.is_empty()
+            && self.norm_score.is_empty()
+            && self.sel_key.is_empty()
+            && self.sel_insert.is_empty()
+            && self.sel_commit.is_empty()
+            && self.apply_plast.is_empty()
+            && self.apply_step.is_empty()
+            && self.apply_decay.is_empty()
+            && self.apply_consol.is_empty()
+            && self.apply_write.is_empty()
             && self.divider.iter().all(Option::is_none)
     }
 
@@ -853,17 +1018,18 @@ impl Lane {
             }
         }
         // norm_signal: gated, clipped signal.
-        self.norm_score = self.norm_signal.take().map(|x| NormScore {
-            u: x.u,
-            k: x.k,
-            signal: dp.signal(x.mean, x.gate, x.valid),
-            cofire: if x.valid { x.cofire } else { 0 },
-            bias_dir: x.bias_dir,
-            long: x.long,
-            out: x.out,
-        });
+        self.norm_score
+            .put(self.norm_signal.take().map(|x| NormScore {
+                u: x.u,
+                k: x.k,
+                signal: dp.signal(x.mean, x.gate, x.valid),
+                cofire: if x.valid { x.cofire } else { 0 },
+                bias_dir: x.bias_dir,
+                long: x.long,
+                out: x.out,
+            }));
         // norm_gate: the slot's gate from its effective trail and the output's reciprocal.
-        self.norm_signal = self.norm_gate.take().map(|x| {
+        self.norm_signal.put(self.norm_gate.take().map(|x| {
             let valid = (x.out.mask >> x.k) & 1 != 0;
             NormSignal {
                 u: x.u,
@@ -876,9 +1042,9 @@ impl Lane {
                 valid,
                 out: x.out,
             }
-        });
+        }));
         // norm_mean: row means (the one multiplication by 1/R) and the effective trail.
-        self.norm_gate = self.norm_mean.take().map(|x| NormGate {
+        self.norm_gate.put(self.norm_mean.take().map(|x| NormGate {
             u: x.u,
             k: x.k,
             mean: dp.signal_mean(x.sig_acc, ctl.rows_recip),
@@ -891,7 +1057,7 @@ impl Lane {
             },
             long: x.syn.p,
             out: x.out,
-        });
+        }));
         // acc_sum: exact running sums over the rows of one slot.
         if let Some(x) = self.acc_sum.take() {
             let first = x.r == 0;
@@ -899,7 +1065,7 @@ impl Lane {
             self.co_acc = if first { 0 } else { self.co_acc } + x.cofire_product;
             self.err_acc = if first { 0 } else { self.err_acc } + x.err;
             if x.r == ctl.rows - 1 {
-                self.norm_mean = Some(NormMean {
+                self.norm_mean.put(Some(NormMean {
                     u: x.u,
                     k: x.k,
                     sig_acc: self.sig_acc,
@@ -907,11 +1073,11 @@ impl Lane {
                     err_acc: self.err_acc,
                     syn: x.syn,
                     out: x.out,
-                });
+                }));
             }
         }
         // acc_mult: the two products.
-        self.acc_sum = self.acc_mult.take().map(|x| AccSum {
+        self.acc_sum.put(self.acc_mult.take().map(|x| AccSum {
             u: x.u,
             k: x.k,
             r: x.r,
@@ -920,9 +1086,9 @@ impl Lane {
             err: x.err,
             syn: x.syn,
             out: x.out,
-        });
+        }));
         // acc_fetch: activity reads; on the last row the slot's state and output word.
-        self.acc_mult = self.acc_fetch.take().map(|x| {
+        self.acc_mult.put(self.acc_fetch.take().map(|x| {
             let (post, err) = self.post_err.read(x.u * ctl.max_rows + x.r);
             let last = x.r == ctl.rows - 1;
             AccMult {
@@ -943,9 +1109,9 @@ impl Lane {
                     OutWord::default()
                 },
             }
-        });
+        }));
         // acc_issue: slot-major, rows innermost.
-        self.acc_fetch = issue.map(|i| {
+        self.acc_fetch.put(issue.map(|i| {
             let (u, k_, r) = (i / (k * ctl.rows), (i / ctl.rows) % k, i % ctl.rows);
             let (nbr, _) = self.nbr.read(u * k + k_);
             AccFetch {
@@ -954,7 +1120,7 @@ impl Lane {
                 r,
                 nbr: nbr as usize,
             }
-        });
+        }));
     }
 
     /// One SELECT cycle.
@@ -1001,16 +1167,16 @@ impl Lane {
             }
             self.nonzero |= u64::from(x.nonzero) << x.k;
             if x.k == k - 1 {
-                self.sel_commit = Some(SelCommit {
+                self.sel_commit.put(Some(SelCommit {
                     u: x.u,
                     order: self.sorter.clone(),
                     nonzero: self.nonzero,
                     out: x.out,
-                });
+                }));
             }
         }
         // sel_key: score plus the frontier bonus in neighbor-follow mode.
-        self.sel_insert = self.sel_key.take().map(|x| {
+        self.sel_insert.put(self.sel_key.take().map(|x| {
             let valid = (x.out.mask >> x.k) & 1 != 0;
             let score = dp.score(x.signal, x.long, sat);
             let recent = x.out.last_accepted & x.out.mask;
@@ -1028,9 +1194,9 @@ impl Lane {
                 nonzero: x.signal != 0,
                 out: x.out,
             }
-        });
+        }));
         // sel_issue.
-        self.sel_key = issue.map(|i| {
+        self.sel_key.put(issue.map(|i| {
             let (u, k_) = (i / k, i % k);
             let a = u * k + k_;
             let (signal, _) = self.scratch.read(a);
@@ -1043,7 +1209,7 @@ impl Lane {
                 near,
                 out: self.outputs.read(u),
             }
-        });
+        }));
     }
 
     /// One APPLY cycle.
@@ -1101,7 +1267,7 @@ impl Lane {
             }
         }
         // apply_consol: consolidation from the new long trail; effective trail for the gate.
-        self.apply_write = self.apply_consol.take().map(|x| {
+        self.apply_write.put(self.apply_consol.take().map(|x| {
             let accepted = x.selected && ctl.descent;
             let c = dp.consolidation(
                 x.c,
@@ -1125,9 +1291,9 @@ impl Lane {
                 valid: x.valid,
                 out: x.out,
             }
-        });
+        }));
         // apply_decay: weight decay and clip, both trails.
-        self.apply_consol = self.apply_decay.take().map(|x| {
+        self.apply_consol.put(self.apply_decay.take().map(|x| {
             let accepted = x.selected && ctl.descent;
             let decays = x.valid && !x.selected && ctl.accepted_any;
             ApplyConsol {
@@ -1159,23 +1325,30 @@ impl Lane {
                 selected: x.selected,
                 out: x.out,
             }
-        });
+        }));
         // apply_step: the learning step and the three retention factors.
-        self.apply_decay = self.apply_step.take().map(|x| ApplyDecay {
-            u: x.u,
-            k: x.k,
-            syn: x.syn,
-            stepped: dp.weight_step(x.syn.w, x.signal, x.q, x.selected && ctl.accepted_any, sat),
-            retain_w: dp.retain(dp.k.synapse_decay, x.q),
-            retain_s: dp.retain(dp.k.short_evaporation, x.q),
-            retain_l: dp.retain(dp.k.long_evaporation, x.q),
-            base: x.base,
-            valid: x.valid,
-            selected: x.selected,
-            out: x.out,
-        });
+        self.apply_decay
+            .put(self.apply_step.take().map(|x| ApplyDecay {
+                u: x.u,
+                k: x.k,
+                syn: x.syn,
+                stepped: dp.weight_step(
+                    x.syn.w,
+                    x.signal,
+                    x.q,
+                    x.selected && ctl.accepted_any,
+                    sat,
+                ),
+                retain_w: dp.retain(dp.k.synapse_decay, x.q),
+                retain_s: dp.retain(dp.k.short_evaporation, x.q),
+                retain_l: dp.retain(dp.k.long_evaporation, x.q),
+                base: x.base,
+                valid: x.valid,
+                selected: x.selected,
+                out: x.out,
+            }));
         // apply_plast: plasticity and reinforcement base.
-        self.apply_step = self.apply_plast.take().map(|x| {
+        self.apply_step.put(self.apply_plast.take().map(|x| {
             let valid = (x.out.mask >> x.k) & 1 != 0;
             ApplyStep {
                 u: x.u,
@@ -1188,9 +1361,9 @@ impl Lane {
                 selected: (x.out.selected >> x.k) & 1 != 0,
                 out: x.out,
             }
-        });
+        }));
         // apply_issue.
-        self.apply_plast = issue.map(|i| {
+        self.apply_plast.put(issue.map(|i| {
             let (u, k_) = (i / k, i % k);
             let a = u * k + k_;
             let (signal, cofire) = self.scratch.read(a);
@@ -1202,7 +1375,7 @@ impl Lane {
                 cofire,
                 out: self.outputs.read(u),
             }
-        });
+        }));
     }
 }
 

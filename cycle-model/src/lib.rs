@@ -24,10 +24,10 @@ pub mod train;
 pub mod vectors;
 
 pub use arith::{Datapath, Saturations};
-pub use config::{preset, Family, HwConfig, PRESETS};
+pub use config::{preset, Family, HwConfig, Pipeline, PRESETS};
 pub use constants::Constants;
 pub use engine::{
-    cycle_formula, pipeline_latency, Accelerator, Cycles, Engine, Phase, UpdateReport,
+    cycle_formula, pipeline_latency, Accelerator, Cycles, Engine, Phase, StageDepths, UpdateReport,
 };
 pub use format::Format;
 pub use image::{FixedState, StepInput, Wiring};

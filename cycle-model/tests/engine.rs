@@ -6,7 +6,9 @@ use lpn_cycle::arith::Saturations;
 use lpn_cycle::random::{
     config as random_config, input as random_input, layer as random_layer, Rng,
 };
-use lpn_cycle::{cycle_formula, functional, pipeline_latency, preset, Engine};
+use lpn_cycle::{
+    cycle_formula, functional, pipeline_latency, preset, Engine, Pipeline, StageDepths,
+};
 
 #[test]
 fn engine_equals_the_functional_model_on_random_cases() {
@@ -62,34 +64,86 @@ fn cycles_follow_the_formula_for_several_shapes_and_lane_counts() {
         (40, 30, 5, 3, 9),
         (100, 96, 12, 32, 2),
     ] {
-        let mut c = preset("tiny").unwrap();
-        c.layer.inputs = inputs;
-        c.layer.outputs = outputs;
-        c.layer.k = k;
-        c.lanes = lanes;
-        c.max_rows = rows;
-        c.validate().unwrap();
+        for pipeline in [Pipeline::Compact, Pipeline::Deep] {
+            let mut c = preset("tiny").unwrap();
+            c.pipeline = pipeline;
+            c.layer.inputs = inputs;
+            c.layer.outputs = outputs;
+            c.layer.k = k;
+            c.lanes = lanes;
+            c.max_rows = rows;
+            c.validate().unwrap();
+            let (wiring, state) = random_layer(&mut rng, &c);
+            let mut engine = Engine::new(&c).unwrap();
+            engine.load(&wiring, &state).unwrap();
+            let mut input = random_input(&mut rng, &c);
+            input.rows = rows;
+            input.pre.resize(rows * inputs, 0);
+            input.post.resize(rows * outputs, 0);
+            input.err.resize(rows * outputs, 0);
+            let cycles = engine.update(&input).unwrap().cycles;
+            assert_eq!(cycles, cycle_formula(&c, rows));
+            // The target: within 10% of (rows + 2) * slots / lanes + latency.
+            let ideal =
+                ((rows + 2) * outputs * k) as f64 / lanes as f64 + pipeline_latency(&c) as f64;
+            assert!(
+                (cycles.total as f64 - ideal).abs() <= 0.10 * ideal,
+                "{inputs}x{outputs} K{k} {lanes} lanes {rows} rows: {} cycles vs {ideal}",
+                cycles.total
+            );
+            assert_eq!(
+                cycles.accumulate + cycles.select + cycles.apply,
+                cycles.total
+            );
+        }
+    }
+}
+
+/// The two pipelines' fixed latencies with the default formats (Q = 20 divider stages),
+/// as docs/architecture.md states them, and the APPLY write latency is odd in both (a
+/// read and a write in one cycle never meet in one even/odd bank).
+#[test]
+fn pipeline_latencies_are_the_documented_ones() {
+    let mut c = preset("tiny").unwrap();
+    assert_eq!(pipeline_latency(&c), 35);
+    c.pipeline = Pipeline::Deep;
+    assert_eq!(pipeline_latency(&c), 73);
+    for p in [Pipeline::Compact, Pipeline::Deep] {
+        c.pipeline = p;
+        let d = StageDepths::of(&c);
+        assert_eq!(d.apply_write_latency() % 2, 1, "{p:?}");
+        // The stages with a feedback loop take one clock in both.
+        assert_eq!((d.acc_sum, d.sel_insert, d.apply_write), (1, 1, 1), "{p:?}");
+    }
+}
+
+/// The deep pipeline changes when things happen, never what: the same layer and inputs
+/// give the same state, selection and descent in both, only later.
+#[test]
+fn the_deep_pipeline_learns_exactly_what_the_compact_one_does() {
+    let mut rng = Rng::new(7);
+    for case in 0..12 {
+        let mut c = random_config(&mut rng, 2 * case);
+        c.pipeline = Pipeline::Compact;
+        let mut deep = c.clone();
+        deep.pipeline = Pipeline::Deep;
         let (wiring, state) = random_layer(&mut rng, &c);
-        let mut engine = Engine::new(&c).unwrap();
-        engine.load(&wiring, &state).unwrap();
-        let mut input = random_input(&mut rng, &c);
-        input.rows = rows;
-        input.pre.resize(rows * inputs, 0);
-        input.post.resize(rows * outputs, 0);
-        input.err.resize(rows * outputs, 0);
-        let cycles = engine.update(&input).unwrap().cycles;
-        assert_eq!(cycles, cycle_formula(&c, rows));
-        // The target: within 10% of (rows + 2) * slots / lanes + latency.
-        let ideal = ((rows + 2) * outputs * k) as f64 / lanes as f64 + pipeline_latency(&c) as f64;
-        assert!(
-            (cycles.total as f64 - ideal).abs() <= 0.10 * ideal,
-            "{inputs}x{outputs} K{k} {lanes} lanes {rows} rows: {} cycles vs {ideal}",
-            cycles.total
-        );
-        assert_eq!(
-            cycles.accumulate + cycles.select + cycles.apply,
-            cycles.total
-        );
+        let mut a = Engine::new(&c).unwrap();
+        let mut b = Engine::new(&deep).unwrap();
+        a.load(&wiring, &state).unwrap();
+        b.load(&wiring, &state).unwrap();
+        for _ in 0..5 {
+            let input = random_input(&mut rng, &c);
+            let ra = a.update(&input).unwrap();
+            let rb = b.update(&input).unwrap();
+            assert_eq!(a.read_state(), b.read_state(), "case {case}");
+            assert_eq!(a.selected(), b.selected(), "case {case}");
+            assert_eq!((ra.descent, ra.selected), (rb.descent, rb.selected));
+            assert_eq!(
+                rb.cycles.total - ra.cycles.total,
+                pipeline_latency(&deep) - pipeline_latency(&c)
+            );
+        }
     }
 }
 

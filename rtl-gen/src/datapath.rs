@@ -94,6 +94,54 @@ impl Types {
     }
 }
 
+/// Limb width of a split multiplier operand: 17 bits, which an 18-bit signed DSP
+/// operand holds as an unsigned value.
+const LIMB: u32 = 17;
+
+/// `x` as limbs `(limb, shift)` each fitting an 18-bit signed (or, in an unsigned
+/// product, 18-bit unsigned) multiplier operand: unsigned 17-bit low limbs and a top limb
+/// of `x`'s signedness. One limb when `x` fits as it is.
+fn limbs(m: &mut Module, name: &str, x: &Sig, signed: bool) -> Vec<(Sig, u32)> {
+    let w = x.ty.width + u32::from(signed && !x.ty.signed);
+    if w <= LIMB + 1 {
+        return vec![(x.clone(), 0)];
+    }
+    // An unsigned top limb in a signed product gains a sign bit.
+    let max_top = if x.ty.signed || !signed {
+        LIMB + 1
+    } else {
+        LIMB
+    };
+    let mut out = Vec::new();
+    let mut lo = 0;
+    while x.ty.width - lo > max_top {
+        let limb = m.wire(
+            &format!("{name}_limb{}", out.len()),
+            Ty::u(LIMB),
+            format!("{}[{}:{lo}]", x.name, lo + LIMB - 1),
+        );
+        out.push((Sig { at: x.at, ..limb }, lo));
+        lo += LIMB;
+    }
+    let top_w = x.ty.width - lo;
+    let top = m.wire(
+        &format!("{name}_limb{}", out.len()),
+        Ty {
+            width: top_w,
+            signed: x.ty.signed,
+        },
+        if x.ty.signed {
+            format!("$signed({}[{}:{lo}])", x.name, x.ty.width - 1)
+        } else if top_w == 1 {
+            format!("{}[{lo}]", x.name)
+        } else {
+            format!("{}[{}:{lo}]", x.name, x.ty.width - 1)
+        },
+    );
+    out.push((Sig { at: x.at, ..top }, lo));
+    out
+}
+
 /// Learning constants as `localparam`s (names in capitals, as in the model's
 /// `Constants`), declared once per module.
 #[derive(Debug, Clone)]
@@ -179,9 +227,58 @@ impl<'a> Emit<'a> {
         }
     }
 
+    /// `a * b`, exact. In the deep pipeline the product is registered, an operand that
+    /// comes out of logic is registered first, and an operand wider than a DSP
+    /// multiplier takes (18 bits signed) is split into 17-bit limbs whose partial
+    /// products are registered and summed in the next clock: one multiplier per clock.
+    pub fn product(&self, m: &mut Module, name: &str, a: &Sig, b: &Sig) -> Sig {
+        if !m.pipelined() {
+            return m.mul(name, a, b);
+        }
+        let a = m.cut_logic(a);
+        let b = m.cut_logic(b);
+        let signed = a.ty.signed || b.ty.signed;
+        let la = limbs(m, &format!("{name}_a"), &a, signed);
+        let lb = limbs(m, &format!("{name}_b"), &b, signed);
+        if la.len() == 1 && lb.len() == 1 {
+            let p = m.mul(name, &a, &b);
+            return m.cut(&p);
+        }
+        let exact = Ty {
+            width: a.ty.width + b.ty.width + u32::from(signed && !(a.ty.signed && b.ty.signed)),
+            signed,
+        };
+        let mut sum: Option<Sig> = None;
+        for (i, (x, sx)) in la.iter().enumerate() {
+            for (j, (y, sy)) in lb.iter().enumerate() {
+                let p = m.mul(&format!("{name}_pp{i}{j}"), x, y);
+                let p = m.cut(&p);
+                let p = m.shift_left(&format!("{name}_pp{i}{j}_at"), &p, sx + sy);
+                let p = m.cast(&p, exact);
+                sum = Some(match sum {
+                    None => p,
+                    Some(acc) => {
+                        let t = m.add(&format!("{name}_sum{i}{j}"), &acc, &p);
+                        m.cast(&t, exact)
+                    }
+                });
+            }
+        }
+        let total = sum.expect("at least one limb");
+        let out = m.wire(name, exact, total.name.clone());
+        let out = Sig {
+            at: total.at,
+            ..out
+        };
+        m.cut(&out)
+    }
+
     fn rescale(&self, m: &mut Module, name: &str, x: &Sig, from: u32, to: u32) -> Sig {
-        if from >= to {
-            m.round_shift(name, x, from - to)
+        if from > to {
+            let r = m.round_shift(name, x, from - to);
+            m.cut(&r)
+        } else if from == to {
+            x.clone()
         } else {
             m.shift_left(name, x, to - from)
         }
@@ -196,9 +293,7 @@ impl<'a> Emit<'a> {
     }
 
     fn clamp(&self, m: &mut Module, name: &str, x: &Sig, lo: i128, hi: i128, t: Ty) -> Sig {
-        let l = m.konst(&format!("{name}_min"), lo, false);
-        let h = m.konst(&format!("{name}_max"), hi, false);
-        m.clamp(name, x, &l, &h, t)
+        m.clamp(name, x, lo, hi, t)
     }
 
     fn zero(&self, m: &mut Module, name: &str, t: Ty) -> Sig {
@@ -217,7 +312,7 @@ impl<'a> Emit<'a> {
     /// `signal_mean`.
     pub fn signal_mean(&self, m: &mut Module, acc: &Sig, rr: &Sig) -> Sig {
         let f = &self.dp.f;
-        let p = m.mul("mean_prod", acc, rr);
+        let p = self.product(m, "mean_prod", acc, rr);
         let v = self.rescale(
             m,
             "mean_round",
@@ -232,7 +327,7 @@ impl<'a> Emit<'a> {
     /// `cofire_mean` (saturating).
     pub fn cofire_mean(&self, m: &mut Module, acc: &Sig, rr: &Sig) -> Sig {
         let f = &self.dp.f;
-        let p = m.mul("cofire_prod", acc, rr);
+        let p = self.product(m, "cofire_prod", acc, rr);
         let v = self.rescale(
             m,
             "cofire_round",
@@ -256,7 +351,7 @@ impl<'a> Emit<'a> {
             return self.zero(m, "bias_direction", self.t.signal);
         }
         let f = &self.dp.f;
-        let p = m.mul("bias_dir_prod", err_sum, rr);
+        let p = self.product(m, "bias_dir_prod", err_sum, rr);
         let v = self.rescale(
             m,
             "bias_dir_round",
@@ -271,8 +366,8 @@ impl<'a> Emit<'a> {
     /// `effective_trail`.
     pub fn effective_trail(&self, m: &mut Module, short: &Sig, long: &Sig) -> Sig {
         let f = &self.dp.f;
-        let a = m.mul("eff_short", short, &self.k.short_share);
-        let b = m.mul("eff_long", long, &self.k.long_share);
+        let a = self.product(m, "eff_short", short, &self.k.short_share);
+        let b = self.product(m, "eff_long", long, &self.k.long_share);
         let s = m.add("eff_sum", &a, &b);
         let v = self.rescale(
             m,
@@ -291,7 +386,7 @@ impl<'a> Emit<'a> {
             return m.wire("gate", self.t.gate, self.t.gate.lit(f.gate.one() as i128));
         }
         let frac = f.trail.frac + f.gate_recip.frac;
-        let p = m.mul("gate_prod", effective, recip);
+        let p = self.product(m, "gate_prod", effective, recip);
         let two = m.konst("gate_two", 2i128 << frac, false);
         let ratio = m.min("gate_ratio", &p, &two);
         let r = self.rescale(m, "gate_half", &ratio, frac + 1, f.gate.frac);
@@ -303,7 +398,7 @@ impl<'a> Emit<'a> {
     /// `signal`.
     pub fn signal(&self, m: &mut Module, mean: &Sig, gate: &Sig, valid: &Sig) -> Sig {
         let f = &self.dp.f;
-        let p = m.mul("signal_prod", mean, gate);
+        let p = self.product(m, "signal_prod", mean, gate);
         let v = self.rescale(
             m,
             "signal_round",
@@ -322,7 +417,7 @@ impl<'a> Emit<'a> {
         let f = &self.dp.f;
         let a = m.abs("score_abs", signal);
         let h = m.add("score_offset", &self.k.half_trail, long);
-        let p = m.mul("score_prod", &a, &h);
+        let p = self.product(m, "score_prod", &a, &h);
         let v = self.rescale_floor(
             m,
             "score_floor",
@@ -349,7 +444,7 @@ impl<'a> Emit<'a> {
             let one = m.cast(&one, self.t.plasticity);
             return m.mux("plasticity", valid, &one, &z);
         }
-        let p = m.mul("q_prod", c, &self.k.consolidation_strength);
+        let p = self.product(m, "q_prod", c, &self.k.consolidation_strength);
         let prot = self.rescale(
             m,
             "q_protect",
@@ -383,8 +478,8 @@ impl<'a> Emit<'a> {
     /// `weight_step`.
     pub fn weight_step(&self, m: &mut Module, w: &Sig, signal: &Sig, q: &Sig, step: &Sig) -> Sig {
         let f = &self.dp.f;
-        let sq = m.mul("step_sq", signal, q);
-        let p = m.mul("step_prod", &sq, &self.k.learning_rate);
+        let sq = self.product(m, "step_sq", signal, q);
+        let p = self.product(m, "step_prod", &sq, &self.k.learning_rate);
         let d = self.rescale(
             m,
             "step_delta",
@@ -407,7 +502,7 @@ impl<'a> Emit<'a> {
     /// `retain` with a rate constant.
     pub fn retain(&self, m: &mut Module, name: &str, rate: &Sig, q: &Sig) -> Sig {
         let f = &self.dp.f;
-        let p = m.mul(&format!("{name}_prod"), rate, q);
+        let p = self.product(m, &format!("{name}_prod"), rate, q);
         let loss = self.rescale(
             m,
             &format!("{name}_loss"),
@@ -432,7 +527,7 @@ impl<'a> Emit<'a> {
     /// `weight_decay`.
     pub fn weight_decay(&self, m: &mut Module, stepped: &Sig, retain: &Sig, decays: &Sig) -> Sig {
         let f = &self.dp.f;
-        let p = m.mul("decay_prod", stepped, retain);
+        let p = self.product(m, "decay_prod", stepped, retain);
         let v = self.rescale(
             m,
             "decay_round",
@@ -466,7 +561,7 @@ impl<'a> Emit<'a> {
             self.k.short_reinforcement.clone()
         };
         let rate = self.by_mode(m, &format!("{name}_rate"), mode, &rates);
-        let kept = m.mul(&format!("{name}_keep"), t, retain);
+        let kept = self.product(m, &format!("{name}_keep"), t, retain);
         let kept = self.rescale(
             m,
             &format!("{name}_kept"),
@@ -474,7 +569,7 @@ impl<'a> Emit<'a> {
             f.trail.frac + f.factor.frac,
             f.trail.frac,
         );
-        let add = m.mul(&format!("{name}_reinf"), base, &rate);
+        let add = self.product(m, &format!("{name}_reinf"), base, &rate);
         let add = self.rescale(
             m,
             &format!("{name}_added"),
@@ -501,7 +596,7 @@ impl<'a> Emit<'a> {
     pub fn maturity(&self, m: &mut Module, long_new: &Sig) -> Sig {
         let f = &self.dp.f;
         let d = m.sub("maturity_over", long_new, &self.k.consolidation_threshold);
-        let p = m.mul("maturity_prod", &d, &self.k.maturity_scale);
+        let p = self.product(m, "maturity_prod", &d, &self.k.maturity_scale);
         let v = self.rescale(
             m,
             "maturity_round",
@@ -536,7 +631,7 @@ impl<'a> Emit<'a> {
         if self.dp.k.consolidation_strength == 0 {
             return self.zero(m, "consolidation", self.t.consolidation);
         }
-        let kept = m.mul("consol_keep", c, &self.k.consolidation_retain);
+        let kept = self.product(m, "consol_keep", c, &self.k.consolidation_retain);
         let kept = self.rescale(
             m,
             "consol_kept",
@@ -551,8 +646,8 @@ impl<'a> Emit<'a> {
             &self.k.consolidation_growth.clone(),
         );
         let mat = self.maturity(m, long_new);
-        let bg = m.mul("consol_bg", base, &growth);
-        let g = m.mul("consol_prod", &bg, &mat);
+        let bg = self.product(m, "consol_bg", base, &growth);
+        let g = self.product(m, "consol_prod", &bg, &mat);
         let g = self.rescale(
             m,
             "consol_grown",
@@ -583,7 +678,7 @@ impl<'a> Emit<'a> {
             return b.clone();
         }
         let f = &self.dp.f;
-        let p = m.mul("bias_prod", bd, &self.k.learning_rate);
+        let p = self.product(m, "bias_prod", bd, &self.k.learning_rate);
         let d = self.rescale(
             m,
             "bias_delta",

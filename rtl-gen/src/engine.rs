@@ -6,9 +6,9 @@
 
 use lpn_cycle::arith::Datapath;
 use lpn_cycle::config::RamKind;
-use lpn_cycle::engine::{ACC_DRAIN, APPLY_WRITE_LATENCY, SEL_DRAIN};
 use lpn_cycle::format::bits_for;
 use lpn_cycle::HwConfig;
+use lpn_cycle::{Pipeline, StageDepths};
 use serde::Serialize;
 
 use crate::datapath::Emit;
@@ -190,6 +190,22 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     let flag_sel_any = m.port(Dir::Output, "flag_selected_any", Ty::BIT);
     let flag_sel_count = m.port(Dir::Output, "flag_selected_count", Ty::u(w.budget));
     let _ = (&clk, &rst);
+    // Per-update control does not change during a phase: it meets any clock of a stage.
+    let rows_last = m.invariant(&rows_last);
+    let rows_recip = m.invariant(&rows_recip);
+    let budget = m.invariant(&budget);
+    let mode = m.invariant(&mode);
+    let consolidate = m.invariant(&consolidate);
+    let descent = m.invariant(&descent);
+    let accepted_any = m.invariant(&accepted_any);
+    // Stage depths (one table with the model): a stage `d` clocks deep hands its results
+    // to the next stage's registers at clock `d - 1` of its own logic.
+    let dd = StageDepths::of(c);
+    m.set_pipelined(c.pipeline == Pipeline::Deep);
+    // Block RAM's read data arrives late in the cycle (5.8 ns of clock-to-output on
+    // ECP5), so in the deep pipeline a stage that reads memory spends its first clock
+    // registering the data, with its own registers alongside.
+    let ram_reg = u32::from(c.pipeline == Pipeline::Deep);
 
     let e = Emit::new(&mut m, c, dp);
     let t = e.t;
@@ -274,6 +290,9 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
         "// acc_issue -> acc_fetch (nbr read)\n{} <= {};\n{} <= {}; {} <= {}; {} <= {}; {} <= {};\n",
         v(&af_v), v(&acc_issue), v(&af_u), v(&iss_u), v(&af_k), v(&iss_k), v(&af_r), v(&iss_r), v(&af_a), v(&iss_a),
     );
+    let af_v = m.delay_valid(&af_v, ram_reg);
+    let [af_u, af_k, af_r, af_a, af_nbr] =
+        ends(&mut m, ram_reg, [&af_u, &af_k, &af_r, &af_a, &af_nbr]);
     // acc_mult
     let am_v = reg(&mut m, "acc_mult_valid", Ty::BIT);
     let am_u = reg(&mut m, "acc_mult_u", Ty::u(w.u));
@@ -314,17 +333,38 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     let qa = m.mul("post_err_row_base", &af_u, &rows_k);
     let qa = m.add("post_err_addr_sum", &qa, &af_r);
     let pe_addr = m.cast(&qa, Ty::u(bits_for((max_rows * u_count) as u64)));
-    let ab = f.activation.bits;
+    // The read addresses leave acc_fetch at its last clock, with the slot they belong to.
+    let fe = dd.acc_fetch - 1;
+    let pre_addr = m.delay(&pre_addr, fe);
+    let pe_addr = m.delay(&pe_addr, fe);
+    let af_v_end = m.delay_valid(&af_v, fe);
+    let [af_u, af_k, af_r, af_a] = ends(&mut m, fe, [&af_u, &af_k, &af_r, &af_a]);
     seq += &format!(
         "// acc_fetch -> acc_mult (pre, post_err read; on every row also syn, mask, gate_recip, used on the last)\n{} <= {};\n{} <= {}; {} <= {}; {} <= {}; {} <= {};\n",
-        v(&am_v), v(&af_v), v(&am_u), v(&af_u), v(&am_k), v(&af_k), v(&am_r), v(&af_r), v(&am_a), v(&af_a),
+        v(&am_v), v(&af_v_end), v(&am_u), v(&af_u), v(&am_k), v(&af_k), v(&am_r), v(&af_r), v(&am_a), v(&af_a),
     );
-    let _ = ab;
     // acc_sum: products.
-    let sp = m.mul("signal_product", &am_err, &am_pre);
+    let am_v = m.delay_valid(&am_v, ram_reg);
+    let [am_u, am_k, am_r, am_a, am_pre, am_post, am_err, am_syn, am_mask, am_recip] = ends(
+        &mut m,
+        ram_reg,
+        [
+            &am_u, &am_k, &am_r, &am_a, &am_pre, &am_post, &am_err, &am_syn, &am_mask, &am_recip,
+        ],
+    );
+    let sp = e.product(&mut m, "signal_product", &am_err, &am_pre);
     let am_pre_abs = m.abs("pre_abs", &am_pre);
     let am_post_abs = m.abs("post_abs", &am_post);
-    let cp = m.mul("cofire_product", &am_pre_abs, &am_post_abs);
+    let cp = e.product(&mut m, "cofire_product", &am_pre_abs, &am_post_abs);
+    let me = dd.acc_mult - 1;
+    let am_v_end = m.delay_valid(&am_v, me);
+    let [am_u, am_k, am_r, am_a, sp, cp, am_err, am_syn, am_mask, am_recip] = ends(
+        &mut m,
+        me,
+        [
+            &am_u, &am_k, &am_r, &am_a, &sp, &cp, &am_err, &am_syn, &am_mask, &am_recip,
+        ],
+    );
     let as_v = reg(&mut m, "acc_sum_valid", Ty::BIT);
     let as_u = reg(&mut m, "acc_sum_u", Ty::u(w.u));
     let as_k = reg(&mut m, "acc_sum_k", Ty::u(w.k));
@@ -339,7 +379,7 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     rst_seq += &format!("{} <= 1'b0;\n", v(&as_v));
     seq += &format!(
         "// acc_mult -> acc_sum\n{} <= {};\n{} <= {}; {} <= {}; {} <= {}; {} <= {};\n{} <= {}; {} <= {}; {} <= {};\n{} <= {}; {} <= {}; {} <= {};\n",
-        v(&as_v), v(&am_v), v(&as_u), v(&am_u), v(&as_k), v(&am_k), v(&as_r), v(&am_r), v(&as_a), v(&am_a),
+        v(&as_v), v(&am_v_end), v(&as_u), v(&am_u), v(&as_k), v(&am_k), v(&as_r), v(&am_r), v(&as_a), v(&am_a),
         v(&as_sp), v(&sp), v(&as_cp), v(&cp), v(&as_err), v(&am_err),
         v(&as_syn), v(&am_syn), v(&as_mask), v(&am_mask), v(&as_recip), v(&am_recip)
     );
@@ -415,6 +455,15 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     );
     let zbd = m.wire("norm_mean_bias_dir_zero", t.signal, t.signal.lit(0));
     let bd = m.mux("norm_mean_bias_dir", &k0_nm, &bd, &zbd);
+    let ne = dd.norm_mean - 1;
+    let nm_v_end = m.delay_valid(&nm_v, ne);
+    let [nm_u, nm_k, nm_a, mean, cof, eff, bd, nm_p, nm_mask, nm_recip] = ends(
+        &mut m,
+        ne,
+        [
+            &nm_u, &nm_k, &nm_a, &mean, &cof, &eff, &bd, &nm_p, &nm_mask, &nm_recip,
+        ],
+    );
     let ng_v = reg(&mut m, "norm_gate_valid", Ty::BIT);
     let ng_u = reg(&mut m, "norm_gate_u", Ty::u(w.u));
     let ng_k = reg(&mut m, "norm_gate_k", Ty::u(w.k));
@@ -429,7 +478,7 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     rst_seq += &format!("{} <= 1'b0;\n", v(&ng_v));
     seq += &format!(
         "// norm_mean -> norm_gate\n{} <= {};\n{} <= {}; {} <= {}; {} <= {};\n{} <= {}; {} <= {}; {} <= {}; {} <= {};\n{} <= {}; {} <= {}; {} <= {};\n",
-        v(&ng_v), v(&nm_v), v(&ng_u), v(&nm_u), v(&ng_k), v(&nm_k), v(&ng_a), v(&nm_a),
+        v(&ng_v), v(&nm_v_end), v(&ng_u), v(&nm_u), v(&ng_k), v(&nm_k), v(&ng_a), v(&nm_a),
         v(&ng_mean), v(&mean), v(&ng_cof), v(&cof), v(&ng_eff), v(&eff), v(&ng_bd), v(&bd),
         v(&ng_long), v(&nm_p), v(&ng_mask), v(&nm_mask), v(&ng_recip), v(&nm_recip)
     );
@@ -442,6 +491,23 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
         bit(&ng_bits.name, kk, v(&ng_k)),
     );
     m.sink(&ng_mask, kk, valid_w);
+    let ge_ = dd.norm_gate - 1;
+    let ng_v_end = m.delay_valid(&ng_v, ge_);
+    let [ng_u, ng_k, ng_a, ng_mean, gate, ng_cof, ng_bd, ng_long, ng_valid_bit] = ends(
+        &mut m,
+        ge_,
+        [
+            &ng_u,
+            &ng_k,
+            &ng_a,
+            &ng_mean,
+            &gate,
+            &ng_cof,
+            &ng_bd,
+            &ng_long,
+            &ng_valid_bit,
+        ],
+    );
     let ns_v = reg(&mut m, "norm_signal_valid", Ty::BIT);
     let ns_u = reg(&mut m, "norm_signal_u", Ty::u(w.u));
     let ns_k = reg(&mut m, "norm_signal_k", Ty::u(w.k));
@@ -455,7 +521,7 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     rst_seq += &format!("{} <= 1'b0;\n", v(&ns_v));
     seq += &format!(
         "// norm_gate -> norm_signal\n{} <= {};\n{} <= {}; {} <= {}; {} <= {};\n{} <= {}; {} <= {}; {} <= {}; {} <= {}; {} <= {}; {} <= {};\n",
-        v(&ns_v), v(&ng_v), v(&ns_u), v(&ng_u), v(&ns_k), v(&ng_k), v(&ns_a), v(&ng_a),
+        v(&ns_v), v(&ng_v_end), v(&ns_u), v(&ng_u), v(&ns_k), v(&ng_k), v(&ns_a), v(&ng_a),
         v(&ns_mean), v(&ng_mean), v(&ns_gate), v(&gate), v(&ns_cof), v(&ng_cof), v(&ns_bd), v(&ng_bd),
         v(&ns_long), v(&ng_long), v(&ns_slot), v(&ng_valid_bit)
     );
@@ -463,6 +529,13 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     let signal = e.signal(&mut m, &ns_mean, &ns_gate, &ns_slot);
     let zc2 = m.wire("norm_signal_cofire_zero", cof.ty, cof.ty.lit(0));
     let cof_m = m.mux("norm_signal_cofire_masked", &ns_slot, &ns_cof, &zc2);
+    let se = dd.norm_signal - 1;
+    let ns_v_end = m.delay_valid(&ns_v, se);
+    let [ns_u, ns_k, ns_a, signal, cof_m, ns_bd, ns_long] = ends(
+        &mut m,
+        se,
+        [&ns_u, &ns_k, &ns_a, &signal, &cof_m, &ns_bd, &ns_long],
+    );
     let nsc_v = reg(&mut m, "norm_score_valid", Ty::BIT);
     let nsc_u = reg(&mut m, "norm_score_u", Ty::u(w.u));
     let nsc_k = reg(&mut m, "norm_score_k", Ty::u(w.k));
@@ -474,13 +547,25 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     rst_seq += &format!("{} <= 1'b0;\n", v(&nsc_v));
     seq += &format!(
         "// norm_signal -> norm_score\n{} <= {};\n{} <= {}; {} <= {}; {} <= {};\n{} <= {}; {} <= {}; {} <= {}; {} <= {};\n",
-        v(&nsc_v), v(&ns_v), v(&nsc_u), v(&ns_u), v(&nsc_k), v(&ns_k), v(&nsc_a), v(&ns_a),
+        v(&nsc_v), v(&ns_v_end), v(&nsc_u), v(&ns_u), v(&nsc_k), v(&ns_k), v(&nsc_a), v(&ns_a),
         v(&nsc_sig), v(&signal), v(&nsc_cof), v(&cof_m), v(&nsc_bd), v(&ns_bd), v(&nsc_long), v(&ns_long)
     );
     // norm_score: score, running max, scratch write, per-output words.
     let score = e.score(&mut m, &nsc_sig, &nsc_long);
+    // The running maximum and the held bias direction are this stage's own state,
+    // read and written at its last clock.
     let running_max = reg(&mut m, "running_max", t.score);
     let bias_dir_reg = reg(&mut m, "bias_dir_hold", t.signal);
+    let running_max = m.invariant(&running_max);
+    let bias_dir_reg = m.invariant(&bias_dir_reg);
+    let sce = dd.norm_score - 1;
+    let score = m.delay(&score, sce);
+    let nsc_v = m.delay_valid(&nsc_v, sce);
+    let [nsc_u, nsc_k, nsc_a, nsc_sig, nsc_cof, nsc_bd] = ends(
+        &mut m,
+        sce,
+        [&nsc_u, &nsc_k, &nsc_a, &nsc_sig, &nsc_cof, &nsc_bd],
+    );
     let k0 = m.wire(
         "norm_score_first_slot",
         Ty::BIT,
@@ -532,6 +617,14 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     seq += &format!(
         "// sel_issue -> sel_key (scratch, syn, nbr, mask, max_score, last_accepted read)\n{} <= {};\n{} <= {}; {} <= {};\n",
         v(&sk_v), v(&sel_issue), v(&sk_u), v(&iss_u), v(&sk_k), v(&iss_k),
+    );
+    let sk_v = m.delay_valid(&sk_v, ram_reg);
+    let [sk_u, sk_k, sk_scr, sk_syn, sk_nbr, sk_mask, sk_max, sk_lacc] = ends(
+        &mut m,
+        ram_reg,
+        [
+            &sk_u, &sk_k, &sk_scr, &sk_syn, &sk_nbr, &sk_mask, &sk_max, &sk_lacc,
+        ],
     );
     // sel_key -> sel_insert
     let sk_sig = m.wire(
@@ -593,6 +686,13 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     let add_bonus = m.mux("sel_key_bonus", &use_bonus, &bonus, &zb);
     let key = m.add("sel_key_key", &kscore, &add_bonus);
     let key_ty = key.ty;
+    let ke = dd.sel_key - 1;
+    let sk_v_end = m.delay_valid(&sk_v, ke);
+    let [sk_u, sk_k, key, slot_valid, sk_sig, sk_mask, sk_max] = ends(
+        &mut m,
+        ke,
+        [&sk_u, &sk_k, &key, &slot_valid, &sk_sig, &sk_mask, &sk_max],
+    );
     let si_v = reg(&mut m, "sel_insert_valid", Ty::BIT);
     let si_u = reg(&mut m, "sel_insert_u", Ty::u(w.u));
     let si_k = reg(&mut m, "sel_insert_k", Ty::u(w.k));
@@ -604,7 +704,7 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     rst_seq += &format!("{} <= 1'b0;\n", v(&si_v));
     seq += &format!(
         "// sel_key -> sel_insert\n{} <= {};\n{} <= {}; {} <= {};\n{} <= {}; {} <= {}; {} <= ({} != {});\n{} <= {}; {} <= {};\n",
-        v(&si_v), v(&sk_v), v(&si_u), v(&sk_u), v(&si_k), v(&sk_k),
+        v(&si_v), v(&sk_v_end), v(&si_u), v(&sk_u), v(&si_k), v(&sk_k),
         v(&si_key), v(&key), v(&si_slot), v(&slot_valid), v(&si_nz), v(&sk_sig), t.signal.lit(0),
         v(&si_mask), v(&sk_mask), v(&si_max), v(&sk_max)
     );
@@ -788,6 +888,13 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
                 .join(" | ")
         ),
     );
+    // The selection leaves sel_commit at its last clock (a register after the OR of
+    // the taken slots in the deep pipeline), with the flags and the `selected` write.
+    let picked = m.cut(&picked);
+    let ce = dd.sel_commit - 1;
+    let picked = m.delay(&picked, ce);
+    let sc_v = m.delay_valid(&sc_v, ce);
+    let [sc_nz, sc_u] = ends(&mut m, ce, [&sc_nz, &sc_u]);
     let fdesc = m.wire(
         "flag_select_descent_now",
         Ty::BIT,
@@ -846,6 +953,14 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
         "// apply_issue -> apply_plast (syn, scratch, mask, selected, bias, bias_dir read)\n{} <= {};\n{} <= {}; {} <= {}; {} <= {};\n",
         v(&pl_v), v(&ap_issue), v(&pl_u), v(&iss_u), v(&pl_k), v(&iss_k), v(&pl_a), v(&iss_a),
     );
+    let pl_v = m.delay_valid(&pl_v, ram_reg);
+    let [pl_u, pl_k, pl_a, pl_syn, pl_scr, pl_mask, pl_sel, pl_bias, pl_bd] = ends(
+        &mut m,
+        ram_reg,
+        [
+            &pl_u, &pl_k, &pl_a, &pl_syn, &pl_scr, &pl_mask, &pl_sel, &pl_bias, &pl_bd,
+        ],
+    );
     // apply_plast -> apply_step
     let pl_c = m.wire(
         "apply_plast_c",
@@ -881,6 +996,20 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     );
     let q = e.plasticity(&mut m, &pl_c, &pl_valid);
     let base = e.reinforcement_base(&mut m, &pl_cof, &pl_sig);
+    // The output's bias step depends only on what was read with the slot and on the
+    // descent flag, so it is computed here and carried; apply_write writes it on slot 0
+    // (the model computes it there: the same value).
+    let pl_bias = e.bias_step(&mut m, &pl_bias, &pl_bd, &descent);
+    let pe = dd.apply_plast - 1;
+    let pl_v_end = m.delay_valid(&pl_v, pe);
+    let [pl_u, pl_k, pl_a, pl_syn, pl_sig, q, base, pl_valid, pl_mask, pl_sel, pl_bias] = ends(
+        &mut m,
+        pe,
+        [
+            &pl_u, &pl_k, &pl_a, &pl_syn, &pl_sig, &q, &base, &pl_valid, &pl_mask, &pl_sel,
+            &pl_bias,
+        ],
+    );
     let st_v = reg(&mut m, "apply_step_valid", Ty::BIT);
     let st_u = reg(&mut m, "apply_step_u", Ty::u(w.u));
     let st_k = reg(&mut m, "apply_step_k", Ty::u(w.k));
@@ -894,17 +1023,22 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     let st_mask = reg(&mut m, "apply_step_mask", Ty::u(kk + valid_w));
     let st_selw = reg(&mut m, "apply_step_selected_bits", Ty::u(kk));
     let st_bias = reg(&mut m, "apply_step_bias", t.weight);
-    let st_bd = reg(&mut m, "apply_step_bias_dir", t.signal);
     rst_seq += &format!("{} <= 1'b0;\n", v(&st_v));
     // The per-output fields ride along the pipeline like the model's `out` word.
-    let carry = |from: &str, to: &str| {
-        format!("{to}_mask <= {from}_mask; {to}_selected_bits <= {from}_selected_bits; {to}_bias <= {from}_bias; {to}_bias_dir <= {from}_bias_dir;\n")
+    let carry = |m: &mut Module, at: u32, from: [&Sig; 3], to: &str| {
+        let [mask, sel, bias] = ends(m, at, from);
+        format!(
+            "{to}_mask <= {}; {to}_selected_bits <= {}; {to}_bias <= {};\n",
+            v(&mask),
+            v(&sel),
+            v(&bias)
+        )
     };
     seq += &format!(
-        "// apply_plast -> apply_step\n{} <= {};\n{} <= {}; {} <= {}; {} <= {};\n{} <= {}; {} <= {}; {} <= {}; {} <= {}; {} <= {}; {} <= {};\n{} <= {}; {} <= {}; {} <= {}; {} <= {};\n",
-        v(&st_v), v(&pl_v), v(&st_u), v(&pl_u), v(&st_k), v(&pl_k), v(&st_a), v(&pl_a),
+        "// apply_plast -> apply_step\n{} <= {};\n{} <= {}; {} <= {}; {} <= {};\n{} <= {}; {} <= {}; {} <= {}; {} <= {}; {} <= {}; {} <= {};\n{} <= {}; {} <= {}; {} <= {}; // the stepped bias\n",
+        v(&st_v), v(&pl_v_end), v(&st_u), v(&pl_u), v(&st_k), v(&pl_k), v(&st_a), v(&pl_a),
         v(&st_syn), v(&pl_syn), v(&st_sig), v(&pl_sig), v(&st_q), v(&q), v(&st_base), v(&base), v(&st_valid), v(&pl_valid), v(&st_sel), bit(v(&pl_sel), kk, v(&pl_k)),
-        v(&st_mask), v(&pl_mask), v(&st_selw), v(&pl_sel), v(&st_bias), v(&pl_bias), v(&st_bd), v(&pl_bd)
+        v(&st_mask), v(&pl_mask), v(&st_selw), v(&pl_sel), v(&st_bias), v(&pl_bias)
     );
     // apply_step -> apply_decay
     let st_w = m.wire(
@@ -938,14 +1072,23 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
             ("mask", Ty::u(kk + valid_w)),
             ("selected_bits", Ty::u(kk)),
             ("bias", t.weight),
-            ("bias_dir", t.signal),
         ],
     );
     rst_seq += "apply_decay_valid <= 1'b0;\n";
+    let te = dd.apply_step - 1;
+    let st_carry = carry(&mut m, te, [&st_mask, &st_selw, &st_bias], "apply_decay");
+    let st_v = m.delay_valid(&st_v, te);
+    let [st_u, st_k, st_a, st_syn, stepped, rw, rs, rl, st_base, st_valid, st_sel] = ends(
+        &mut m,
+        te,
+        [
+            &st_u, &st_k, &st_a, &st_syn, &stepped, &rw, &rs, &rl, &st_base, &st_valid, &st_sel,
+        ],
+    );
     seq += &format!(
         "// apply_step -> apply_decay\napply_decay_valid <= {};\napply_decay_u <= {}; apply_decay_k <= {}; apply_decay_a <= {}; apply_decay_syn <= {};\napply_decay_stepped <= {}; apply_decay_retain_w <= {}; apply_decay_retain_s <= {}; apply_decay_retain_l <= {};\napply_decay_base <= {}; apply_decay_slot_valid <= {}; apply_decay_selected <= {};\n{}",
         v(&st_v), v(&st_u), v(&st_k), v(&st_a), v(&st_syn), v(&stepped), v(&rw), v(&rs), v(&rl), v(&st_base), v(&st_valid), v(&st_sel),
-        carry("apply_step", "apply_decay")
+        st_carry
     );
     let dr = |n: &str| dc_regs.get(n);
     // apply_decay -> apply_consol
@@ -1016,15 +1159,48 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
             ("mask", Ty::u(kk + valid_w)),
             ("selected_bits", Ty::u(kk)),
             ("bias", t.weight),
-            ("bias_dir", t.signal),
         ],
     );
     let cr = |n: &str| cs_regs.get(n);
     rst_seq += "apply_consol_valid <= 1'b0;\n";
+    let de = dd.apply_decay - 1;
+    let d_carry = carry(
+        &mut m,
+        de,
+        [&dr("mask"), &dr("selected_bits"), &dr("bias")],
+        "apply_consol",
+    );
+    let d_c = m.wire(
+        "apply_decay_consolidation",
+        t.consolidation,
+        if stores_c {
+            slice(v(&d_syn), c_lo, f.consolidation.bits)
+        } else {
+            t.consolidation.lit(0)
+        },
+    );
+    let d_v = m.delay_valid(&dr("valid"), de);
+    let [d_u, d_k, d_a, d_c, neww, news, newp, d_base, d_valid, accepted] = ends(
+        &mut m,
+        de,
+        [
+            &dr("u"),
+            &dr("k"),
+            &dr("a"),
+            &d_c,
+            &neww,
+            &news,
+            &newp,
+            &d_base,
+            &d_valid,
+            &accepted,
+        ],
+    );
     seq += &format!(
-        "// apply_decay -> apply_consol\napply_consol_valid <= apply_decay_valid;\napply_consol_u <= apply_decay_u; apply_consol_k <= apply_decay_k; apply_consol_a <= apply_decay_a;\napply_consol_c <= {}; apply_consol_w <= {}; apply_consol_s <= {}; apply_consol_p <= {};\napply_consol_base <= apply_decay_base; apply_consol_slot_valid <= apply_decay_slot_valid; apply_consol_accepted <= {};\n{}",
-        if stores_c { slice(v(&d_syn), c_lo, f.consolidation.bits) } else { t.consolidation.lit(0) },
-        v(&neww), v(&news), v(&newp), v(&accepted), carry("apply_decay", "apply_consol")
+        "// apply_decay -> apply_consol\napply_consol_valid <= {};\napply_consol_u <= {}; apply_consol_k <= {}; apply_consol_a <= {};\napply_consol_c <= {}; apply_consol_w <= {}; apply_consol_s <= {}; apply_consol_p <= {};\napply_consol_base <= {}; apply_consol_slot_valid <= {}; apply_consol_accepted <= {};\n{}",
+        v(&d_v), v(&d_u), v(&d_k), v(&d_a),
+        v(&d_c),
+        v(&neww), v(&news), v(&newp), v(&d_base), v(&d_valid), v(&accepted), d_carry
     );
     // apply_consol -> apply_write
     let newc = e.consolidation(
@@ -1060,14 +1236,36 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
             ("mask", Ty::u(kk + valid_w)),
             ("selected_bits", Ty::u(kk)),
             ("bias", t.weight),
-            ("bias_dir", t.signal),
         ],
     );
     let wr = |n: &str| wr_regs.get(n);
     rst_seq += "apply_write_valid <= 1'b0;\n";
+    let ce2 = dd.apply_consol - 1;
+    let c_carry = carry(
+        &mut m,
+        ce2,
+        [&cr("mask"), &cr("selected_bits"), &cr("bias")],
+        "apply_write",
+    );
+    let c_v = m.delay_valid(&cr("valid"), ce2);
+    let [c_u, c_k, c_a, c_w, s_kept, c_p, newc, eff2, c_valid] = ends(
+        &mut m,
+        ce2,
+        [
+            &cr("u"),
+            &cr("k"),
+            &cr("a"),
+            &cr("w"),
+            &s_kept,
+            &cr("p"),
+            &newc,
+            &eff2,
+            &cr("slot_valid"),
+        ],
+    );
     seq += &format!(
-        "// apply_consol -> apply_write\napply_write_valid <= apply_consol_valid;\napply_write_u <= apply_consol_u; apply_write_k <= apply_consol_k; apply_write_a <= apply_consol_a;\napply_write_w <= apply_consol_w; apply_write_s <= {}; apply_write_p <= apply_consol_p; apply_write_c <= {}; apply_write_effective <= {};\napply_write_slot_valid <= apply_consol_slot_valid;\n{}",
-        v(&s_kept), v(&newc), v(&eff2), carry("apply_consol", "apply_write")
+        "// apply_consol -> apply_write\napply_write_valid <= {};\napply_write_u <= {}; apply_write_k <= {}; apply_write_a <= {};\napply_write_w <= {}; apply_write_s <= {}; apply_write_p <= {}; apply_write_c <= {}; apply_write_effective <= {};\napply_write_slot_valid <= {};\n{}",
+        v(&c_v), v(&c_u), v(&c_k), v(&c_a), v(&c_w), v(&s_kept), v(&c_p), v(&newc), v(&eff2), v(&c_valid), c_carry
     );
     // apply_write: syn write-back, mass, bias and accepted bits, divider start.
     let mut word = vec![sigs(&wr("w")), v(&wr("p")).to_string()];
@@ -1096,7 +1294,7 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     let madd = m.mux("mass_term", &wr("slot_valid"), &wr("effective"), &ze);
     let mnext = m.add("mass_sum", &mbase, &madd);
     let mnext = m.cast(&mnext, mass_ty);
-    let newb = e.bias_step(&mut m, &wr("bias"), &wr("bias_dir"), &descent);
+    let newb = wr("bias");
     let lacc = m.wire(
         "apply_write_accepted_bits",
         Ty::u(kk),
@@ -1127,6 +1325,11 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
         Ty::BIT,
         format!("{} >= ({} << {})", v(&num), v(&den), q_bits),
     );
+    // apply_write is one clock deep (its gate mass is a running sum): nothing it writes
+    // may come out of a pipeline register of its own.
+    for x in [&mnext, &ovf, &newb] {
+        assert!(x.at.unwrap_or(0) == 0, "{} is late in apply_write", x.name);
+    }
     let empty = m.wire(
         "divider_empty",
         Ty::BIT,
@@ -1379,7 +1582,7 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     };
     for (mem, rd, depth, ra, writes) in ports {
         let aw = bits_for(depth as u64);
-        let ra = m.wire(&format!("{}_ra", mem.name), Ty::u(aw), ra);
+        let ra = m.wire_across(&format!("{}_ra", mem.name), Ty::u(aw), ra);
         if on_spram(&mem.name) {
             // Single-port SPRAM: these memories are never read and written in the same
             // cycle (writes happen in another phase or while idle), so one address does.
@@ -1388,15 +1591,15 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
                 .map(|w| format!("({})", w.0))
                 .collect::<Vec<_>>()
                 .join(" | ");
-            let we = m.wire(&format!("{}_we", mem.name), Ty::BIT, any);
+            let we = m.wire_across(&format!("{}_we", mem.name), Ty::BIT, any);
             let mut waddr = v(&ra).to_string();
             let mut wdata = Ty::u(mem.ty.width).lit(0);
             for (cond, addr, data) in writes.iter().rev() {
                 waddr = format!("({cond}) ? {addr} : {waddr}");
                 wdata = format!("({cond}) ? {data} : {wdata}");
             }
-            let addr = m.wire(&format!("{}_addr", mem.name), Ty::u(aw), waddr);
-            let wd = m.wire(&format!("{}_wdata", mem.name), mem.ty, wdata);
+            let addr = m.wire_across(&format!("{}_addr", mem.name), Ty::u(aw), waddr);
+            let wd = m.wire_across(&format!("{}_wdata", mem.name), mem.ty, wdata);
             let out = m.net(&format!("{}_rdata", mem.name), mem.ty);
             port_blocks += &format!(
                 "lpn_spram #(.WIDTH({w}), .ADDR_BITS({aw})) {n}_spram (.clk(clk), .addr({a}), .we({we}), .wdata({d}), .rdata({o}));\nalways @(*) {rd} = {o};\n",
@@ -1468,10 +1671,11 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
 
 /// The cycles of each phase after its last issue (from the model).
 pub fn drains(c: &HwConfig) -> (u64, u64, u64) {
+    let d = StageDepths::of(c);
     (
-        ACC_DRAIN,
-        SEL_DRAIN,
-        APPLY_WRITE_LATENCY + c.formats.gate_recip.bits as u64,
+        d.accumulate_drain(),
+        d.select_drain(),
+        d.apply_write_latency() + c.formats.gate_recip.bits as u64,
     )
 }
 
@@ -1524,13 +1728,7 @@ pub fn top_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     let (drain_acc, drain_sel, drain_apply) = drains(c);
     let tl = |x: u64| Ty::u(w.t).lit(x as i128);
     m.wire("busy_now", Ty::BIT, format!("{} != 2'd0", phase.name));
-    m.assign(
-        &busy,
-        &Sig {
-            name: "busy_now".into(),
-            ty: Ty::BIT,
-        },
-    );
+    m.assign(&busy, &Sig::named("busy_now", Ty::BIT));
     m.assign(&phase_out, &phase);
     m.wire(
         "issue_len",
@@ -1992,4 +2190,10 @@ endmodule
 `default_nettype wire
 "#;
     s
+}
+
+/// Values delayed to clock `at` of their stage (where the next stage's registers take
+/// them): see [`Module::delay`].
+fn ends<const N: usize>(m: &mut Module, at: u32, xs: [&Sig; N]) -> [Sig; N] {
+    xs.map(|x| m.delay(x, at))
 }

@@ -113,6 +113,22 @@ pub struct Sig {
     pub name: String,
     /// Type.
     pub ty: Ty,
+    /// When the value is valid, in clocks after its stage's input registers (0 for the
+    /// registers themselves and logic on them; `n` after `n` pipeline registers inside the
+    /// stage, [`Module::cut`]); `None` for values that do not change during a phase
+    /// (constants, per-update control), which need no delay.
+    pub at: Option<u32>,
+}
+
+impl Sig {
+    /// A signal of `ty` called `name`, at the stage's input registers.
+    pub fn named(name: &str, ty: Ty) -> Sig {
+        Sig {
+            name: name.into(),
+            ty,
+            at: Some(0),
+        }
+    }
 }
 
 /// Port direction.
@@ -148,6 +164,17 @@ pub struct Module {
     items: Vec<Item>,
     used: BTreeMap<String, u32>,
     casts: BTreeMap<(String, u32, bool), Sig>,
+    /// Whether [`Module::cut`] inserts a register (the `deep` pipeline) or nothing.
+    pipelined: bool,
+    /// Pipeline registers: (register, source, cleared on reset).
+    pipes: Vec<(String, String, bool)>,
+    delayed: BTreeMap<(String, u32), Sig>,
+    /// Names whose value comes straight out of a register (registers, input ports, and
+    /// casts and slices of them): a multiplier fed by one needs no register in front.
+    registered: std::collections::BTreeSet<String>,
+    /// The clock of every name ([`Sig::at`]), so that a wire written as Verilog text
+    /// gets the clock of the names it reads.
+    ats: BTreeMap<String, Option<u32>>,
 }
 
 impl Module {
@@ -160,7 +187,160 @@ impl Module {
             items: Vec::new(),
             used: BTreeMap::new(),
             casts: BTreeMap::new(),
+            pipelined: false,
+            pipes: Vec::new(),
+            delayed: BTreeMap::new(),
+            registered: Default::default(),
+            ats: BTreeMap::new(),
         }
+    }
+
+    /// Makes [`Module::cut`] insert registers (the `deep` pipeline).
+    pub fn set_pipelined(&mut self, on: bool) {
+        self.pipelined = on;
+    }
+
+    /// Whether [`Module::cut`] inserts registers.
+    pub fn pipelined(&self) -> bool {
+        self.pipelined
+    }
+
+    /// `a` as a value that does not change during a phase (per-update control such as
+    /// the mode or the row count): it needs no delay to meet later values.
+    pub fn invariant(&mut self, a: &Sig) -> Sig {
+        self.ats.insert(a.name.clone(), None);
+        Sig {
+            at: None,
+            ..a.clone()
+        }
+    }
+
+    /// Records a new name's clock.
+    fn born(&mut self, s: &Sig) {
+        self.ats.insert(s.name.clone(), s.at);
+    }
+
+    /// The clock of a Verilog expression: that of the names it reads, which must agree
+    /// (`None` when it reads only constants and per-update control).
+    fn clock_of(&self, name: &str, rhs: &str) -> Option<u32> {
+        let mut at: Option<u32> = None;
+        for tok in strip_comments(rhs).split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+            if let Some(Some(t)) = self.ats.get(tok) {
+                match at {
+                    None => at = Some(*t),
+                    Some(a) => assert_eq!(
+                        a, *t,
+                        "{name} = {rhs}: reads values of different clocks of its stage"
+                    ),
+                }
+            }
+        }
+        at
+    }
+
+    /// Whether `a` comes straight out of a register (or never changes).
+    pub fn is_registered(&self, a: &Sig) -> bool {
+        a.at.is_none() || self.registered.contains(&a.name)
+    }
+
+    /// A pipeline register after `a` when the module is pipelined and `a` comes out of
+    /// logic, else `a` itself.
+    pub fn cut_logic(&mut self, a: &Sig) -> Sig {
+        if self.is_registered(a) {
+            a.clone()
+        } else {
+            self.cut(a)
+        }
+    }
+
+    /// A pipeline register after `a` when the module is pipelined, else `a` itself.
+    pub fn cut(&mut self, a: &Sig) -> Sig {
+        match a.at {
+            Some(at) if self.pipelined => self.delay(a, at + 1),
+            _ => a.clone(),
+        }
+    }
+
+    /// `a` delayed by registers until it is valid at clock `at` of its stage (`a` itself
+    /// when it already is, or does not change during a phase). Registers are shared: a
+    /// value delayed twice to the same clock is one chain.
+    pub fn delay(&mut self, a: &Sig, at: u32) -> Sig {
+        self.delay_with(a, at, false)
+    }
+
+    /// [`Module::delay`] for a valid bit: the registers are cleared on reset.
+    pub fn delay_valid(&mut self, a: &Sig, at: u32) -> Sig {
+        self.delay_with(a, at, true)
+    }
+
+    fn delay_with(&mut self, a: &Sig, at: u32, reset: bool) -> Sig {
+        let Some(from) = a.at else {
+            return a.clone();
+        };
+        assert!(
+            from <= at,
+            "{} is valid at clock {from} of its stage, later than {at}",
+            a.name
+        );
+        let mut cur = a.clone();
+        for n in from + 1..=at {
+            let key = (a.name.clone(), n);
+            cur = match self.delayed.get(&key) {
+                Some(s) => s.clone(),
+                None => {
+                    let name = self.fresh(&format!("{}_p{n}", base(&a.name)));
+                    let s = Sig {
+                        name,
+                        ty: a.ty,
+                        at: Some(n),
+                    };
+                    self.items.push(Item::Reg(s.clone()));
+                    self.born(&s);
+                    self.registered.insert(s.name.clone());
+                    self.pipes.push((s.name.clone(), cur.name.clone(), reset));
+                    self.delayed.insert(key, s.clone());
+                    s
+                }
+            };
+        }
+        cur
+    }
+
+    /// Operands brought to the latest clock among them (registers on the earlier ones),
+    /// and that clock.
+    fn align(&mut self, xs: &[&Sig]) -> (Vec<Sig>, Option<u32>) {
+        let at = xs.iter().filter_map(|x| x.at).max();
+        let out = xs
+            .iter()
+            .map(|x| match at {
+                Some(t) => self.delay(x, t),
+                None => (*x).clone(),
+            })
+            .collect();
+        (out, at)
+    }
+
+    /// A wire that joins values of different stages (a memory port's address or data,
+    /// chosen by phase): it has no clock of its own and must not feed a stage's logic.
+    pub fn wire_across(&mut self, name: &str, ty: Ty, rhs: String) -> Sig {
+        self.wire_at(name, ty, rhs, None)
+    }
+
+    /// A wire valid at `at`.
+    fn wire_at(&mut self, name: &str, ty: Ty, rhs: String, at: Option<u32>) -> Sig {
+        let s = Sig {
+            name: self.fresh(name),
+            ty,
+            at,
+        };
+        if let Some(src) = wired_name(&rhs) {
+            if self.registered.contains(src) {
+                self.registered.insert(s.name.clone());
+            }
+        }
+        self.born(&s);
+        self.items.push(Item::Wire(s.clone(), rhs));
+        s
     }
 
     fn fresh(&mut self, base: &str) -> String {
@@ -183,7 +363,12 @@ impl Module {
         let s = Sig {
             name: self.fresh(name),
             ty,
+            at: Some(0),
         };
+        if dir == Dir::Input {
+            self.registered.insert(s.name.clone());
+        }
+        self.born(&s);
         self.ports.push((dir, s.clone()));
         s
     }
@@ -198,19 +383,19 @@ impl Module {
         let s = Sig {
             name: self.fresh(name),
             ty,
+            at: None,
         };
         self.items.push(Item::Param(s.clone(), ty.lit(value)));
+        self.born(&s);
         s
     }
 
     /// A wire driven by the Verilog expression `rhs`, which must already have type `ty`.
+    /// It is valid at its stage's input registers (clock 0), or never changes when `rhs`
+    /// is a literal.
     pub fn wire(&mut self, name: &str, ty: Ty, rhs: String) -> Sig {
-        let s = Sig {
-            name: self.fresh(name),
-            ty,
-        };
-        self.items.push(Item::Wire(s.clone(), rhs));
-        s
+        let at = self.clock_of(name, &rhs);
+        self.wire_at(name, ty, rhs, at)
     }
 
     /// A register (driven in a clocked block written with [`Module::raw`]).
@@ -218,7 +403,10 @@ impl Module {
         let s = Sig {
             name: self.fresh(name),
             ty,
+            at: Some(0),
         };
+        self.registered.insert(s.name.clone());
+        self.born(&s);
         self.items.push(Item::Reg(s.clone()));
         s
     }
@@ -228,7 +416,9 @@ impl Module {
         let s = Sig {
             name: self.fresh(name),
             ty,
+            at: Some(0),
         };
+        self.born(&s);
         self.items.push(Item::Net(s.clone()));
         s
     }
@@ -238,7 +428,9 @@ impl Module {
         let s = Sig {
             name: self.fresh(name),
             ty,
+            at: Some(0),
         };
+        self.born(&s);
         self.items.push(Item::Mem(s.clone(), depth));
         s
     }
@@ -326,13 +518,15 @@ impl Module {
         } else {
             format!("$unsigned({body})")
         };
-        let out = self.wire(&format!("{}_c", base(&a.name)), ty, rhs);
+        let out = self.wire_at(&format!("{}_c", base(&a.name)), ty, rhs, a.at);
         self.casts.insert(key, out.clone());
         out
     }
 
     /// Both operands in one type wide enough for both and for `extra` more bits.
     fn common(&mut self, a: &Sig, b: &Sig, extra: u32) -> (Sig, Sig, Ty) {
+        let (v, _) = self.align(&[a, b]);
+        let (a, b) = (&v[0], &v[1]);
         let signed = a.ty.signed || b.ty.signed;
         let bits = |t: Ty| t.width + u32::from(signed && !t.signed);
         let ty = Ty {
@@ -345,7 +539,7 @@ impl Module {
     /// `a + b`, exact.
     pub fn add(&mut self, name: &str, a: &Sig, b: &Sig) -> Sig {
         let (x, y, ty) = self.common(a, b, 1);
-        self.wire(name, ty, format!("{} + {}", x.name, y.name))
+        self.wire_at(name, ty, format!("{} + {}", x.name, y.name), x.at.or(y.at))
     }
 
     /// `a - b`, exact (signed result).
@@ -353,11 +547,13 @@ impl Module {
         let a = self.to_signed(a);
         let b = self.to_signed(b);
         let (x, y, ty) = self.common(&a, &b, 1);
-        self.wire(name, ty, format!("{} - {}", x.name, y.name))
+        self.wire_at(name, ty, format!("{} - {}", x.name, y.name), x.at.or(y.at))
     }
 
     /// `a * b`, exact.
     pub fn mul(&mut self, name: &str, a: &Sig, b: &Sig) -> Sig {
+        let (v, at) = self.align(&[a, b]);
+        let (a, b) = (&v[0], &v[1]);
         let signed = a.ty.signed || b.ty.signed;
         let a = if signed { self.to_signed(a) } else { a.clone() };
         let b = if signed { self.to_signed(b) } else { b.clone() };
@@ -367,7 +563,7 @@ impl Module {
         };
         let x = self.cast(&a, ty);
         let y = self.cast(&b, ty);
-        self.wire(name, ty, format!("{} * {}", x.name, y.name))
+        self.wire_at(name, ty, format!("{} * {}", x.name, y.name), at)
     }
 
     /// `a` as a signed value (one more bit if it was unsigned).
@@ -386,15 +582,17 @@ impl Module {
         }
         let w = a.ty.width;
         let wide = self.cast(a, Ty::s(w + 1));
-        let neg = self.wire(
+        let neg = self.wire_at(
             &format!("{name}_neg"),
             Ty::s(w + 1),
             format!("-{}", wide.name),
+            a.at,
         );
-        let pick = self.wire(
+        let pick = self.wire_at(
             &format!("{name}_s"),
             Ty::s(w + 1),
             format!("{}[{}] ? {} : {}", a.name, w - 1, neg.name, wide.name),
+            a.at,
         );
         self.cast(&pick, Ty::u(w))
     }
@@ -402,14 +600,25 @@ impl Module {
     /// A comparison (`<`, `<=`, `>`, `>=`, `==`, `!=`) as one bit, signed if either is.
     pub fn cmp(&mut self, name: &str, a: &Sig, op: &str, b: &Sig) -> Sig {
         let (x, y, _) = self.common(a, b, 0);
-        self.wire(name, Ty::BIT, format!("{} {op} {}", x.name, y.name))
+        self.wire_at(
+            name,
+            Ty::BIT,
+            format!("{} {op} {}", x.name, y.name),
+            x.at.or(y.at),
+        )
     }
 
     /// `c ? a : b` in the common type of `a` and `b`.
     pub fn mux(&mut self, name: &str, c: &Sig, a: &Sig, b: &Sig) -> Sig {
         assert_eq!(c.ty.width, 1);
-        let (x, y, ty) = self.common(a, b, 0);
-        self.wire(name, ty, format!("{} ? {} : {}", c.name, x.name, y.name))
+        let (v, at) = self.align(&[c, a, b]);
+        let (x, y, ty) = self.common(&v[1], &v[2], 0);
+        self.wire_at(
+            name,
+            ty,
+            format!("{} ? {} : {}", v[0].name, x.name, y.name),
+            at,
+        )
     }
 
     /// `min(a, b)`.
@@ -424,11 +633,23 @@ impl Module {
         self.mux(name, &gt, a, b)
     }
 
-    /// `clamp(a, lo, hi)` into `ty` (which must hold both bounds).
-    pub fn clamp(&mut self, name: &str, a: &Sig, lo: &Sig, hi: &Sig, ty: Ty) -> Sig {
-        let low = self.max(&format!("{name}_lo"), a, lo);
-        let both = self.min(&format!("{name}_hi"), &low, hi);
-        self.cast(&both, ty)
+    /// `clamp(a, lo, hi)` into `ty` (which must hold both bounds; `lo <= hi`). Both
+    /// comparisons look at `a`, side by side rather than one after the other (one carry
+    /// chain deep); a bound `a`'s type cannot pass is not compared.
+    pub fn clamp(&mut self, name: &str, a: &Sig, lo: i128, hi: i128, ty: Ty) -> Sig {
+        assert!(lo <= hi, "{name}: clamp to [{lo}, {hi}]");
+        let mut v = a.clone();
+        if hi < a.ty.max() {
+            let h = self.konst(&format!("{name}_max"), hi, false);
+            let above = self.cmp(&format!("{name}_hi_gt"), a, ">", &h);
+            v = self.mux(&format!("{name}_hi"), &above, &h, &v);
+        }
+        if lo > a.ty.min() {
+            let l = self.konst(&format!("{name}_min"), lo, false);
+            let below = self.cmp(&format!("{name}_lo_lt"), a, "<", &l);
+            v = self.mux(&format!("{name}_lo"), &below, &l, &v);
+        }
+        self.cast(&v, ty)
     }
 
     /// `(a + 2^(s-1)) >> s` (round half up); arithmetic for signed values.
@@ -457,7 +678,12 @@ impl Module {
         if s >= w {
             // Everything shifted out: 0, or the sign for a signed value.
             return if a.ty.signed {
-                self.wire(name, Ty::s(1), format!("$signed({}[{}])", a.name, w - 1))
+                self.wire_at(
+                    name,
+                    Ty::s(1),
+                    format!("$signed({}[{}])", a.name, w - 1),
+                    a.at,
+                )
             } else {
                 self.wire(name, Ty::u(1), "1'b0".into())
             };
@@ -476,7 +702,7 @@ impl Module {
         } else {
             slice
         };
-        self.wire(name, ty, rhs)
+        self.wire_at(name, ty, rhs, a.at)
     }
 
     /// `a << s` (exact, wider).
@@ -490,7 +716,11 @@ impl Module {
         };
         let wide = self.cast(a, ty);
         let op = if a.ty.signed { "<<<" } else { "<<" };
-        self.wire(name, ty, format!("{} {op} {s}", wide.name))
+        let out = self.wire_at(name, ty, format!("{} {op} {s}", wide.name), a.at);
+        if self.registered.contains(&wide.name) {
+            self.registered.insert(out.name.clone());
+        }
+        out
     }
 
     /// Drops wires and parameters nothing reads (constants a configuration does not
@@ -498,6 +728,9 @@ impl Module {
     /// `_unused` wire, so that `verilator -Wall` has nothing to say.
     fn pruned(&self) -> Vec<Item> {
         let mut items = self.items.clone();
+        if !self.pipes.is_empty() {
+            items.push(Item::Raw(self.pipe_block()));
+        }
         loop {
             let mut used = std::collections::BTreeSet::new();
             let mut note = |text: &str| {
@@ -568,6 +801,32 @@ impl Module {
                 return items;
             }
         }
+    }
+
+    /// The clocked block of the pipeline registers inside stages ([`Module::cut`],
+    /// [`Module::delay`]): each holds its source one clock later; valid bits clear on
+    /// reset.
+    fn pipe_block(&self) -> String {
+        let mut s = String::from(
+            "// Pipeline registers inside stages: each is its source one clock later.\nalways @(posedge clk) begin\n",
+        );
+        let (valid, data): (Vec<_>, Vec<_>) = self.pipes.iter().partition(|p| p.2);
+        if !valid.is_empty() {
+            let clear: String = valid
+                .iter()
+                .map(|(d, _, _)| format!("        {d} <= 1'b0;\n"))
+                .collect();
+            let set: String = valid
+                .iter()
+                .map(|(d, src, _)| format!("        {d} <= {src};\n"))
+                .collect();
+            s += &format!("    if (rst) begin\n{clear}    end else begin\n{set}    end\n");
+        }
+        for (d, src, _) in data {
+            s += &format!("    {d} <= {src};\n");
+        }
+        s += "end";
+        s
     }
 
     /// The module as Verilog-2005 text.
@@ -642,6 +901,7 @@ fn unused_sink(sig: &Sig) -> Item {
         Sig {
             name: format!("{}_unused", sig.name),
             ty: Ty::u(sig.ty.width),
+            at: sig.at,
         },
         if sig.ty.signed {
             format!("$unsigned({})", sig.name)
@@ -694,6 +954,45 @@ fn strip_lhs(text: &str) -> String {
         out.push(';');
     }
     out
+}
+
+/// The one name `rhs` only re-wires (`x`, `x[7:0]`, `$signed(x[3])`, sign or zero
+/// extension `{{4{x[7]}}, x}`), if it is that.
+fn wired_name(rhs: &str) -> Option<&str> {
+    if rhs.contains(['+', '-', '*', '?', '<', '>', '=', '&', '|', '^', '~', '!']) {
+        return None;
+    }
+    let mut name: Option<&str> = None;
+    for tok in
+        rhs.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '$' || c == '\''))
+    {
+        if tok.is_empty() || tok == "$signed" || tok == "$unsigned" || is_literal(tok) {
+            continue;
+        }
+        if tok.chars().all(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        match name {
+            None => name = Some(tok),
+            Some(n) if n == tok => {}
+            Some(_) => return None,
+        }
+    }
+    name
+}
+
+/// Whether `rhs` is a sized literal (`8'h3F`, `4'sh1`, `1'b0`): a constant needs no
+/// pipeline delay.
+fn is_literal(rhs: &str) -> bool {
+    match rhs.split_once('\'') {
+        Some((w, v)) => {
+            !w.is_empty()
+                && w.chars().all(|c| c.is_ascii_digit())
+                && !v.is_empty()
+                && v.chars().all(|c| c.is_ascii_alphanumeric())
+        }
+        None => false,
+    }
 }
 
 /// The name without a numeric `_N` suffix, for derived names.
