@@ -224,10 +224,10 @@ pub struct UpdateReport {
 /// phases' drains ([`StageDepths`]) + gate_recip bits (the divider).
 pub fn cycle_formula(c: &HwConfig, rows: usize) -> Cycles {
     let slots = c.slots_per_lane() as u64;
-    let d = StageDepths::of(c);
-    let accumulate = rows as u64 * slots + d.accumulate_drain();
-    let select = slots + d.select_drain();
-    let apply = slots + d.apply_write_latency() + c.formats.gate_recip.bits as u64;
+    let (acc_drain, sel_drain, apply_drain) = phase_drains(c);
+    let accumulate = rows as u64 * slots + acc_drain;
+    let select = slots + sel_drain;
+    let apply = slots + apply_drain;
     Cycles {
         accumulate,
         select,
@@ -236,13 +236,21 @@ pub fn cycle_formula(c: &HwConfig, rows: usize) -> Cycles {
     }
 }
 
+/// The cycles each phase runs after its last issue: the ACCUMULATE and SELECT drains,
+/// and the APPLY write latency plus the divider's Q stages ([`StageDepths`]).
+pub fn phase_drains(c: &HwConfig) -> (u64, u64, u64) {
+    let d = StageDepths::of(c);
+    (
+        d.accumulate_drain(),
+        d.select_drain(),
+        d.apply_write_latency() + c.formats.gate_recip.bits as u64,
+    )
+}
+
 /// The fixed pipeline latency of an update (cycles beyond `(rows + 2) * U * K`).
 pub fn pipeline_latency(c: &HwConfig) -> u64 {
-    let d = StageDepths::of(c);
-    d.accumulate_drain()
-        + d.select_drain()
-        + d.apply_write_latency()
-        + c.formats.gate_recip.bits as u64
+    let (a, s, p) = phase_drains(c);
+    a + s + p
 }
 
 /// Something that runs engine updates on a loaded layer: the cycle model ([`Engine`]),

@@ -120,7 +120,7 @@ fn limbs(m: &mut Module, name: &str, x: &Sig, signed: bool) -> Vec<(Sig, u32)> {
             Ty::u(LIMB),
             format!("{}[{}:{lo}]", x.name, lo + LIMB - 1),
         );
-        out.push((Sig { at: x.at, ..limb }, lo));
+        out.push((limb, lo));
         lo += LIMB;
     }
     let top_w = x.ty.width - lo;
@@ -138,7 +138,7 @@ fn limbs(m: &mut Module, name: &str, x: &Sig, signed: bool) -> Vec<(Sig, u32)> {
             format!("{}[{}:{lo}]", x.name, x.ty.width - 1)
         },
     );
-    out.push((Sig { at: x.at, ..top }, lo));
+    out.push((top, lo));
     out
 }
 
@@ -266,10 +266,6 @@ impl<'a> Emit<'a> {
         }
         let total = sum.expect("at least one limb");
         let out = m.wire(name, exact, total.name.clone());
-        let out = Sig {
-            at: total.at,
-            ..out
-        };
         m.cut(&out)
     }
 
@@ -290,10 +286,6 @@ impl<'a> Emit<'a> {
         } else {
             m.shift_left(name, x, to - from)
         }
-    }
-
-    fn clamp(&self, m: &mut Module, name: &str, x: &Sig, lo: i128, hi: i128, t: Ty) -> Sig {
-        m.clamp(name, x, lo, hi, t)
     }
 
     fn zero(&self, m: &mut Module, name: &str, t: Ty) -> Sig {
@@ -321,7 +313,7 @@ impl<'a> Emit<'a> {
             f.signal.frac,
         );
         let b = 2 * self.dp.k.signal_clip as i128 + 1;
-        self.clamp(m, "signal_mean", &v, -b, b, self.t.mean)
+        m.clamp("signal_mean", &v, -b, b, self.t.mean)
     }
 
     /// `cofire_mean` (saturating).
@@ -335,8 +327,7 @@ impl<'a> Emit<'a> {
             2 * f.activation.frac + f.rows_recip.frac,
             f.cofire.frac,
         );
-        self.clamp(
-            m,
+        m.clamp(
             "cofire_mean",
             &v,
             0,
@@ -360,7 +351,7 @@ impl<'a> Emit<'a> {
             f.signal.frac,
         );
         let c = self.dp.k.signal_clip as i128;
-        self.clamp(m, "bias_direction", &v, -c, c, self.t.signal)
+        m.clamp("bias_direction", &v, -c, c, self.t.signal)
     }
 
     /// `effective_trail`.
@@ -407,7 +398,7 @@ impl<'a> Emit<'a> {
             f.signal.frac,
         );
         let c = self.dp.k.signal_clip as i128;
-        let s = self.clamp(m, "signal_clip", &v, -c, c, self.t.signal);
+        let s = m.clamp("signal_clip", &v, -c, c, self.t.signal);
         let z = self.zero(m, "signal_zero", self.t.signal);
         m.mux("signal", valid, &s, &z)
     }
@@ -425,7 +416,7 @@ impl<'a> Emit<'a> {
             f.signal.frac + f.trail.frac,
             f.score.frac,
         );
-        self.clamp(m, "score", &v, 0, f.score.max_raw() as i128, self.t.score)
+        m.clamp("score", &v, 0, f.score.max_raw() as i128, self.t.score)
     }
 
     /// `bonus`.
@@ -465,8 +456,7 @@ impl<'a> Emit<'a> {
         let co = self.rescale(m, "base_cofire", cofire, f.cofire.frac, f.signal.frac);
         let a = m.abs("base_abs", signal);
         let s = m.add("base_sum", &co, &a);
-        self.clamp(
-            m,
+        m.clamp(
             "reinforcement_base",
             &s,
             0,
@@ -488,8 +478,7 @@ impl<'a> Emit<'a> {
             f.weight.frac,
         );
         let s = m.add("step_sum", w, &d);
-        let sat = self.clamp(
-            m,
+        let sat = m.clamp(
             "step_sat",
             &s,
             f.weight.min_raw() as i128,
@@ -512,7 +501,7 @@ impl<'a> Emit<'a> {
         );
         let one = m.konst(&format!("{name}_one"), f.factor.one() as i128, false);
         let r = m.sub(&format!("{name}_diff"), &one, &loss);
-        self.clamp(m, name, &r, 0, f.factor.max_raw() as i128, self.t.factor)
+        m.clamp(name, &r, 0, f.factor.max_raw() as i128, self.t.factor)
     }
 
     /// The three retention factors (weight, short trail, long trail).
@@ -537,7 +526,7 @@ impl<'a> Emit<'a> {
         );
         let pick = m.mux("decay_pick", decays, &v, stepped);
         let c = self.dp.k.weight_clip as i128;
-        self.clamp(m, "weight_decay", &pick, -c, c, self.t.weight)
+        m.clamp("weight_decay", &pick, -c, c, self.t.weight)
     }
 
     /// `trail` with the per-mode reinforcement constant chosen by `mode`.
@@ -580,8 +569,7 @@ impl<'a> Emit<'a> {
         let z = m.konst(&format!("{name}_none"), 0, false);
         let add = m.mux(&format!("{name}_acc"), accepted, &add, &z);
         let s = m.add(&format!("{name}_sum"), &kept, &add);
-        let c = self.clamp(
-            m,
+        let c = m.clamp(
             &format!("{name}_clip"),
             &s,
             self.dp.k.min_pheromone as i128,
@@ -604,14 +592,7 @@ impl<'a> Emit<'a> {
             f.trail.frac + f.constant.frac,
             f.maturity.frac,
         );
-        self.clamp(
-            m,
-            "maturity",
-            &v,
-            0,
-            f.maturity.one() as i128,
-            self.t.maturity,
-        )
+        m.clamp("maturity", &v, 0, f.maturity.one() as i128, self.t.maturity)
     }
 
     /// `consolidation`.
@@ -658,8 +639,7 @@ impl<'a> Emit<'a> {
         let z = m.konst("consol_none", 0, false);
         let g = m.mux("consol_acc", accepted, &g, &z);
         let s = m.add("consol_sum", &kept, &g);
-        let grown = self.clamp(
-            m,
+        let grown = m.clamp(
             "consol_clip",
             &s,
             0,
@@ -688,7 +668,7 @@ impl<'a> Emit<'a> {
         );
         let s = m.add("bias_sum", b, &d);
         let c = self.dp.k.weight_clip as i128;
-        let v = self.clamp(m, "bias_clip", &s, -c, c, self.t.weight);
+        let v = m.clamp("bias_clip", &s, -c, c, self.t.weight);
         m.mux("bias_step", descent, &v, b)
     }
 }

@@ -1669,16 +1669,6 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     m
 }
 
-/// The cycles of each phase after its last issue (from the model).
-pub fn drains(c: &HwConfig) -> (u64, u64, u64) {
-    let d = StageDepths::of(c);
-    (
-        d.accumulate_drain(),
-        d.select_drain(),
-        d.apply_write_latency() + c.formats.gate_recip.bits as u64,
-    )
-}
-
 /// The top module: control FSM and issue counters (shared by all lanes), the phase
 /// flags and the descent test, the `rows_recip` ROM, the lanes, and the host port.
 pub fn top_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
@@ -1725,7 +1715,7 @@ pub fn top_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     m.reg("select_descent", Ty::BIT);
     m.reg("selected_any", Ty::BIT);
     m.reg("host_lane_q", Ty::u(w.lane));
-    let (drain_acc, drain_sel, drain_apply) = drains(c);
+    let (drain_acc, drain_sel, drain_apply) = lpn_cycle::engine::phase_drains(c);
     let tl = |x: u64| Ty::u(w.t).lit(x as i128);
     m.wire("busy_now", Ty::BIT, format!("{} != 2'd0", phase.name));
     m.assign(&busy, &Sig::named("busy_now", Ty::BIT));

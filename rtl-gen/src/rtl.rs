@@ -306,18 +306,15 @@ impl Module {
         cur
     }
 
-    /// Operands brought to the latest clock among them (registers on the earlier ones),
-    /// and that clock.
-    fn align(&mut self, xs: &[&Sig]) -> (Vec<Sig>, Option<u32>) {
+    /// Operands brought to the latest clock among them (registers on the earlier ones).
+    fn align(&mut self, xs: &[&Sig]) -> Vec<Sig> {
         let at = xs.iter().filter_map(|x| x.at).max();
-        let out = xs
-            .iter()
+        xs.iter()
             .map(|x| match at {
                 Some(t) => self.delay(x, t),
                 None => (*x).clone(),
             })
-            .collect();
-        (out, at)
+            .collect()
     }
 
     /// A wire that joins values of different stages (a memory port's address or data,
@@ -391,8 +388,8 @@ impl Module {
     }
 
     /// A wire driven by the Verilog expression `rhs`, which must already have type `ty`.
-    /// It is valid at its stage's input registers (clock 0), or never changes when `rhs`
-    /// is a literal.
+    /// It is valid at the clock of the names it reads ([`Sig::at`]; they must agree), or
+    /// never changes when it reads none that do.
     pub fn wire(&mut self, name: &str, ty: Ty, rhs: String) -> Sig {
         let at = self.clock_of(name, &rhs);
         self.wire_at(name, ty, rhs, at)
@@ -518,14 +515,14 @@ impl Module {
         } else {
             format!("$unsigned({body})")
         };
-        let out = self.wire_at(&format!("{}_c", base(&a.name)), ty, rhs, a.at);
+        let out = self.wire(&format!("{}_c", base(&a.name)), ty, rhs);
         self.casts.insert(key, out.clone());
         out
     }
 
     /// Both operands in one type wide enough for both and for `extra` more bits.
     fn common(&mut self, a: &Sig, b: &Sig, extra: u32) -> (Sig, Sig, Ty) {
-        let (v, _) = self.align(&[a, b]);
+        let v = self.align(&[a, b]);
         let (a, b) = (&v[0], &v[1]);
         let signed = a.ty.signed || b.ty.signed;
         let bits = |t: Ty| t.width + u32::from(signed && !t.signed);
@@ -539,7 +536,7 @@ impl Module {
     /// `a + b`, exact.
     pub fn add(&mut self, name: &str, a: &Sig, b: &Sig) -> Sig {
         let (x, y, ty) = self.common(a, b, 1);
-        self.wire_at(name, ty, format!("{} + {}", x.name, y.name), x.at.or(y.at))
+        self.wire(name, ty, format!("{} + {}", x.name, y.name))
     }
 
     /// `a - b`, exact (signed result).
@@ -547,12 +544,12 @@ impl Module {
         let a = self.to_signed(a);
         let b = self.to_signed(b);
         let (x, y, ty) = self.common(&a, &b, 1);
-        self.wire_at(name, ty, format!("{} - {}", x.name, y.name), x.at.or(y.at))
+        self.wire(name, ty, format!("{} - {}", x.name, y.name))
     }
 
     /// `a * b`, exact.
     pub fn mul(&mut self, name: &str, a: &Sig, b: &Sig) -> Sig {
-        let (v, at) = self.align(&[a, b]);
+        let v = self.align(&[a, b]);
         let (a, b) = (&v[0], &v[1]);
         let signed = a.ty.signed || b.ty.signed;
         let a = if signed { self.to_signed(a) } else { a.clone() };
@@ -563,7 +560,7 @@ impl Module {
         };
         let x = self.cast(&a, ty);
         let y = self.cast(&b, ty);
-        self.wire_at(name, ty, format!("{} * {}", x.name, y.name), at)
+        self.wire(name, ty, format!("{} * {}", x.name, y.name))
     }
 
     /// `a` as a signed value (one more bit if it was unsigned).
@@ -582,17 +579,15 @@ impl Module {
         }
         let w = a.ty.width;
         let wide = self.cast(a, Ty::s(w + 1));
-        let neg = self.wire_at(
+        let neg = self.wire(
             &format!("{name}_neg"),
             Ty::s(w + 1),
             format!("-{}", wide.name),
-            a.at,
         );
-        let pick = self.wire_at(
+        let pick = self.wire(
             &format!("{name}_s"),
             Ty::s(w + 1),
             format!("{}[{}] ? {} : {}", a.name, w - 1, neg.name, wide.name),
-            a.at,
         );
         self.cast(&pick, Ty::u(w))
     }
@@ -600,25 +595,15 @@ impl Module {
     /// A comparison (`<`, `<=`, `>`, `>=`, `==`, `!=`) as one bit, signed if either is.
     pub fn cmp(&mut self, name: &str, a: &Sig, op: &str, b: &Sig) -> Sig {
         let (x, y, _) = self.common(a, b, 0);
-        self.wire_at(
-            name,
-            Ty::BIT,
-            format!("{} {op} {}", x.name, y.name),
-            x.at.or(y.at),
-        )
+        self.wire(name, Ty::BIT, format!("{} {op} {}", x.name, y.name))
     }
 
     /// `c ? a : b` in the common type of `a` and `b`.
     pub fn mux(&mut self, name: &str, c: &Sig, a: &Sig, b: &Sig) -> Sig {
         assert_eq!(c.ty.width, 1);
-        let (v, at) = self.align(&[c, a, b]);
+        let v = self.align(&[c, a, b]);
         let (x, y, ty) = self.common(&v[1], &v[2], 0);
-        self.wire_at(
-            name,
-            ty,
-            format!("{} ? {} : {}", v[0].name, x.name, y.name),
-            at,
-        )
+        self.wire(name, ty, format!("{} ? {} : {}", v[0].name, x.name, y.name))
     }
 
     /// `min(a, b)`.
@@ -678,12 +663,7 @@ impl Module {
         if s >= w {
             // Everything shifted out: 0, or the sign for a signed value.
             return if a.ty.signed {
-                self.wire_at(
-                    name,
-                    Ty::s(1),
-                    format!("$signed({}[{}])", a.name, w - 1),
-                    a.at,
-                )
+                self.wire(name, Ty::s(1), format!("$signed({}[{}])", a.name, w - 1))
             } else {
                 self.wire(name, Ty::u(1), "1'b0".into())
             };
@@ -702,7 +682,7 @@ impl Module {
         } else {
             slice
         };
-        self.wire_at(name, ty, rhs, a.at)
+        self.wire(name, ty, rhs)
     }
 
     /// `a << s` (exact, wider).
@@ -716,7 +696,7 @@ impl Module {
         };
         let wide = self.cast(a, ty);
         let op = if a.ty.signed { "<<<" } else { "<<" };
-        let out = self.wire_at(name, ty, format!("{} {op} {s}", wide.name), a.at);
+        let out = self.wire(name, ty, format!("{} {op} {s}", wide.name));
         if self.registered.contains(&wide.name) {
             self.registered.insert(out.name.clone());
         }
@@ -981,8 +961,7 @@ fn wired_name(rhs: &str) -> Option<&str> {
     name
 }
 
-/// Whether `rhs` is a sized literal (`8'h3F`, `4'sh1`, `1'b0`): a constant needs no
-/// pipeline delay.
+/// Whether `rhs` is a sized literal (`8'h3F`, `4'sh1`, `1'b0`).
 fn is_literal(rhs: &str) -> bool {
     match rhs.split_once('\'') {
         Some((w, v)) => {
