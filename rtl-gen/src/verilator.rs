@@ -31,17 +31,27 @@ fn verilator() -> Result<Command> {
     Ok(cmd)
 }
 
-/// `verilator --lint-only -Wall` on one file; the warnings, if any, as the error.
-pub fn lint(dir: &Path, file: &str, top: &str) -> Result<()> {
-    lint_files(dir, &[file], top)
+/// Writes `(file name, text)` sources into `dir` (created if needed); their names.
+fn write_sources(dir: &Path, sources: &[(String, String)]) -> Result<Vec<String>> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    sources
+        .iter()
+        .map(|(name, text)| {
+            std::fs::write(dir.join(name), text)
+                .map(|()| name.clone())
+                .map_err(|e| format!("cannot write {name}: {e}"))
+        })
+        .collect()
 }
 
-/// `verilator --lint-only -Wall` on several files with `top` as the top module.
-pub fn lint_files(dir: &Path, files: &[&str], top: &str) -> Result<()> {
+/// `verilator --lint-only -Wall` on `(file name, text)` sources, written into `dir`,
+/// with `top` as the top module; the warnings, if any, as the error.
+pub fn lint(dir: &Path, sources: &[(String, String)], top: &str) -> Result<()> {
+    let files = write_sources(dir, sources)?;
     let file = files.join(" ");
     let out = verilator()?
         .args(["--lint-only", "-Wall", "--top-module", top])
-        .args(files)
+        .args(&files)
         .current_dir(dir)
         .output()
         .map_err(|e| format!("cannot run verilator: {e}"))?;
@@ -137,12 +147,7 @@ pub fn build_with(
     if exe.exists() {
         return Ok(Model { exe, built: false });
     }
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let mut files = Vec::new();
-    for (name, text) in sources {
-        std::fs::write(dir.join(name), text).map_err(|e| format!("cannot write {name}: {e}"))?;
-        files.push(name.clone());
-    }
+    let files = write_sources(&dir, sources)?;
     std::fs::write(dir.join("harness.cpp"), harness)
         .map_err(|e| format!("cannot write harness: {e}"))?;
     let out = verilator()?

@@ -15,12 +15,7 @@ fn lint(c: &lpn_cycle::HwConfig) -> Result<(), String> {
     let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join("board-gates")
         .join(format!("lint-{}", c.name));
-    std::fs::create_dir_all(&d).unwrap();
-    for (name, text) in &b.files {
-        std::fs::write(d.join(name), text).unwrap();
-    }
-    let names: Vec<&str> = b.files.iter().map(|(n, _)| n.as_str()).collect();
-    verilator::lint_files(&d, &names, "lpn_board")
+    verilator::lint(&d, &b.files, "lpn_board")
 }
 
 #[test]

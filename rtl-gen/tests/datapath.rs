@@ -252,9 +252,7 @@ fn the_datapath_module_is_lint_clean() {
         let dp = Datapath::new(&c).unwrap();
         let m = arith_module(&c, &dp, &lpn_rtl::header(&c, "datapath test module"));
         let dir = cache().join(format!("lint-{}", c.name));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("lpn_arith.v"), m.emit()).unwrap();
-        verilator::lint(&dir, "lpn_arith.v", "lpn_arith")
+        verilator::lint(&dir, &[("lpn_arith.v".into(), m.emit())], "lpn_arith")
             .unwrap_or_else(|e| panic!("{}: {e}", c.name));
         let _ = Types::new(&c, &dp);
     }

@@ -18,12 +18,7 @@ fn dir(name: &str) -> PathBuf {
 
 fn lint(c: &lpn_cycle::HwConfig) -> Result<(), String> {
     let g = generate(c).map_err(|e| e.to_string())?;
-    let d = dir(&format!("lint-{}", c.name));
-    for (name, text) in &g.files {
-        std::fs::write(d.join(name), text).unwrap();
-    }
-    let names: Vec<&str> = g.files.iter().map(|(n, _)| n.as_str()).collect();
-    verilator::lint_files(&d, &names, "lpn_engine")
+    verilator::lint(&dir(&format!("lint-{}", c.name)), &g.files, "lpn_engine")
 }
 
 #[test]
