@@ -247,7 +247,7 @@ pub fn preset(name: &str) -> Result<HwConfig> {
         // Sized by the memory plan (see docs/architecture.md, "Presets"): the synapse
         // state is read and written every APPLY cycle, so it lives in dual-port EBR; the
         // single-access memories go to SPRAM. Lanes are what the device's multipliers
-        // allow (27 per lane on ECP5 with the deep pipeline; docs/fpga.md); the UP5K's 8
+        // allow (25 to 27 per lane on ECP5 with the deep pipeline; docs/fpga.md); the UP5K's 8
         // allow none yet.
         "ice40-up5k" => {
             let mut c = base(Family::Ice40Up5k, (128, 256, 8), 1, 2);
