@@ -249,7 +249,10 @@ pub fn gen(config: &str, out: &Path) -> Result<String, String> {
     let mut s = String::new();
     let manifest = serde_json::to_string_pretty(&g.manifest).map_err(|e| e.to_string())? + "\n";
     let mut files = g.files.clone();
-    files.push(("harness.cpp".into(), lpn_rtl::cosim::harness()));
+    files.push((
+        "harness.cpp".into(),
+        lpn_rtl::cosim::harness(lpn_cycle::StageDepths::of(&c).host_read),
+    ));
     files.push(("manifest.json".into(), manifest));
     s.push_str(&write_files(out, &files)?);
     let _ = writeln!(

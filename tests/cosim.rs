@@ -94,7 +94,7 @@ fn a_flipped_bit_in_one_rtl_constant_is_caught() {
             }
         })
         .collect();
-    let model = cosim::build_sources(&files, &cache()).unwrap();
+    let model = cosim::build_sources(&v.config, &files, &cache()).unwrap();
     let work = cache().join("work-flipped");
     std::fs::create_dir_all(&work).unwrap();
     let got = cosim::run_vectors(&model, &v, &work, None).unwrap();
@@ -218,4 +218,33 @@ fn sim_backends_print_the_same_table() {
         cycle.contains("backend cycle: simulated") && rtl.contains("backend verilator: simulated")
     );
     assert!(rtl.contains("bit-exact"), "{rtl}");
+}
+
+/// The deep pipeline builds each memory from single block RAMs; a memory deeper than
+/// one block is several banks whose registered outputs are multiplexed by the bank
+/// address. A layer whose `nbr` memory takes two banks (4,096 words of 9 bits: two
+/// 2,048 x 9 blocks) runs equal to the cycle model.
+#[test]
+fn a_deep_memory_of_several_banks_equals_the_cycle_model() {
+    if lpn_toolchain::for_tests(lpn_toolchain::Tool::Verilator).is_none() {
+        return;
+    }
+    let mut c = lpn_cycle::preset("tiny").unwrap();
+    c.name = "banked".into();
+    c.pipeline = lpn_cycle::Pipeline::Deep;
+    c.layer.inputs = 32;
+    c.layer.outputs = 1024;
+    c.layer.k = 4;
+    c.lanes = 1;
+    c.max_rows = 2;
+    c.validate().unwrap();
+    let g = generate(&c).unwrap();
+    let lane = &g.files.iter().find(|(n, _)| n == "lpn_lane.v").unwrap().1;
+    assert!(lane.contains("nbr_bank_q2"), "nbr is not banked");
+    let model = cosim::build(&c, &cache()).unwrap();
+    let work = cache().join("work-banked");
+    std::fs::create_dir_all(&work).unwrap();
+    let mut rng = lpn_cycle::random::Rng::new(3);
+    let done = cosim::random_cases(&model, &c, &mut rng, 4, 2, &work).unwrap();
+    assert_eq!(done, 4);
 }

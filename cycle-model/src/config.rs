@@ -565,14 +565,31 @@ fn block_shapes(family: Family) -> &'static [(usize, u32)] {
     }
 }
 
+/// The block RAM shape (depth, width) a `depth` x `width` memory is built from: the
+/// fewest blocks, then the fewest blocks stacked in depth (each extra one is a read
+/// multiplexer input), then the fewest side by side. The memory plan counts blocks with
+/// it, and the deep pipeline's generator splits memories into blocks of exactly this
+/// shape.
+pub fn block_shape(family: Family, depth: usize, width: u32) -> (usize, u32) {
+    let cost = |&(d, w): &(usize, u32)| {
+        let banks = depth.div_ceil(d);
+        let slices = (width as usize).div_ceil(w as usize);
+        (banks * slices, banks, slices)
+    };
+    block_shapes(family)
+        .iter()
+        .copied()
+        .min_by_key(cost)
+        .expect("every family has block shapes")
+}
+
 fn blocks_for(family: Family, kind: RamKind, depth: usize, width: u32) -> usize {
     match kind {
         RamKind::Spram => depth.div_ceil(16384) * (width as usize).div_ceil(16),
-        RamKind::Block => block_shapes(family)
-            .iter()
-            .map(|&(d, w)| depth.div_ceil(d) * (width as usize).div_ceil(w as usize))
-            .min()
-            .unwrap_or(0),
+        RamKind::Block => {
+            let (d, w) = block_shape(family, depth, width);
+            depth.div_ceil(d) * (width as usize).div_ceil(w as usize)
+        }
     }
 }
 

@@ -11,10 +11,11 @@
 //! - SELECT, `U*K + select drain`: `sel_issue` (read `scratch`, `syn`, `nbr`, `outputs`),
 //!   `sel_key` (score, frontier, bonus), `sel_insert` (stable insertion sorter),
 //!   `sel_commit` (top `min(budget, valid)`, descent test).
-//! - APPLY, `U*K + write latency + Q`: `apply_issue` (read `syn`, `scratch`, `outputs`),
-//!   `apply_plast`, `apply_step`, `apply_decay`, `apply_consol`, `apply_write` (write
-//!   `syn`, gate mass, bias, accepted bits), then the gate divider `div_0..div_{Q-1}`
-//!   (one quotient bit per stage, Q = gate_recip bits) writing `outputs.gate_recip`.
+//! - APPLY, `U*K + write latency + divider`: `apply_issue` (read `syn`, `scratch`,
+//!   `outputs`), `apply_plast`, `apply_step`, `apply_decay`, `apply_consol`,
+//!   `apply_write` (write `syn`, gate mass, bias, accepted bits), then the gate divider:
+//!   `div_operands` (deep pipeline only) and `div_0..div_{Q-1}` (one quotient bit per
+//!   stage, Q = gate_recip bits) writing `outputs.gate_recip`.
 
 use lpn_golden::Mode;
 use serde::{Deserialize, Serialize};
@@ -63,6 +64,20 @@ pub struct StageDepths {
     pub apply_consol: u32,
     /// `apply_write`: write-back, gate mass (one clock: feedback).
     pub apply_write: u32,
+    /// `div_operands`: clocks between the gate mass and the divider's first stage
+    /// (`div_0`): 0 computes `max(mass, 1)` and the first quotient bit in the clock the
+    /// mass is summed; 1 registers the dividend and the mass first.
+    pub div_operands: u32,
+    /// Registers between a memory's read register and the logic of the stage that reads
+    /// it (counted in that stage's depth): 0, or (deep) registers beside each block RAM
+    /// (its data comes 5.8 ns after the clock on ECP5, from blocks spread over the
+    /// device), the multiplexer over the blocks stacked in depth, and one in the stage.
+    pub ram_regs: u32,
+    /// Clocks from a host read's address (`host_sel`, `host_lane`, `host_addr`) to its
+    /// word on `host_rdata`: 1 is the block RAM's read register alone; deep, the
+    /// `ram_regs - 1` registers after it, then the selected word registered (the engine
+    /// is idle while the host reads, so this costs nothing but the bridge's wait).
+    pub host_read: u32,
 }
 
 impl StageDepths {
@@ -85,26 +100,32 @@ impl StageDepths {
                 apply_decay: 1,
                 apply_consol: 1,
                 apply_write: 1,
+                div_operands: 0,
+                ram_regs: 0,
+                host_read: 1,
             },
             // What the generator's registers need with every feature on (gate, bias,
             // short trail, consolidation; a configuration that needs fewer pads), and
             // apply_consol one more so that the write latency stays odd.
             Pipeline::Deep => StageDepths {
-                acc_fetch: 2,
-                acc_mult: 4,
+                acc_fetch: 4,
+                acc_mult: 6,
                 acc_sum: 1,
                 norm_mean: 4,
                 norm_gate: 4,
                 norm_signal: 3,
                 norm_score: 3,
-                sel_key: 4,
+                sel_key: 6,
                 sel_insert: 1,
                 sel_commit: 2,
-                apply_plast: 5,
-                apply_step: 5,
-                apply_decay: 4,
-                apply_consol: 10,
+                apply_plast: 8,
+                apply_step: 6,
+                apply_decay: 5,
+                apply_consol: 11,
                 apply_write: 1,
+                div_operands: 1,
+                ram_regs: 3,
+                host_read: 4,
             },
         }
     }
@@ -221,7 +242,7 @@ pub struct UpdateReport {
 }
 
 /// The per-phase cycle formula: `(rows + 2) * U * K + latency`, latency = the three
-/// phases' drains ([`StageDepths`]) + gate_recip bits (the divider).
+/// phases' drains ([`phase_drains`]).
 pub fn cycle_formula(c: &HwConfig, rows: usize) -> Cycles {
     let slots = c.slots_per_lane() as u64;
     let (acc_drain, sel_drain, apply_drain) = phase_drains(c);
@@ -237,13 +258,14 @@ pub fn cycle_formula(c: &HwConfig, rows: usize) -> Cycles {
 }
 
 /// The cycles each phase runs after its last issue: the ACCUMULATE and SELECT drains,
-/// and the APPLY write latency plus the divider's Q stages ([`StageDepths`]).
+/// and the APPLY write latency plus the divider (its operand registers and Q stages;
+/// [`StageDepths`]).
 pub fn phase_drains(c: &HwConfig) -> (u64, u64, u64) {
     let d = StageDepths::of(c);
     (
         d.accumulate_drain(),
         d.select_drain(),
-        d.apply_write_latency() + c.formats.gate_recip.bits as u64,
+        d.apply_write_latency() + u64::from(d.div_operands) + c.formats.gate_recip.bits as u64,
     )
 }
 
@@ -538,7 +560,10 @@ struct Lane {
     apply_consol: Stage<ApplyConsol>,
     apply_write: Stage<ApplyWrite>,
     mass: i64,
+    /// The divider's registers: `div_operands` that only carry the operands, then
+    /// `div_0..div_{Q-1}`.
     divider: Vec<Option<DividerStage>>,
+    div_operands: usize,
 }
 
 /// The cycle-accurate sparse-trail update engine.
@@ -611,7 +636,8 @@ impl Engine {
             apply_consol: Stage::new(depths.apply_consol),
             apply_write: Stage::new(depths.apply_write),
             mass: 0,
-            divider: vec![None; config.formats.gate_recip.bits as usize],
+            divider: vec![None; (depths.div_operands + config.formats.gate_recip.bits) as usize],
+            div_operands: depths.div_operands as usize,
         };
         Ok(Engine {
             config: config.clone(),
@@ -1225,9 +1251,11 @@ impl Lane {
         let k = ctl.k;
         let mc = mode_code(ctl.mode);
         let stores_short = ctl.stores_short;
-        // Divider: the last stage writes the reciprocal; each stage decides one bit.
-        let q_bits = self.divider.len();
-        if let Some(x) = self.divider[q_bits - 1].take() {
+        // Divider: the last stage writes the reciprocal; each stage after the operand
+        // registers decides one bit.
+        let stages = self.divider.len();
+        let q_bits = stages - self.div_operands;
+        if let Some(x) = self.divider[stages - 1].take() {
             let mut value = x.quotient;
             if x.overflow {
                 sat.count(SatPoint::GateRecip);
@@ -1238,15 +1266,13 @@ impl Lane {
             }
             self.recip_writes.push((x.u, value));
         }
-        for s in (0..q_bits).rev() {
-            let Some(mut x) = (if s == 0 {
-                None
-            } else {
-                self.divider[s - 1].take()
-            }) else {
+        for s in (1..stages).rev() {
+            let Some(mut x) = self.divider[s - 1].take() else {
                 continue;
             };
-            divide_step(&mut x, q_bits - 1 - s);
+            if s >= self.div_operands {
+                divide_step(&mut x, stages - 1 - s);
+            }
             self.divider[s] = Some(x);
         }
         // apply_write: state write-back, gate mass, bias and accepted bits.
@@ -1270,7 +1296,9 @@ impl Lane {
                     overflow: num >= den << q_bits,
                     empty: x.out.valid == 0,
                 };
-                divide_step(&mut stage, q_bits - 1);
+                if self.div_operands == 0 {
+                    divide_step(&mut stage, q_bits - 1);
+                }
                 self.divider[0] = Some(stage);
             }
         }

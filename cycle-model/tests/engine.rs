@@ -107,7 +107,7 @@ fn pipeline_latencies_are_the_documented_ones() {
     let mut c = preset("tiny").unwrap();
     assert_eq!(pipeline_latency(&c), 35);
     c.pipeline = Pipeline::Deep;
-    assert_eq!(pipeline_latency(&c), 73);
+    assert_eq!(pipeline_latency(&c), 86);
     for p in [Pipeline::Compact, Pipeline::Deep] {
         c.pipeline = p;
         let d = StageDepths::of(&c);

@@ -402,8 +402,9 @@ end"#
 /// `lpn_rx_fifo`: the bridge's receive FIFO ([`protocol::RX_FIFO_BYTES`] bytes, one
 /// block RAM). Pushes every byte the UART delivers (a byte that finds it full is
 /// dropped and sets the sticky `overflow`); pops one when `take` is high, no byte is on
-/// its way out and it is not empty, delivering it as a one-cycle `out_valid` the next
-/// cycle (the RAM's read latency).
+/// its way out and it is not empty, delivering it as a one-cycle `out_valid` two cycles
+/// later: the RAM's read register, then a register of its own (a block RAM's data comes
+/// 5.8 ns after the clock on ECP5, too late for the bridge's CRC and state logic).
 pub fn rx_fifo(c: &HwConfig, extra: &[String]) -> Module {
     let mut m = Module::new(
         "lpn_rx_fifo",
@@ -429,6 +430,8 @@ pub fn rx_fifo(c: &HwConfig, extra: &[String]) -> Module {
         m.port(d, n, t);
     }
     m.mem("fifo_mem", Ty::u(8), depth);
+    m.reg("ram_valid", Ty::BIT);
+    m.reg("ram_data", Ty::u(8));
     m.reg("wr_ptr", Ty::u(aw + 1));
     m.reg("rd_ptr", Ty::u(aw + 1));
     m.wire(
@@ -441,15 +444,21 @@ pub fn rx_fifo(c: &HwConfig, extra: &[String]) -> Module {
         ),
     );
     m.raw("assign not_empty = wr_ptr != rd_ptr;".into());
-    m.wire("pop", Ty::BIT, "take & not_empty & !out_valid".into());
+    m.wire(
+        "pop",
+        Ty::BIT,
+        "take & not_empty & !ram_valid & !out_valid".into(),
+    );
     m.raw(format!(
         r#"always @(posedge clk) begin
     if (in_valid & !fifo_full) fifo_mem[wr_ptr[{a}:0]] <= in_data;
-    out_data <= fifo_mem[rd_ptr[{a}:0]];
+    ram_data <= fifo_mem[rd_ptr[{a}:0]];
+    out_data <= ram_data;
 end
 
 always @(posedge clk) begin
-    out_valid <= pop;
+    ram_valid <= pop;
+    out_valid <= ram_valid;
     if (pop) rd_ptr <= rd_ptr + 1'b1;
     if (in_valid) begin
         if (fifo_full) overflow <= 1'b1;
@@ -458,6 +467,7 @@ always @(posedge clk) begin
     if (rst) begin
         wr_ptr <= 0;
         rd_ptr <= 0;
+        ram_valid <= 1'b0;
         out_valid <= 1'b0;
         overflow <= 1'b0;
     end
@@ -543,12 +553,13 @@ fn crc_wire(m: &mut Module, name: &str, crc: &str, data: &str) {
     m.wire(name, Ty::u(8), format!("{{{}}}", bits.join(", ")));
 }
 
-/// A `case` over `idx` returning bytes, as a combinational wire.
-fn byte_table(m: &mut Module, name: &str, idx: &str, bytes: &[String]) {
+/// A `case` over `idx` returning `bytes` for `idx` = `first`, `first + 1`, ... (0
+/// elsewhere), as a combinational wire.
+fn byte_table(m: &mut Module, name: &str, idx: &str, first: usize, bytes: &[String]) {
     m.reg(name, Ty::u(8));
     let mut s = format!("always @(*) begin\n    case ({idx})\n");
     for (i, b) in bytes.iter().enumerate() {
-        let _ = writeln!(s, "        8'd{i}: {name} = {b};");
+        let _ = writeln!(s, "        9'd{}: {name} = {b};", first + i);
     }
     let _ = write!(s, "        default: {name} = 8'd0;\n    endcase\nend");
     m.raw(s);
@@ -631,9 +642,18 @@ pub fn bridge(c: &HwConfig, w: &Widths, link: &Link, cpb: u16, extra: &[String])
         "S_START",
         "S_RUN",
         "S_REPLY",
+        "S_SEND",
         "S_FETCH",
         "S_FETCH_TAKE",
     ];
+    // The engine's host read latency (`StageDepths::host_read`): beyond one clock the
+    // bridge waits in S_FETCH_WAIT, counting down `fetch_wait`.
+    let host_read = lpn_cycle::StageDepths::of(c).host_read;
+    let states: Vec<&str> = if host_read > 1 {
+        states.iter().copied().chain(["S_FETCH_WAIT"]).collect()
+    } else {
+        states.to_vec()
+    };
     for (i, s) in states.iter().enumerate() {
         m.param(s, Ty::u(4), i as i128);
     }
@@ -663,6 +683,8 @@ pub fn bridge(c: &HwConfig, w: &Widths, link: &Link, cpb: u16, extra: &[String])
         ("reply_idx", Ty::u(9)),
         ("reply_crc", Ty::u(8)),
         ("reply_kind", Ty::u(2)),
+        ("reply_q", Ty::u(8)),
+        ("reply_last", Ty::BIT),
         ("have_word", Ty::BIT),
         ("cyc_acc", Ty::u(32)),
         ("cyc_sel", Ty::u(32)),
@@ -670,6 +692,9 @@ pub fn bridge(c: &HwConfig, w: &Widths, link: &Link, cpb: u16, extra: &[String])
         ("cyc_total", Ty::u(32)),
     ] {
         m.reg(n, t);
+    }
+    if host_read > 1 {
+        m.reg("fetch_wait", Ty::u(2));
     }
     m.mem("frame_buf", Ty::u(8), protocol::BUFFER_BYTES);
     m.comment("reply_kind: 0 no payload, 1 INFO, 2 STATUS, 3 READ words.");
@@ -746,7 +771,9 @@ pub fn bridge(c: &HwConfig, w: &Widths, link: &Link, cpb: u16, extra: &[String])
     );
     // Reply bytes.
     let info: Vec<String> = link.info.iter().map(|b| format!("8'd{b}")).collect();
-    byte_table(&mut m, "info_byte", "reply_idx[7:0] - 8'd3", &info);
+    // The tables are indexed by the reply byte's position (payload from byte 3), not by
+    // a difference: the subtraction was on the bridge's longest path.
+    byte_table(&mut m, "info_byte", "reply_idx", 3, &info);
     let sc = if count_w >= 32 {
         "selected_count[31:0]".to_string()
     } else {
@@ -769,7 +796,7 @@ pub fn bridge(c: &HwConfig, w: &Widths, link: &Link, cpb: u16, extra: &[String])
         }
     }
     assert_eq!(status.len(), protocol::STATUS_BYTES);
-    byte_table(&mut m, "status_byte", "reply_idx[7:0] - 8'd3", &status);
+    byte_table(&mut m, "status_byte", "reply_idx", 3, &status);
     m.wire("payload_end", Ty::u(9), "{1'b0, reply_len} + 9'd3".into());
     m.reg("reply_byte", Ty::u(8));
     m.raw(
@@ -790,9 +817,12 @@ end"#
         "(reply_kind == 2'd3) & (reply_idx >= 9'd3) & (reply_idx != payload_end) & !have_word"
             .into(),
     );
-    crc_wire(&mut m, "reply_crc_next", "reply_crc", "reply_byte");
-    m.raw("assign tx_valid = (state == S_REPLY) & tx_ready & !need_word;".into());
-    m.raw("assign tx_data = reply_byte;".into());
+    // The byte is chosen in S_REPLY and sent from its register in S_SEND: choosing it
+    // (the INFO and STATUS tables, the CRC index) and the CRC after it do not fit one
+    // clock at 100 MHz.
+    crc_wire(&mut m, "reply_crc_next", "reply_crc", "reply_q");
+    m.raw("assign tx_valid = (state == S_SEND) & tx_ready;".into());
+    m.raw("assign tx_data = reply_q;".into());
     m.raw("assign host_we = state == S_WRITE_STORE;".into());
     m.raw("assign start = state == S_START;".into());
     m.raw("assign host_sel = p0[3:0];".into());
@@ -824,6 +854,14 @@ end"#
         format!("{{{}'d0, host_rdata}}", word_bits - w.host_data)
     } else {
         "host_rdata".to_string()
+    };
+    let fetch = match host_read {
+        1 => "            state <= S_FETCH_TAKE;\n".to_string(),
+        2..=5 => format!(
+            "            fetch_wait <= 2'd{};\n            state <= S_FETCH_WAIT;\n        end\n        S_FETCH_WAIT: begin\n            fetch_wait <= fetch_wait - 2'd1;\n            if (fetch_wait == 2'd0) state <= S_FETCH_TAKE;\n",
+            host_read - 2
+        ),
+        n => panic!("host_read = {n}: the bridge waits at most 5 clocks"),
     };
     let mut fsm = String::new();
     let _ = write!(
@@ -968,9 +1006,17 @@ always @(posedge clk) begin
         S_REPLY: begin
             if (need_word) begin
                 state <= S_FETCH;
-            end else if (tx_ready) begin
+            end else begin
+                reply_q <= reply_byte;
+                reply_last <= reply_idx == payload_end;
+                state <= S_SEND;
+            end
+        end
+        S_SEND: begin
+            if (tx_ready) begin
                 reply_idx <= reply_idx + 9'd1;
                 if (reply_idx != 9'd0) reply_crc <= reply_crc_next;
+                state <= S_REPLY;
                 if (reply_kind == 2'd3 && reply_idx >= 9'd3) begin
                     word_acc <= word_acc >> 8;
                     if (word_byte == WORD_BYTES - 8'd1) begin
@@ -980,7 +1026,7 @@ always @(posedge clk) begin
                         word_byte <= word_byte + 8'd1;
                     end
                 end
-                if (reply_idx == payload_end) begin
+                if (reply_last) begin
                     error_seen <= (reply_status != ST_OK) | rx_overflow;
                     state <= S_HUNT;
                 end
@@ -988,8 +1034,7 @@ always @(posedge clk) begin
         end
         S_FETCH: begin
             // The engine's read port takes (host_sel, host_lane, host_addr) now.
-            state <= S_FETCH_TAKE;
-        end
+{fetch}        end
         default: begin
             word_acc <= {host_take};
             have_word <= 1'b1;
@@ -1010,6 +1055,7 @@ end"#,
         status_len = protocol::STATUS_BYTES,
         wtop = word_bits - 1,
         host_take = host_take,
+        fetch = fetch,
     );
     m.raw(fsm);
     m

@@ -15,12 +15,13 @@ use crate::hostmap::{self, HostWrite};
 use crate::verilator::{self, Model};
 
 /// The harness: commands on stdin, one per line:
-/// `W sel lane addr data` (host write), `R sel lane addr` (host read; prints the word),
+/// `W sel lane addr data` (host write), `R sel lane addr` (host read: `host_read` clocks,
+/// [`lpn_cycle::StageDepths::host_read`], then prints the word),
 /// `S rows budget mode consolidate` (start an update and run it to the end; prints
 /// `C accumulate select apply total descent selected_count`).
 /// With `--vcd FILE` as first argument it writes a waveform of everything.
-pub fn harness() -> String {
-    r#"// Generated co-simulation harness for lpn_engine (see rtl-gen/src/cosim.rs).
+pub fn harness(host_read: u32) -> String {
+    let harness = r#"// Generated co-simulation harness for lpn_engine (see rtl-gen/src/cosim.rs).
 #include "Vlpn_engine.h"
 #include "verilated.h"
 #include "verilated_vcd_c.h"
@@ -61,7 +62,7 @@ int main(int argc, char** argv) {
             unsigned long long s, l, a;
             if (scanf("%llu %llu %llu", &s, &l, &a) != 3) return 2;
             top->host_sel = s; top->host_lane = l; top->host_addr = a;
-            tick();
+            for (int i = 0; i < HOST_READ; i++) tick();
             printf("%llu\n", (unsigned long long)top->host_rdata);
         } else if (cmd[0] == 'S') {
             unsigned long long rows, budget, mode, cons;
@@ -89,8 +90,8 @@ int main(int argc, char** argv) {
     delete ctx;
     return 0;
 }
-"#
-    .to_string()
+"#;
+    harness.replace("HOST_READ", &host_read.to_string())
 }
 
 /// What the RTL produced for one update.
@@ -120,12 +121,24 @@ pub fn build(c: &HwConfig, cache: &Path) -> Result<Model, String> {
     }
     let mut sources = g.files.clone();
     sources.sort();
-    build_sources(&sources, cache)
+    build_sources(c, &sources, cache)
 }
 
-/// Builds a model from given Verilog sources (used to build deliberately broken RTL).
-pub fn build_sources(sources: &[(String, String)], cache: &Path) -> Result<Model, String> {
-    verilator::build_with(cache, "lpn_engine", sources, &harness(), &["--trace"])
+/// Builds a model of `c`'s engine from given Verilog sources (used to build deliberately
+/// broken RTL).
+pub fn build_sources(
+    c: &HwConfig,
+    sources: &[(String, String)],
+    cache: &Path,
+) -> Result<Model, String> {
+    let host_read = lpn_cycle::StageDepths::of(c).host_read;
+    verilator::build_with(
+        cache,
+        "lpn_engine",
+        sources,
+        &harness(host_read),
+        &["--trace"],
+    )
 }
 
 /// The command script that loads a layer, runs `steps` and reads the state back after

@@ -292,13 +292,15 @@ impl<'a> Emit<'a> {
         m.wire(name, t, t.lit(0))
     }
 
-    /// One of four per-mode constants by the 2-bit mode code.
+    /// One of four per-mode constants by the 2-bit mode code (held in a register in the
+    /// deep pipeline: only APPLY reads these, long after the mode is latched).
     pub fn by_mode(&self, m: &mut Module, name: &str, mode: &Sig, c: &[Sig; 4]) -> Sig {
         let b0 = m.wire(&format!("{name}_m0"), Ty::BIT, format!("{}[0]", mode.name));
         let b1 = m.wire(&format!("{name}_m1"), Ty::BIT, format!("{}[1]", mode.name));
         let lo = m.mux(&format!("{name}_lo"), &b0, &c[1], &c[0]);
         let hi = m.mux(&format!("{name}_hi"), &b0, &c[3], &c[2]);
-        m.mux(name, &b1, &hi, &lo)
+        let v = m.mux(name, &b1, &hi, &lo);
+        m.hold(&v)
     }
 
     /// `signal_mean`.
@@ -456,6 +458,7 @@ impl<'a> Emit<'a> {
         let co = self.rescale(m, "base_cofire", cofire, f.cofire.frac, f.signal.frac);
         let a = m.abs("base_abs", signal);
         let s = m.add("base_sum", &co, &a);
+        let s = m.cut(&s);
         m.clamp(
             "reinforcement_base",
             &s,
@@ -478,6 +481,7 @@ impl<'a> Emit<'a> {
             f.weight.frac,
         );
         let s = m.add("step_sum", w, &d);
+        let s = m.cut(&s);
         let sat = m.clamp(
             "step_sat",
             &s,
@@ -501,6 +505,7 @@ impl<'a> Emit<'a> {
         );
         let one = m.konst(&format!("{name}_one"), f.factor.one() as i128, false);
         let r = m.sub(&format!("{name}_diff"), &one, &loss);
+        let r = m.cut(&r);
         m.clamp(name, &r, 0, f.factor.max_raw() as i128, self.t.factor)
     }
 
@@ -569,6 +574,7 @@ impl<'a> Emit<'a> {
         let z = m.konst(&format!("{name}_none"), 0, false);
         let add = m.mux(&format!("{name}_acc"), accepted, &add, &z);
         let s = m.add(&format!("{name}_sum"), &kept, &add);
+        let s = m.cut(&s);
         let c = m.clamp(
             &format!("{name}_clip"),
             &s,
@@ -639,6 +645,7 @@ impl<'a> Emit<'a> {
         let z = m.konst("consol_none", 0, false);
         let g = m.mux("consol_acc", accepted, &g, &z);
         let s = m.add("consol_sum", &kept, &g);
+        let s = m.cut(&s);
         let grown = m.clamp(
             "consol_clip",
             &s,
@@ -667,6 +674,7 @@ impl<'a> Emit<'a> {
             f.weight.frac,
         );
         let s = m.add("bias_sum", b, &d);
+        let s = m.cut(&s);
         let c = self.dp.k.weight_clip as i128;
         let v = m.clamp("bias_clip", &s, -c, c, self.t.weight);
         m.mux("bias_step", descent, &v, b)

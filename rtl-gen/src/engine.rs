@@ -203,9 +203,21 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     let dd = StageDepths::of(c);
     m.set_pipelined(c.pipeline == Pipeline::Deep);
     // Block RAM's read data arrives late in the cycle (5.8 ns of clock-to-output on
-    // ECP5), so in the deep pipeline a stage that reads memory spends its first clock
-    // registering the data, with its own registers alongside.
-    let ram_reg = u32::from(c.pipeline == Pipeline::Deep);
+    // ECP5) from blocks spread over the device, so in the deep pipeline every memory is
+    // built from single blocks, each followed by `ram_regs - 1` registers (the first
+    // beside the block), and `<memory>_rd` (the multiplexer of the last ones over the
+    // blocks stacked in depth) is valid at clock `ram_regs - 1` of the stage that reads
+    // it; the stage registers it once more before using it.
+    let deep = c.pipeline == Pipeline::Deep;
+    let ram_reg = dd.ram_regs;
+    assert!(
+        !deep || ram_reg >= 2,
+        "the deep pipeline registers block RAM data"
+    );
+    assert!(
+        !deep || dd.host_read == ram_reg + 1,
+        "host reads: the block, its registers, the selected word"
+    );
 
     let e = Emit::new(&mut m, c, dp);
     let t = e.t;
@@ -216,26 +228,51 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
 
     // Memories.
     let syn_w = c.syn_bits();
-    let syn = m.mem("syn", Ty::u(syn_w), u_count * k);
-    let scratch = m.mem("scratch", Ty::u(f.signal.bits + f.cofire.bits), u_count * k);
-    let nbr = m.mem("nbr", Ty::u(w.nbr + kk), u_count * k);
-    let pre = m.mem("pre", Ty::u(f.activation.bits), max_rows * c.layer.inputs);
-    let post_err = m.mem(
+    // (Deep: declared block by block with the memory ports below.)
+    let mem = |m: &mut Module, name: &str, ty: Ty, depth: usize| {
+        if deep {
+            Sig::named(name, ty)
+        } else {
+            m.mem(name, ty, depth)
+        }
+    };
+    let syn = mem(&mut m, "syn", Ty::u(syn_w), u_count * k);
+    let scratch = mem(
+        &mut m,
+        "scratch",
+        Ty::u(f.signal.bits + f.cofire.bits),
+        u_count * k,
+    );
+    let nbr = mem(&mut m, "nbr", Ty::u(w.nbr + kk), u_count * k);
+    let pre = mem(
+        &mut m,
+        "pre",
+        Ty::u(f.activation.bits),
+        max_rows * c.layer.inputs,
+    );
+    let post_err = mem(
+        &mut m,
         "post_err",
         Ty::u(f.activation.bits + f.error.bits),
         max_rows * u_count,
     );
-    let mask_mem = m.mem("mask", Ty::u(kk + valid_w), u_count);
-    let recip_mem = m.mem("gate_recip", Ty::u(f.gate_recip.bits), u_count);
-    let maxs_mem = m.mem("max_score", Ty::u(f.score.bits), u_count);
-    let bdir_mem = m.mem("bias_dir", Ty::u(f.signal.bits), u_count);
-    let sel_mem = m.mem("selected", Ty::u(kk), u_count);
-    let lacc_mem = m.mem("last_accepted", Ty::u(kk), u_count);
-    let bias_mem = m.mem("bias", Ty::u(f.weight.bits), u_count);
+    let mask_mem = mem(&mut m, "mask", Ty::u(kk + valid_w), u_count);
+    let recip_mem = mem(&mut m, "gate_recip", Ty::u(f.gate_recip.bits), u_count);
+    let maxs_mem = mem(&mut m, "max_score", Ty::u(f.score.bits), u_count);
+    let bdir_mem = mem(&mut m, "bias_dir", Ty::u(f.signal.bits), u_count);
+    let sel_mem = mem(&mut m, "selected", Ty::u(kk), u_count);
+    let lacc_mem = mem(&mut m, "last_accepted", Ty::u(kk), u_count);
+    let bias_mem = mem(&mut m, "bias", Ty::u(f.weight.bits), u_count);
     // One read port and one write port per memory, as block RAM has: the read address is
     // chosen by phase, and the read register `<memory>_rd` is the stage register of the
-    // stage after the one that presented the address.
-    let rd = |m: &mut Module, mem: &Sig| m.reg(&format!("{}_rd", mem.name), mem.ty);
+    // stage after the one that presented the address (deep: see `ram_reg`).
+    let rd = |m: &mut Module, mem: &Sig| {
+        if deep {
+            m.comb(&format!("{}_rd", mem.name), mem.ty, Some(ram_reg - 1))
+        } else {
+            m.reg(&format!("{}_rd", mem.name), mem.ty)
+        }
+    };
     let syn_rd = rd(&mut m, &syn);
     let scratch_rd = rd(&mut m, &scratch);
     let nbr_rd = rd(&mut m, &nbr);
@@ -1312,13 +1349,50 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
         slice("apply_write_mask", kk, valid_w),
     );
     m.sink(&wr("mask"), 0, kk);
+    // div_operands (deep): the valid count and the gate mass registered, so that
+    // `max(mass, 1)` and the first compare do not follow the mass adder in one clock.
+    let mut dsq = String::new();
+    let (d_count, d_mass, d_valid, d_u) = match dd.div_operands {
+        0 => (
+            wvalid.clone(),
+            mnext.clone(),
+            "apply_write_valid & apply_write_last_slot".to_string(),
+            "apply_write_u".to_string(),
+        ),
+        1 => {
+            let ov = reg(&mut m, "div_operands_valid", Ty::BIT);
+            let ou = reg(&mut m, "div_operands_u", Ty::u(w.u));
+            let oc = reg(&mut m, "div_operands_count", cnt_ty);
+            let om = reg(&mut m, "div_operands_mass", mass_ty);
+            rst_seq += &format!("{} <= 1'b0;\n", v(&ov));
+            dsq += &format!(
+                "{} <= apply_write_valid & apply_write_last_slot; {} <= apply_write_u; {} <= {}; {} <= {};\n",
+                v(&ov), v(&ou), v(&oc), v(&wvalid), v(&om), v(&mnext)
+            );
+            (oc, om, v(&ov).to_string(), v(&ou).to_string())
+        }
+        n => panic!(
+            "div_operands = {n}: the generator registers the divider's operands at most once"
+        ),
+    };
     let num = m.wire(
         "divider_dividend",
         Ty::u(rem_w),
-        format!("{{{}'b0, {}}} << {}", rem_w - valid_w, v(&wvalid), shift),
+        format!("{{{}'b0, {}}} << {}", rem_w - valid_w, v(&d_count), shift),
     );
-    let one_m = m.wire("mass_floor", mass_ty, mass_ty.lit(1));
-    let den = m.max("divider_divisor_floor", &mnext, &one_m);
+    // max(mass, 1) of an unsigned mass: bit 0 set when the mass is 0 (a zero test,
+    // not a compare and a multiplexer in front of the divider's first compare).
+    assert!(mass_ty.width >= 2 && !mass_ty.signed);
+    let den = m.wire(
+        "divider_divisor_floor",
+        mass_ty,
+        format!(
+            "{{{dm}[{}:1], {dm}[0] | ({dm} == {})}}",
+            mass_ty.width - 1,
+            mass_ty.lit(0),
+            dm = v(&d_mass)
+        ),
+    );
     let den = m.cast(&den, Ty::u(rem_w));
     let ovf = m.wire(
         "divider_overflow",
@@ -1333,7 +1407,7 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     let empty = m.wire(
         "divider_empty",
         Ty::BIT,
-        format!("{} == {}", v(&wvalid), cnt_ty.lit(0)),
+        format!("{} == {}", v(&d_count), cnt_ty.lit(0)),
     );
     seq += &format!(
         "// apply_write: gate mass (syn, bias, last_accepted written in the port blocks)\nif (apply_write_valid) {} <= {};\n",
@@ -1342,7 +1416,6 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     let syn_word = format!("{{{}}}", word.join(", "));
     let out_write = format!("apply_write_valid & {}", v(&wk0));
     // Divider stages div_0 .. div_{Q-1}: stage s decides quotient bit Q-1-s.
-    let mut dsq = String::new();
     for s in 0..q_bits {
         let bit = q_bits - 1 - s;
         let dv = reg(&mut m, &format!("div_{s}_valid"), Ty::BIT);
@@ -1355,8 +1428,8 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
         rst_seq += &format!("{} <= 1'b0;\n", v(&dv));
         let (src_v, src_u, src_rem, src_den, src_q, src_ovf, src_emp) = if s == 0 {
             (
-                "apply_write_valid & apply_write_last_slot".to_string(),
-                "apply_write_u".to_string(),
+                d_valid.clone(),
+                d_u.clone(),
                 v(&num).to_string(),
                 v(&den).to_string(),
                 Ty::u(q_bits).lit(0),
@@ -1380,10 +1453,14 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
             Ty::u(rem_w),
             format!("{src_den} << {bit}"),
         );
+        // remainder >= divisor << bit, compared on the bits that can differ: those below
+        // `bit` are 0 in the trial, and (without overflow, when the quotient is kept)
+        // remainder < divisor << (bit + 1), so none is set above den_w + bit.
+        let hi = (den_w + bit).min(rem_w - 1);
         let fits = m.wire(
             &format!("div_{s}_fits"),
             Ty::BIT,
-            format!("{src_rem} >= {}", v(&shifted)),
+            format!("{src_rem}[{hi}:{bit}] >= {src_den}[{}:0]", hi - bit),
         );
         dsq += &format!(
             "{dv} <= {src_v}; {du} <= {src_u}; {dden} <= {src_den}; {dovf} <= {src_ovf}; {demp} <= {src_emp};\n{drem} <= {fits} ? {src_rem} - {sh} : {src_rem};\n{dq} <= {src_q} | ({{{qb}{{{fits}}}}} & ({one} << {bit}));\n",
@@ -1583,6 +1660,10 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     for (mem, rd, depth, ra, writes) in ports {
         let aw = bits_for(depth as u64);
         let ra = m.wire_across(&format!("{}_ra", mem.name), Ty::u(aw), ra);
+        if deep {
+            port_blocks += &blocks_of(&mut m, c.family, mem, rd, depth, &ra, &writes, ram_reg - 1);
+            continue;
+        }
         if on_spram(&mem.name) {
             // Single-port SPRAM: these memories are never read and written in the same
             // cycle (writes happen in another phase or while idle), so one address does.
@@ -1626,10 +1707,11 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
         block += "end\n";
         port_blocks += &block;
     }
-    // Host reads: the read register of the memory the host selected a cycle ago.
+    // Host reads: the read register of the memory the host selected a cycle ago; deep
+    // (`host_read` = `ram_regs` + 1): `<memory>_rd`, `ram_regs` clocks after the
+    // address, and then the selected word registered.
     let host_sel_q = m.reg("host_sel_q", Ty::u(4));
-    let mut rmux = format!("always @(*) begin\n    case ({})\n", v(&host_sel_q));
-    for (id, rd) in [
+    let reads = [
         (sel::SYN, &syn_rd),
         (sel::NBR, &nbr_rd),
         (sel::MASK, &mask_rd),
@@ -1637,7 +1719,17 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
         (sel::BIAS, &bias_rd),
         (sel::LAST_ACCEPTED, &lacc_rd),
         (sel::SELECTED, &sel_rd),
-    ] {
+    ];
+    let sources = reads.map(|(id, rd)| (id, rd.clone()));
+    let mut host_seq = String::new();
+    let mut mux_sel = host_sel_q.clone();
+    for i in 2..=ram_reg.max(1) {
+        let q = m.reg(&format!("host_sel_q{i}"), Ty::u(4));
+        host_seq += &format!("always @(posedge clk) {} <= {};\n", v(&q), v(&mux_sel));
+        mux_sel = q;
+    }
+    let mut rmux = format!("always @(*) begin\n    case ({})\n", v(&mux_sel));
+    for (id, rd) in &sources {
         rmux += &format!(
             "        4'd{id}: host_rdata_mux = {};\n",
             zext(v(rd), rd.ty.width, dw)
@@ -1648,7 +1740,14 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
         Ty::u(dw).lit(0)
     );
     let mux = m.reg("host_rdata_mux", Ty::u(dw));
-    m.assign(&host_rdata, &mux);
+    if dd.host_read == 1 {
+        m.assign(&host_rdata, &mux);
+    } else {
+        let q = m.reg("host_rdata_q", Ty::u(dw));
+        host_seq += &format!("always @(posedge clk) {} <= {};\n", v(&q), v(&mux));
+        m.assign(&host_rdata, &q);
+    }
+    rmux += &host_seq;
 
     let indent = |s: &str| {
         s.lines()
@@ -1667,6 +1766,142 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
         v(&host_sel)
     ));
     m
+}
+
+/// A memory of the deep pipeline, built from blocks of exactly one block RAM
+/// ([`lpn_cycle::config::block_shape`]): banks stacked in depth (the high address bits
+/// pick one), each of slices side by side. Every block has its read register (the block
+/// RAM's own) and `after` registers behind it (`_q`, `_q2`, ...; the placer can put the
+/// first beside the block); `rd` multiplexes the last ones by the bank address of as
+/// many clocks ago, so it holds the word read `after + 1` clocks after its address
+/// (clock `after` of the reading stage). Returns the clocked blocks; declares the
+/// blocks.
+#[allow(clippy::too_many_arguments)]
+fn blocks_of(
+    m: &mut Module,
+    family: lpn_cycle::Family,
+    mem: &Sig,
+    rd: &Sig,
+    depth: usize,
+    ra: &Sig,
+    writes: &[(String, String, String)],
+    after: u32,
+) -> String {
+    assert!(after >= 1);
+    let q_name = |i: u32| {
+        if i == 1 {
+            "_q".to_string()
+        } else {
+            format!("_q{i}")
+        }
+    };
+    let width = mem.ty.width;
+    let aw = ra.ty.width;
+    let (bank_depth, slice_w) = lpn_cycle::config::block_shape(family, depth, width);
+    let banks = depth.div_ceil(bank_depth);
+    let slices = width.div_ceil(slice_w);
+    // Address bits within a bank, and the bank bits above them (none for one bank).
+    let lo_w = if banks > 1 {
+        bits_for(bank_depth as u64)
+    } else {
+        aw
+    };
+    let low = |a: &str| {
+        if lo_w == aw {
+            a.to_string()
+        } else {
+            format!("{a}[{}:0]", lo_w - 1)
+        }
+    };
+    let high = |a: &str| format!("{a}[{}:{lo_w}]", aw - 1);
+    let mut out = String::new();
+    // Write ports as wires, so that their address and data can be sliced.
+    let ports: Vec<(String, String, String)> = writes
+        .iter()
+        .enumerate()
+        .map(|(i, (cond, addr, data))| {
+            let a = m.wire_across(&format!("{}_wa{i}", mem.name), Ty::u(aw), addr.clone());
+            let d = m.wire_across(&format!("{}_wd{i}", mem.name), mem.ty, data.clone());
+            (cond.clone(), v(&a).to_string(), v(&d).to_string())
+        })
+        .collect();
+    let mut bank_words = Vec::new();
+    for b in 0..banks {
+        let words = bank_depth.min(depth - b * bank_depth);
+        let mut parts = Vec::new();
+        for sl in 0..slices {
+            let lo = sl * slice_w;
+            let sw = slice_w.min(width - lo);
+            let name = format!("{}_b{b}_s{sl}", mem.name);
+            let block = m.mem(&name, Ty::u(sw), words);
+            let brd = m.reg(&format!("{name}_rd"), Ty::u(sw));
+            let qs: Vec<Sig> = (1..=after)
+                .map(|i| m.reg(&format!("{name}{}", q_name(i)), Ty::u(sw)))
+                .collect();
+            out += &format!(
+                "always @(posedge clk) begin\n    {} <= {}[{}];\n",
+                v(&brd),
+                v(&block),
+                low(v(ra))
+            );
+            for (i, (cond, addr, data)) in ports.iter().enumerate() {
+                let kw = if i == 0 { "if" } else { "else if" };
+                let here = if banks > 1 {
+                    format!(" & ({} == {})", high(addr), Ty::u(aw - lo_w).lit(b as i128))
+                } else {
+                    String::new()
+                };
+                let part = if sw == width {
+                    data.clone()
+                } else {
+                    format!("{data}[{}:{lo}]", lo + sw - 1)
+                };
+                out += &format!(
+                    "    {kw} (({cond}){here}) {}[{}] <= {part};\n",
+                    v(&block),
+                    low(addr)
+                );
+            }
+            let mut prev = v(&brd).to_string();
+            for q in &qs {
+                out += &format!("    {} <= {prev};\n", v(q));
+                prev = v(q).to_string();
+            }
+            out += "end\n";
+            parts.push(prev);
+        }
+        parts.reverse();
+        bank_words.push(if parts.len() == 1 {
+            parts.remove(0)
+        } else {
+            format!("{{{}}}", parts.join(", "))
+        });
+    }
+    if banks == 1 {
+        out += &format!("always @(*) {} = {};\n", v(rd), bank_words[0]);
+    } else {
+        // The bank address, delayed as long as the data: the block's read register and
+        // the `after` behind it.
+        let bt = Ty::u(aw - lo_w);
+        let mut prev = high(v(ra));
+        out += "always @(posedge clk) begin\n";
+        for i in 1..=after + 1 {
+            let b = m.reg(&format!("{}_bank{}", mem.name, q_name(i)), bt);
+            out += &format!("    {} <= {prev};\n", v(&b));
+            prev = v(&b).to_string();
+        }
+        out += "end\n";
+        out += &format!("always @(*) begin\n    case ({prev})\n");
+        for (b, word) in bank_words.iter().enumerate() {
+            out += &format!("        {}: {} = {word};\n", bt.lit(b as i128), v(rd));
+        }
+        out += &format!(
+            "        default: {} = {};\n    endcase\nend\n",
+            v(rd),
+            rd.ty.lit(0)
+        );
+    }
+    out
 }
 
 /// The top module: control FSM and issue counters (shared by all lanes), the phase
@@ -1714,7 +1949,22 @@ pub fn top_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     m.reg("bias_nonzero", Ty::BIT);
     m.reg("select_descent", Ty::BIT);
     m.reg("selected_any", Ty::BIT);
-    m.reg("host_lane_q", Ty::u(w.lane));
+    // The lane whose word `host_rdata` carries: `host_lane` of `host_read` clocks ago.
+    let host_read = StageDepths::of(c).host_read;
+    let lane_q = |i: u32| {
+        if i == 1 {
+            "host_lane_q".to_string()
+        } else {
+            format!("host_lane_q{i}")
+        }
+    };
+    let mut lane_seq = String::from("    host_lane_q <= host_lane;\n");
+    for i in 1..=host_read {
+        m.reg(&lane_q(i), Ty::u(w.lane));
+        if i > 1 {
+            lane_seq += &format!("    {} <= {};\n", lane_q(i), lane_q(i - 1));
+        }
+    }
     let (drain_acc, drain_sel, drain_apply) = lpn_cycle::engine::phase_drains(c);
     let tl = |x: u64| Ty::u(w.t).lit(x as i128);
     m.wire("busy_now", Ty::BIT, format!("{} != 2'd0", phase.name));
@@ -1770,7 +2020,7 @@ pub fn top_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
             lane = Ty::u(w.lane).lit(l as i128),
         );
     }
-    let mut rmux = String::from("case (host_lane_q)\n");
+    let mut rmux = format!("case ({})\n", lane_q(host_read));
     for l in 0..lanes {
         rmux += &format!(
             "    {}: host_rdata_mux = lane{l}_rdata;\n",
@@ -1816,8 +2066,7 @@ pub fn top_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     m.raw(format!(
         "// Control: start latches the step's registers; each phase issues, drains, moves on.
 always @(posedge clk) begin
-    host_lane_q <= host_lane;
-    if (rst) begin
+{lane_seq}    if (rst) begin
         phase_q <= 2'd0;
         phase_cycle <= {t0};
         descent <= 1'b0;

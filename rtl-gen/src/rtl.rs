@@ -253,6 +253,28 @@ impl Module {
         }
     }
 
+    /// A register after `a`, a per-update value that comes out of logic, when the
+    /// module is pipelined (else `a` itself): it takes that logic off the paths into
+    /// multipliers. Per-update control changes only when an update starts, so the
+    /// register's clock of lag is never seen by a reader that runs clocks after the
+    /// start (the caller's obligation: APPLY's constants by mode are).
+    pub fn hold(&mut self, a: &Sig) -> Sig {
+        if !self.pipelined {
+            return a.clone();
+        }
+        assert!(a.at.is_none(), "{} changes within a phase", a.name);
+        let s = Sig {
+            name: self.fresh(&format!("{}_held", base(&a.name))),
+            ty: a.ty,
+            at: None,
+        };
+        self.items.push(Item::Reg(s.clone()));
+        self.born(&s);
+        self.registered.insert(s.name.clone());
+        self.pipes.push((s.name.clone(), a.name.clone(), false));
+        s
+    }
+
     /// A pipeline register after `a` when the module is pipelined, else `a` itself.
     pub fn cut(&mut self, a: &Sig) -> Sig {
         match a.at {
@@ -403,6 +425,19 @@ impl Module {
             at: Some(0),
         };
         self.registered.insert(s.name.clone());
+        self.born(&s);
+        self.items.push(Item::Reg(s.clone()));
+        s
+    }
+
+    /// A `reg` driven by an `always @(*)` block written with [`Module::raw`], valid at
+    /// clock `at` of its stage (it comes out of logic: a multiplexer of registers).
+    pub fn comb(&mut self, name: &str, ty: Ty, at: Option<u32>) -> Sig {
+        let s = Sig {
+            name: self.fresh(name),
+            ty,
+            at,
+        };
         self.born(&s);
         self.items.push(Item::Reg(s.clone()));
         s
