@@ -1970,13 +1970,20 @@ pub fn top_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     m.wire("busy_now", Ty::BIT, format!("{} != 2'd0", phase.name));
     m.assign(&busy, &Sig::named("busy_now", Ty::BIT));
     m.assign(&phase_out, &phase);
+    // The phase's issue length and last cycle, registered: they depend on the phase
+    // only, so the registers hold the previous phase's values in the first cycle of a
+    // phase, where `phase_cycle` is 0 and every length is at least 1 (0 < both, and 0 is
+    // neither's last cycle): the same decisions, without the phase multiplexer and the
+    // adder in front of the compares.
+    m.reg("issue_len", Ty::u(w.t));
+    m.reg("phase_last", Ty::u(w.t));
     m.wire(
-        "issue_len",
+        "issue_len_next",
         Ty::u(w.t),
         format!("(phase_q == 2'd1) ? acc_issue_len : {}", tl(uk as u64)),
     );
     m.wire(
-        "phase_last",
+        "phase_last_next",
         Ty::u(w.t),
         format!(
             "(phase_q == 2'd1) ? acc_issue_len + {} : ((phase_q == 2'd2) ? {} : {})",
@@ -2066,7 +2073,9 @@ pub fn top_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     m.raw(format!(
         "// Control: start latches the step's registers; each phase issues, drains, moves on.
 always @(posedge clk) begin
-{lane_seq}    if (rst) begin
+{lane_seq}    issue_len <= issue_len_next;
+    phase_last <= phase_last_next;
+    if (rst) begin
         phase_q <= 2'd0;
         phase_cycle <= {t0};
         descent <= 1'b0;
