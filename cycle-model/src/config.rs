@@ -449,6 +449,24 @@ impl HwConfig {
             return fail("formats.gate needs at least one fraction bit (it holds 0.5)".into());
         }
 
+        // The deep pipeline builds every memory from block RAM with registers behind it
+        // (`StageDepths::ram_regs`); SPRAM's single port and timing are the compact one's.
+        if self.pipeline == Pipeline::Deep {
+            let m = &self.memory;
+            for (name, kind) in [
+                ("scratch", m.scratch),
+                ("nbr", m.nbr),
+                ("pre", m.pre),
+                ("post_err", m.post_err),
+            ] {
+                if kind == RamKind::Spram {
+                    return fail(format!(
+                        "memory.{name} = \"spram\" needs pipeline = \"compact\" (the deep pipeline builds every memory from block RAM)"
+                    ));
+                }
+            }
+        }
+
         let l = &self.learning;
         l.validate()
             .map_err(|e| Error::new(format!("learning.{e}")))?;

@@ -117,6 +117,10 @@ fn impossible_configurations_are_rejected_with_the_key_named() {
             "family = \"ecp5-85k\"\n[memory]\nscratch = \"spram\"\n[layer]\ninputs = 16\noutputs = 4\nk = 8\n".into(),
             "SPRAM exists only on the iCE40 UltraPlus",
         ),
+        (
+            "family = \"ice40-up5k\"\npipeline = \"deep\"\n[memory]\nscratch = \"spram\"\n[layer]\ninputs = 16\noutputs = 4\nk = 8\n".into(),
+            "memory.scratch = \"spram\" needs pipeline = \"compact\"",
+        ),
         (format!("{LAYER}lanes = 2\nbogus = 1\n"), "unknown field `bogus`"),
         ("lanes = [\n".into(), "TOML"),
         ("family = \"virtex\"\n".into(), "unknown variant `virtex`"),
