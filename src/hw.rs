@@ -251,7 +251,7 @@ pub fn gen(config: &str, out: &Path) -> Result<String, String> {
     let mut files = g.files.clone();
     files.push((
         "harness.cpp".into(),
-        lpn_rtl::cosim::harness(lpn_cycle::StageDepths::of(&c).host_read),
+        lpn_rtl::cosim::harness(lpn_cycle::StageDepths::of(&c).host_read()),
     ));
     files.push(("manifest.json".into(), manifest));
     s.push_str(&write_files(out, &files)?);

@@ -73,11 +73,6 @@ pub struct StageDepths {
     /// (its data comes 5.8 ns after the clock on ECP5, from blocks spread over the
     /// device), the multiplexer over the blocks stacked in depth, and one in the stage.
     pub ram_regs: u32,
-    /// Clocks from a host read's address (`host_sel`, `host_lane`, `host_addr`) to its
-    /// word on `host_rdata`: 1 is the block RAM's read register alone; deep, the
-    /// `ram_regs - 1` registers after it, then the selected word registered (the engine
-    /// is idle while the host reads, so this costs nothing but the bridge's wait).
-    pub host_read: u32,
 }
 
 impl StageDepths {
@@ -102,7 +97,6 @@ impl StageDepths {
                 apply_write: 1,
                 div_operands: 0,
                 ram_regs: 0,
-                host_read: 1,
             },
             // What the generator's registers need with every feature on (gate, bias,
             // short trail, consolidation; a configuration that needs fewer pads), and
@@ -125,8 +119,20 @@ impl StageDepths {
                 apply_write: 1,
                 div_operands: 1,
                 ram_regs: 3,
-                host_read: 4,
             },
+        }
+    }
+
+    /// Clocks from a host read's address (`host_sel`, `host_lane`, `host_addr`) to its
+    /// word on `host_rdata`: 1 is the block RAM's read register alone; with `ram_regs`,
+    /// the block, the `ram_regs - 1` registers after it, then the selected word
+    /// registered (the engine is idle while the host reads, so this costs nothing but
+    /// the bridge's wait).
+    pub fn host_read(&self) -> u32 {
+        if self.ram_regs == 0 {
+            1
+        } else {
+            self.ram_regs + 1
         }
     }
 

@@ -648,7 +648,7 @@ pub fn bridge(c: &HwConfig, w: &Widths, link: &Link, cpb: u16, extra: &[String])
     ];
     // The engine's host read latency (`StageDepths::host_read`): beyond one clock the
     // bridge waits in S_FETCH_WAIT, counting down `fetch_wait`.
-    let host_read = lpn_cycle::StageDepths::of(c).host_read;
+    let host_read = lpn_cycle::StageDepths::of(c).host_read();
     let states: Vec<&str> = if host_read > 1 {
         states.iter().copied().chain(["S_FETCH_WAIT"]).collect()
     } else {

@@ -131,7 +131,7 @@ pub fn build_sources(
     sources: &[(String, String)],
     cache: &Path,
 ) -> Result<Model, String> {
-    let host_read = lpn_cycle::StageDepths::of(c).host_read;
+    let host_read = lpn_cycle::StageDepths::of(c).host_read();
     verilator::build_with(
         cache,
         "lpn_engine",

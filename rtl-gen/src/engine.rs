@@ -214,10 +214,6 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
         !deep || ram_reg >= 2,
         "the deep pipeline registers block RAM data"
     );
-    assert!(
-        !deep || dd.host_read == ram_reg + 1,
-        "host reads: the block, its registers, the selected word"
-    );
 
     let e = Emit::new(&mut m, c, dp);
     let t = e.t;
@@ -1708,8 +1704,8 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
         port_blocks += &block;
     }
     // Host reads: the read register of the memory the host selected a cycle ago; deep
-    // (`host_read` = `ram_regs` + 1): `<memory>_rd`, `ram_regs` clocks after the
-    // address, and then the selected word registered.
+    // (`StageDepths::host_read`): `<memory>_rd`, `ram_regs` clocks after the address,
+    // and then the selected word registered.
     let host_sel_q = m.reg("host_sel_q", Ty::u(4));
     let reads = [
         (sel::SYN, &syn_rd),
@@ -1740,7 +1736,7 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
         Ty::u(dw).lit(0)
     );
     let mux = m.reg("host_rdata_mux", Ty::u(dw));
-    if dd.host_read == 1 {
+    if dd.host_read() == 1 {
         m.assign(&host_rdata, &mux);
     } else {
         let q = m.reg("host_rdata_q", Ty::u(dw));
@@ -1950,7 +1946,7 @@ pub fn top_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     m.reg("select_descent", Ty::BIT);
     m.reg("selected_any", Ty::BIT);
     // The lane whose word `host_rdata` carries: `host_lane` of `host_read` clocks ago.
-    let host_read = StageDepths::of(c).host_read;
+    let host_read = StageDepths::of(c).host_read();
     let lane_q = |i: u32| {
         if i == 1 {
             "host_lane_q".to_string()
