@@ -1706,7 +1706,7 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     // Host reads: the read register of the memory the host selected a cycle ago; deep
     // (`StageDepths::host_read`): `<memory>_rd`, `ram_regs` clocks after the address,
     // and then the selected word registered.
-    let host_sel_q = m.reg("host_sel_q", Ty::u(4));
+    let host_sel_chain = m.reg_chain("host_sel", Ty::u(4), v(&host_sel), ram_reg.max(1));
     let reads = [
         (sel::SYN, &syn_rd),
         (sel::NBR, &nbr_rd),
@@ -1718,13 +1718,11 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     ];
     let sources = reads.map(|(id, rd)| (id, rd.clone()));
     let mut host_seq = String::new();
-    let mut mux_sel = host_sel_q.clone();
-    for i in 2..=ram_reg.max(1) {
-        let q = m.reg(&format!("host_sel_q{i}"), Ty::u(4));
-        host_seq += &format!("always @(posedge clk) {} <= {};\n", v(&q), v(&mux_sel));
-        mux_sel = q;
+    for (q, from) in &host_sel_chain[1..] {
+        host_seq += &format!("always @(posedge clk) {} <= {from};\n", v(q));
     }
-    let mut rmux = format!("always @(*) begin\n    case ({})\n", v(&mux_sel));
+    let mux_sel = &host_sel_chain[host_sel_chain.len() - 1].0;
+    let mut rmux = format!("always @(*) begin\n    case ({})\n", v(mux_sel));
     for (id, rd) in &sources {
         rmux += &format!(
             "        4'd{id}: host_rdata_mux = {};\n",
@@ -1758,8 +1756,8 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     ));
     m.raw(format!(
         "// Memory ports: one read and one write per memory.\n{port_blocks}always @(posedge clk) {} <= {};\n{rmux}",
-        v(&host_sel_q),
-        v(&host_sel)
+        v(&host_sel_chain[0].0),
+        host_sel_chain[0].1
     ));
     m
 }
@@ -1784,13 +1782,6 @@ fn blocks_of(
     after: u32,
 ) -> String {
     assert!(after >= 1);
-    let q_name = |i: u32| {
-        if i == 1 {
-            "_q".to_string()
-        } else {
-            format!("_q{i}")
-        }
-    };
     let width = mem.ty.width;
     let aw = ra.ty.width;
     let (bank_depth, slice_w) = lpn_cycle::config::block_shape(family, depth, width);
@@ -1831,9 +1822,7 @@ fn blocks_of(
             let name = format!("{}_b{b}_s{sl}", mem.name);
             let block = m.mem(&name, Ty::u(sw), words);
             let brd = m.reg(&format!("{name}_rd"), Ty::u(sw));
-            let qs: Vec<Sig> = (1..=after)
-                .map(|i| m.reg(&format!("{name}{}", q_name(i)), Ty::u(sw)))
-                .collect();
+            let qs = m.reg_chain(&name, Ty::u(sw), v(&brd), after);
             out += &format!(
                 "always @(posedge clk) begin\n    {} <= {}[{}];\n",
                 v(&brd),
@@ -1858,13 +1847,11 @@ fn blocks_of(
                     low(addr)
                 );
             }
-            let mut prev = v(&brd).to_string();
-            for q in &qs {
-                out += &format!("    {} <= {prev};\n", v(q));
-                prev = v(q).to_string();
+            for (q, from) in &qs {
+                out += &format!("    {} <= {from};\n", v(q));
             }
             out += "end\n";
-            parts.push(prev);
+            parts.push(v(&qs[qs.len() - 1].0).to_string());
         }
         parts.reverse();
         bank_words.push(if parts.len() == 1 {
@@ -1879,15 +1866,16 @@ fn blocks_of(
         // The bank address, delayed as long as the data: the block's read register and
         // the `after` behind it.
         let bt = Ty::u(aw - lo_w);
-        let mut prev = high(v(ra));
+        let bank = m.reg_chain(&format!("{}_bank", mem.name), bt, &high(v(ra)), after + 1);
         out += "always @(posedge clk) begin\n";
-        for i in 1..=after + 1 {
-            let b = m.reg(&format!("{}_bank{}", mem.name, q_name(i)), bt);
-            out += &format!("    {} <= {prev};\n", v(&b));
-            prev = v(&b).to_string();
+        for (q, from) in &bank {
+            out += &format!("    {} <= {from};\n", v(q));
         }
         out += "end\n";
-        out += &format!("always @(*) begin\n    case ({prev})\n");
+        out += &format!(
+            "always @(*) begin\n    case ({})\n",
+            v(&bank[bank.len() - 1].0)
+        );
         for (b, word) in bank_words.iter().enumerate() {
             out += &format!("        {}: {} = {word};\n", bt.lit(b as i128), v(rd));
         }
@@ -1947,20 +1935,12 @@ pub fn top_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     m.reg("selected_any", Ty::BIT);
     // The lane whose word `host_rdata` carries: `host_lane` of `host_read` clocks ago.
     let host_read = StageDepths::of(c).host_read();
-    let lane_q = |i: u32| {
-        if i == 1 {
-            "host_lane_q".to_string()
-        } else {
-            format!("host_lane_q{i}")
-        }
-    };
-    let mut lane_seq = String::from("    host_lane_q <= host_lane;\n");
-    for i in 1..=host_read {
-        m.reg(&lane_q(i), Ty::u(w.lane));
-        if i > 1 {
-            lane_seq += &format!("    {} <= {};\n", lane_q(i), lane_q(i - 1));
-        }
-    }
+    let lane_chain = m.reg_chain("host_lane", Ty::u(w.lane), "host_lane", host_read);
+    let lane_seq: String = lane_chain
+        .iter()
+        .map(|(q, from)| format!("    {} <= {from};\n", v(q)))
+        .collect();
+    let lane_last = v(&lane_chain[lane_chain.len() - 1].0).to_string();
     let (drain_acc, drain_sel, drain_apply) = lpn_cycle::engine::phase_drains(c);
     let tl = |x: u64| Ty::u(w.t).lit(x as i128);
     m.wire("busy_now", Ty::BIT, format!("{} != 2'd0", phase.name));
@@ -2023,7 +2003,7 @@ pub fn top_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
             lane = Ty::u(w.lane).lit(l as i128),
         );
     }
-    let mut rmux = format!("case ({})\n", lane_q(host_read));
+    let mut rmux = format!("case ({lane_last})\n");
     for l in 0..lanes {
         rmux += &format!(
             "    {}: host_rdata_mux = lane{l}_rdata;\n",

@@ -443,6 +443,22 @@ impl Module {
         s
     }
 
+    /// `n` registers in a row behind the Verilog expression `src`, named `<base>_q`,
+    /// `<base>_q2`, ...: each with the expression it takes every clock (the caller writes
+    /// the clocked assignments where they belong). The last one is `src` of `n` clocks
+    /// ago.
+    pub fn reg_chain(&mut self, base: &str, ty: Ty, src: &str, n: u32) -> Vec<(Sig, String)> {
+        let mut prev = src.to_string();
+        (1..=n)
+            .map(|i| {
+                let suffix = if i == 1 { String::new() } else { i.to_string() };
+                let q = self.reg(&format!("{base}_q{suffix}"), ty);
+                let from = std::mem::replace(&mut prev, q.name.clone());
+                (q, from)
+            })
+            .collect()
+    }
+
     /// A wire driven by a module instance's output (declared, not assigned).
     pub fn net(&mut self, name: &str, ty: Ty) -> Sig {
         let s = Sig {
