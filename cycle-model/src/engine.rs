@@ -66,12 +66,13 @@ pub struct StageDepths {
     pub apply_write: u32,
     /// `div_operands`: clocks between the gate mass and the divider's first stage
     /// (`div_0`): 0 computes `max(mass, 1)` and the first quotient bit in the clock the
-    /// mass is summed; 1 registers the dividend and the mass first.
+    /// mass is summed; 1 registers the dividend and `max(mass, 1)` first.
     pub div_operands: u32,
-    /// Registers between a memory's read register and the logic of the stage that reads
-    /// it (counted in that stage's depth): 0, or (deep) registers beside each block RAM
-    /// (its data comes 5.8 ns after the clock on ECP5, from blocks spread over the
-    /// device), the multiplexer over the blocks stacked in depth, and one in the stage.
+    /// Registers on a memory's read path besides the block RAM's own read register
+    /// (counted in the depth of the stage that reads it): 0, or (deep) the read
+    /// address's register (it drives blocks spread over the device), a register beside
+    /// each block RAM (its data comes 5.8 ns after the clock on ECP5), and, after the
+    /// multiplexer over the blocks stacked in depth, one in the stage.
     pub ram_regs: u32,
 }
 
@@ -125,9 +126,9 @@ impl StageDepths {
 
     /// Clocks from a host read's address (`host_sel`, `host_lane`, `host_addr`) to its
     /// word on `host_rdata`: 1 is the block RAM's read register alone; with `ram_regs`,
-    /// the block, the `ram_regs - 1` registers after it, then the selected word
-    /// registered (the engine is idle while the host reads, so this costs nothing but
-    /// the bridge's wait).
+    /// the memory's read path up to `<memory>_rd` (`ram_regs` clocks), then the selected
+    /// word registered (the engine is idle while the host reads, so this costs nothing
+    /// but the bridge's wait).
     pub fn host_read(&self) -> u32 {
         if self.ram_regs == 0 {
             1

@@ -797,7 +797,12 @@ pub fn bridge(c: &HwConfig, w: &Widths, link: &Link, cpb: u16, extra: &[String])
     }
     assert_eq!(status.len(), protocol::STATUS_BYTES);
     byte_table(&mut m, "status_byte", "reply_idx", 3, &status);
-    m.wire("payload_end", Ty::u(9), "{1'b0, reply_len} + 9'd3".into());
+    // The CRC's position, registered (the add and its compare in front of the byte
+    // choice do not fit one clock at 100 MHz on a full device). It lags `reply_len` by
+    // a clock, which only S_REPLY's first clock sees: there `reply_idx` is 0, which
+    // picks the sync byte first and is below any `payload_end` (at least 3).
+    m.reg("payload_end", Ty::u(9));
+    m.raw("always @(posedge clk) payload_end <= {1'b0, reply_len} + 9'd3;".into());
     m.reg("reply_byte", Ty::u(8));
     m.raw(
         r#"always @(*) begin

@@ -204,15 +204,16 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     m.set_pipelined(c.pipeline == Pipeline::Deep);
     // Block RAM's read data arrives late in the cycle (5.8 ns of clock-to-output on
     // ECP5) from blocks spread over the device, so in the deep pipeline every memory is
-    // built from single blocks, each followed by `ram_regs - 1` registers (the first
-    // beside the block), and `<memory>_rd` (the multiplexer of the last ones over the
-    // blocks stacked in depth) is valid at clock `ram_regs - 1` of the stage that reads
-    // it; the stage registers it once more before using it.
+    // built from single blocks behind a registered read address, each followed by
+    // `ram_regs - 2` registers (the first beside the block), and `<memory>_rd` (the
+    // multiplexer of the last ones over the blocks stacked in depth) is valid at clock
+    // `ram_regs - 1` of the stage that reads it; the stage registers it once more
+    // before using it.
     let deep = c.pipeline == Pipeline::Deep;
     let ram_reg = dd.ram_regs;
     assert!(
-        !deep || ram_reg >= 2,
-        "the deep pipeline registers block RAM data"
+        !deep || ram_reg >= 3,
+        "the deep pipeline registers block RAM addresses and data"
     );
 
     let e = Emit::new(&mut m, c, dp);
@@ -1345,13 +1346,24 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
         slice("apply_write_mask", kk, valid_w),
     );
     m.sink(&wr("mask"), 0, kk);
-    // div_operands (deep): the valid count and the gate mass registered, so that
-    // `max(mass, 1)` and the first compare do not follow the mass adder in one clock.
+    // max(mass, 1) of an unsigned mass: bit 0 set when the mass is 0 (a zero test,
+    // not a compare and a multiplexer in front of the divider's first compare).
+    assert!(mass_ty.width >= 2 && !mass_ty.signed);
+    let floor = |dm: &str| {
+        format!(
+            "{{{dm}[{}:1], {dm}[0] | ({dm} == {})}}",
+            mass_ty.width - 1,
+            mass_ty.lit(0)
+        )
+    };
+    // div_operands (deep): the valid count and max(mass, 1) registered, so that
+    // neither the zero test nor the first compare follows the mass adder in one clock,
+    // and the first compare starts from a register like every later one.
     let mut dsq = String::new();
-    let (d_count, d_mass, d_valid, d_u) = match dd.div_operands {
+    let (d_count, den, d_valid, d_u) = match dd.div_operands {
         0 => (
             wvalid.clone(),
-            mnext.clone(),
+            m.wire("divider_divisor_floor", mass_ty, floor(v(&mnext))),
             "apply_write_valid & apply_write_last_slot".to_string(),
             "apply_write_u".to_string(),
         ),
@@ -1359,11 +1371,11 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
             let ov = reg(&mut m, "div_operands_valid", Ty::BIT);
             let ou = reg(&mut m, "div_operands_u", Ty::u(w.u));
             let oc = reg(&mut m, "div_operands_count", cnt_ty);
-            let om = reg(&mut m, "div_operands_mass", mass_ty);
+            let om = reg(&mut m, "div_operands_divisor", mass_ty);
             rst_seq += &format!("{} <= 1'b0;\n", v(&ov));
             dsq += &format!(
                 "{} <= apply_write_valid & apply_write_last_slot; {} <= apply_write_u; {} <= {}; {} <= {};\n",
-                v(&ov), v(&ou), v(&oc), v(&wvalid), v(&om), v(&mnext)
+                v(&ov), v(&ou), v(&oc), v(&wvalid), v(&om), floor(v(&mnext))
             );
             (oc, om, v(&ov).to_string(), v(&ou).to_string())
         }
@@ -1375,19 +1387,6 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
         "divider_dividend",
         Ty::u(rem_w),
         format!("{{{}'b0, {}}} << {}", rem_w - valid_w, v(&d_count), shift),
-    );
-    // max(mass, 1) of an unsigned mass: bit 0 set when the mass is 0 (a zero test,
-    // not a compare and a multiplexer in front of the divider's first compare).
-    assert!(mass_ty.width >= 2 && !mass_ty.signed);
-    let den = m.wire(
-        "divider_divisor_floor",
-        mass_ty,
-        format!(
-            "{{{dm}[{}:1], {dm}[0] | ({dm} == {})}}",
-            mass_ty.width - 1,
-            mass_ty.lit(0),
-            dm = v(&d_mass)
-        ),
     );
     let den = m.cast(&den, Ty::u(rem_w));
     let ovf = m.wire(
@@ -1657,7 +1656,7 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
         let aw = bits_for(depth as u64);
         let ra = m.wire_across(&format!("{}_ra", mem.name), Ty::u(aw), ra);
         if deep {
-            port_blocks += &blocks_of(&mut m, c.family, mem, rd, depth, &ra, &writes, ram_reg - 1);
+            port_blocks += &blocks_of(&mut m, c.family, mem, rd, depth, &ra, &writes, ram_reg - 2);
             continue;
         }
         if on_spram(&mem.name) {
@@ -1762,14 +1761,56 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     m
 }
 
+/// One memory of the deep pipeline on its own (`lpn_memory`: `depth` words of `width`
+/// bits, two writers by priority, `we0`/`wa0`/`wd0` before `we1`/`wa1`/`wd1`, one read
+/// address `ra`), as the lane builds each of its memories ([`blocks_of`] with `after`
+/// registers behind each block): `rd` is the word at `ra` of `after + 2` clocks ago,
+/// with every write of an earlier clock in it. For tests of the blocks, the late write
+/// and its bypass.
+pub fn memory_module(family: lpn_cycle::Family, depth: usize, width: u32, after: u32) -> Module {
+    let mut m = Module::new("lpn_memory", &[]);
+    let aw = bits_for(depth as u64);
+    let inp = |m: &mut Module, n: &str, t: Ty| m.port(Dir::Input, n, t);
+    inp(&mut m, "clk", Ty::BIT);
+    let mut writes = Vec::new();
+    for i in 0..2 {
+        let we = inp(&mut m, &format!("we{i}"), Ty::BIT);
+        let wa = inp(&mut m, &format!("wa{i}"), Ty::u(aw));
+        let wd = inp(&mut m, &format!("wd{i}"), Ty::u(width));
+        writes.push((v(&we).to_string(), v(&wa).to_string(), v(&wd).to_string()));
+    }
+    let ra = inp(&mut m, "ra", Ty::u(aw));
+    let mem = Sig::named("mem", Ty::u(width));
+    let word = m.comb("mem_rd", Ty::u(width), None);
+    let blocks = blocks_of(&mut m, family, &mem, &word, depth, &ra, &writes, after);
+    m.raw(blocks);
+    let rd = m.port(Dir::Output, "rd", Ty::u(width));
+    m.assign(&rd, &word);
+    m
+}
+
 /// A memory of the deep pipeline, built from blocks of exactly one block RAM
 /// ([`lpn_cycle::config::block_shape`]): banks stacked in depth (the high address bits
-/// pick one), each of slices side by side. Every block has its read register (the block
-/// RAM's own) and `after` registers behind it (`_q`, `_q2`, ...; the placer can put the
-/// first beside the block); `rd` multiplexes the last ones by the bank address of as
-/// many clocks ago, so it holds the word read `after + 1` clocks after its address
-/// (clock `after` of the reading stage). Returns the clocked blocks; declares the
-/// blocks.
+/// pick one), each of slices side by side. The read address is registered (`_ra_q`,
+/// one register driving every block's address pins: the address comes out of a
+/// multiplexer and the blocks are spread over the device); every block has its read
+/// register (the block RAM's own) and `after` registers behind it (`_q`, ...: the
+/// first can be the block's output register or sit beside it); `rd` multiplexes the
+/// last ones by the bank address, so it holds the word read `after + 2` clocks after
+/// its address (clock `after + 1` of the reading stage). Returns the clocked blocks;
+/// declares the blocks.
+///
+/// A block RAM returns no defined word when one port reads the address the other
+/// writes in the same clock. Left to Yosys, every block gets its own delayed write, an
+/// address compare and a multiplexer in front of its first register (flip-flops and
+/// LUTs per block, and logic that pulls that register away from the block). Here the
+/// memory does it once: its write port (the writers, by priority) is registered twice
+/// (`_we_d`, `_wa_d`, `_wd_d`, then `_d2`) and reaches the blocks two clocks late, one
+/// clock behind the read address; a block read that meets the late write's address is
+/// replaced by the written word (`_hit`, `_byp`, delayed as long as the data, chosen in
+/// `rd`). A read thus sees every write of an earlier clock and none of its own clock,
+/// as a Verilog memory does; a write requested in a reset clock still lands (the late
+/// write has no reset, like the memory). The blocks are `no_rw_check`.
 #[allow(clippy::too_many_arguments)]
 fn blocks_of(
     m: &mut Module,
@@ -1812,6 +1853,39 @@ fn blocks_of(
             (cond.clone(), v(&a).to_string(), v(&d).to_string())
         })
         .collect();
+    let n = &mem.name;
+    let (_, last_a, last_d) = ports.last().expect("a memory has a writer");
+    let (mut wa_sel, mut wd_sel) = (last_a.clone(), last_d.clone());
+    for (cond, a, d) in ports.iter().rev().skip(1) {
+        wa_sel = format!("({cond}) ? {a} : {wa_sel}");
+        wd_sel = format!("({cond}) ? {d} : {wd_sel}");
+    }
+    let any = ports
+        .iter()
+        .map(|(cond, _, _)| format!("({cond})"))
+        .collect::<Vec<_>>()
+        .join(" | ");
+    // The read address, the late write port and the bypass (see above).
+    let ra_q = m.reg(&format!("{n}_ra_q"), Ty::u(aw));
+    let we = m.reg_chain(&format!("{n}_we"), Ty::BIT, &any, 2);
+    let wa = m.reg_chain(&format!("{n}_wa"), Ty::u(aw), &wa_sel, 2);
+    let wd = m.reg_chain(&format!("{n}_wd"), mem.ty, &wd_sel, 2);
+    let (we2, wa2, wd2) = (v(&we[1].0), v(&wa[1].0), v(&wd[1].0));
+    let hit = m.reg(&format!("{n}_hit"), Ty::BIT);
+    let byp = m.reg(&format!("{n}_byp"), mem.ty);
+    let hits = m.reg_chain(&format!("{n}_hit"), Ty::BIT, v(&hit), after);
+    let byps = m.reg_chain(&format!("{n}_byp"), mem.ty, v(&byp), after);
+    out += &format!(
+        "always @(posedge clk) begin\n    {ra_q} <= {ra};\n    {hit} <= {we2} & ({wa2} == {ra_q});\n    {byp} <= {wd2};\n",
+        ra_q = v(&ra_q),
+        ra = v(ra),
+        hit = v(&hit),
+        byp = v(&byp),
+    );
+    for (q, from) in we.iter().chain(&wa).chain(&wd).chain(&hits).chain(&byps) {
+        out += &format!("    {} <= {from};\n", v(q));
+    }
+    out += "end\n";
     let mut bank_words = Vec::new();
     for b in 0..banks {
         let words = bank_depth.min(depth - b * bank_depth);
@@ -1819,34 +1893,31 @@ fn blocks_of(
         for sl in 0..slices {
             let lo = sl * slice_w;
             let sw = slice_w.min(width - lo);
-            let name = format!("{}_b{b}_s{sl}", mem.name);
-            let block = m.mem(&name, Ty::u(sw), words);
+            let name = format!("{n}_b{b}_s{sl}");
+            let block = m.mem_no_rw_check(&name, Ty::u(sw), words);
             let brd = m.reg(&format!("{name}_rd"), Ty::u(sw));
             let qs = m.reg_chain(&name, Ty::u(sw), v(&brd), after);
             out += &format!(
                 "always @(posedge clk) begin\n    {} <= {}[{}];\n",
                 v(&brd),
                 v(&block),
-                low(v(ra))
+                low(v(&ra_q))
             );
-            for (i, (cond, addr, data)) in ports.iter().enumerate() {
-                let kw = if i == 0 { "if" } else { "else if" };
-                let here = if banks > 1 {
-                    format!(" & ({} == {})", high(addr), Ty::u(aw - lo_w).lit(b as i128))
-                } else {
-                    String::new()
-                };
-                let part = if sw == width {
-                    data.clone()
-                } else {
-                    format!("{data}[{}:{lo}]", lo + sw - 1)
-                };
-                out += &format!(
-                    "    {kw} (({cond}){here}) {}[{}] <= {part};\n",
-                    v(&block),
-                    low(addr)
-                );
-            }
+            let here = if banks > 1 {
+                format!(" & ({} == {})", high(wa2), Ty::u(aw - lo_w).lit(b as i128))
+            } else {
+                String::new()
+            };
+            let part = if sw == width {
+                wd2.to_string()
+            } else {
+                format!("{wd2}[{}:{lo}]", lo + sw - 1)
+            };
+            out += &format!(
+                "    if ({we2}{here}) {}[{}] <= {part};\n",
+                v(&block),
+                low(wa2)
+            );
             for (q, from) in &qs {
                 out += &format!("    {} <= {from};\n", v(q));
             }
@@ -1860,20 +1931,29 @@ fn blocks_of(
             format!("{{{}}}", parts.join(", "))
         });
     }
+    let (hit_last, byp_last) = (
+        v(&hits[hits.len() - 1].0).to_string(),
+        v(&byps[byps.len() - 1].0).to_string(),
+    );
     if banks == 1 {
-        out += &format!("always @(*) {} = {};\n", v(rd), bank_words[0]);
+        out += &format!(
+            "always @(*) {} = {hit_last} ? {byp_last} : {};\n",
+            v(rd),
+            bank_words[0]
+        );
     } else {
         // The bank address, delayed as long as the data: the block's read register and
         // the `after` behind it.
         let bt = Ty::u(aw - lo_w);
-        let bank = m.reg_chain(&format!("{}_bank", mem.name), bt, &high(v(ra)), after + 1);
+        let bank = m.reg_chain(&format!("{n}_bank"), bt, &high(v(&ra_q)), after + 1);
         out += "always @(posedge clk) begin\n";
         for (q, from) in &bank {
             out += &format!("    {} <= {from};\n", v(q));
         }
         out += "end\n";
         out += &format!(
-            "always @(*) begin\n    case ({})\n",
+            "always @(*) begin\n    if ({hit_last}) {} = {byp_last};\n    else case ({})\n",
+            v(rd),
             v(&bank[bank.len() - 1].0)
         );
         for (b, word) in bank_words.iter().enumerate() {

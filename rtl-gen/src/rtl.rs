@@ -149,7 +149,8 @@ enum Item {
     Wire(Sig, String),
     Reg(Sig),
     Net(Sig),
-    Mem(Sig, usize),
+    /// A memory: its depth, and whether it is marked `no_rw_check`.
+    Mem(Sig, usize, bool),
     Assign(String, String),
     Raw(String),
 }
@@ -473,13 +474,24 @@ impl Module {
 
     /// A memory `reg [W-1:0] name [0:depth-1]`.
     pub fn mem(&mut self, name: &str, ty: Ty, depth: usize) -> Sig {
+        self.mem_item(name, ty, depth, false)
+    }
+
+    /// A memory marked `(* no_rw_check *)`: the caller guarantees that a word read in
+    /// the clock the same address is written is never used, so synthesis may map it to
+    /// block RAM without the logic that would make that read return the old word.
+    pub fn mem_no_rw_check(&mut self, name: &str, ty: Ty, depth: usize) -> Sig {
+        self.mem_item(name, ty, depth, true)
+    }
+
+    fn mem_item(&mut self, name: &str, ty: Ty, depth: usize, no_rw_check: bool) -> Sig {
         let s = Sig {
             name: self.fresh(name),
             ty,
             at: Some(0),
         };
         self.born(&s);
-        self.items.push(Item::Mem(s.clone(), depth));
+        self.items.push(Item::Mem(s.clone(), depth, no_rw_check));
         s
     }
 
@@ -786,7 +798,7 @@ impl Module {
             }
             let before = items.len();
             items.retain(|item| match item {
-                Item::Param(sig, _) | Item::Mem(sig, _) => used.contains(&sig.name),
+                Item::Param(sig, _) | Item::Mem(sig, ..) => used.contains(&sig.name),
                 Item::Wire(sig, _) => sig.name.contains("_unused") || used.contains(&sig.name),
                 _ => true,
             });
@@ -901,10 +913,15 @@ impl Module {
                 Item::Net(sig) => {
                     let _ = writeln!(s, "    {};", sig.ty.declare("wire", &sig.name));
                 }
-                Item::Mem(sig, depth) => {
+                Item::Mem(sig, depth, no_rw_check) => {
                     let _ = writeln!(
                         s,
-                        "    {} [0:{}];",
+                        "    {}{} [0:{}];",
+                        if *no_rw_check {
+                            "(* no_rw_check *) "
+                        } else {
+                            ""
+                        },
                         sig.ty.declare("reg", &sig.name),
                         depth - 1
                     );
