@@ -769,6 +769,25 @@ pub fn bridge(c: &HwConfig, w: &Widths, link: &Link, cpb: u16, extra: &[String])
          ({8'd0, len} == write_len)))"
             .into(),
     );
+    // The frame's checks, registered, so that S_EXEC's decision tree starts from
+    // registers (checks and tree together do not fit one clock at 100 MHz). Their
+    // inputs (cmd, len, p0..p4, word_ok) are final at least a clock before S_EXEC (the
+    // CRC byte comes after the last payload byte), so in S_EXEC these hold this frame's.
+    let checks = [
+        ("len_big", "len > MAX_PAYLOAD"),
+        ("is_known", "is_known"),
+        ("len_ok", "len_ok"),
+        ("read_ok", "read_ok"),
+        ("write_ok", "write_ok"),
+        ("start_ok", "start_ok"),
+    ];
+    let mut check_regs = String::from("always @(posedge clk) begin\n");
+    for (n, e) in checks {
+        m.reg(&format!("{n}_q"), Ty::BIT);
+        let _ = writeln!(check_regs, "    {n}_q <= {e};");
+    }
+    check_regs.push_str("end");
+    m.raw(check_regs);
     // Reply bytes.
     let info: Vec<String> = link.info.iter().map(|b| format!("8'd{b}")).collect();
     // The tables are indexed by the reply byte's position (payload from byte 3), not by
@@ -936,9 +955,9 @@ always @(posedge clk) begin
             buf_raddr <= 7'd0;
             state <= S_REPLY;
             if (!crc_ok) reply_status <= ST_BAD_CHECKSUM;
-            else if (len > MAX_PAYLOAD) reply_status <= ST_BAD_LENGTH;
-            else if (!is_known) reply_status <= ST_UNKNOWN_COMMAND;
-            else if (!len_ok) reply_status <= ST_BAD_LENGTH;
+            else if (len_big_q) reply_status <= ST_BAD_LENGTH;
+            else if (!is_known_q) reply_status <= ST_UNKNOWN_COMMAND;
+            else if (!len_ok_q) reply_status <= ST_BAD_LENGTH;
             else if (cmd == CMD_INFO) begin
                 reply_status <= ST_OK;
                 reply_len <= 8'd{info_len};
@@ -948,21 +967,21 @@ always @(posedge clk) begin
                 reply_len <= 8'd{status_len};
                 reply_kind <= 2'd2;
             end else if (cmd == CMD_READ) begin
-                if (!read_ok) reply_status <= ST_BAD_ADDRESS;
+                if (!read_ok_q) reply_status <= ST_BAD_ADDRESS;
                 else begin
                     reply_status <= ST_OK;
                     reply_len <= count_bytes[7:0];
                     reply_kind <= 2'd3;
                 end
             end else if (cmd == CMD_WRITE) begin
-                if (!write_ok) reply_status <= ST_BAD_ADDRESS;
+                if (!write_ok_q) reply_status <= ST_BAD_ADDRESS;
                 else if (!word_ok) reply_status <= ST_BAD_VALUE;
                 else begin
                     reply_status <= ST_OK;
                     state <= S_WRITE_READ;
                 end
             end else begin
-                if (!start_ok) reply_status <= ST_BAD_VALUE;
+                if (!start_ok_q) reply_status <= ST_BAD_VALUE;
                 else begin
                     reply_status <= ST_OK;
                     reply_len <= 8'd{status_len};

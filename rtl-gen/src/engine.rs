@@ -202,6 +202,10 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     // to the next stage's registers at clock `d - 1` of its own logic.
     let dd = StageDepths::of(c);
     m.set_pipelined(c.pipeline == Pipeline::Deep);
+    // Deep: each lane holds its own copy of the row count's reciprocal (a multiplier
+    // operand; from the top's one register the route to a lane's DSP blocks took a
+    // clock's worth).
+    let rows_recip = m.hold(&rows_recip);
     // Block RAM's read data arrives late in the cycle (5.8 ns of clock-to-output on
     // ECP5) from blocks spread over the device, so in the deep pipeline every memory is
     // built from single blocks behind a registered read address, each followed by
