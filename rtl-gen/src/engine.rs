@@ -1798,8 +1798,8 @@ pub fn memory_module(family: lpn_cycle::Family, depth: usize, width: u32, after:
 /// pick one), each of slices side by side. The read address is registered (`_ra_q`,
 /// one register driving every block's address pins: the address comes out of a
 /// multiplexer and the blocks are spread over the device); every block has its read
-/// register (the block RAM's own) and `after` registers behind it (`_q`, ...: the
-/// first can be the block's output register or sit beside it); `rd` multiplexes the
+/// register (the block RAM's own) and `after` registers behind it (`_q`, ...: nothing
+/// stands between the block and the first, so it can sit beside it); `rd` multiplexes the
 /// last ones by the bank address, so it holds the word read `after + 2` clocks after
 /// its address (clock `after + 1` of the reading stage). Returns the clocked blocks;
 /// declares the blocks.
