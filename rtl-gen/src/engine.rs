@@ -1666,18 +1666,9 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
         if on_spram(&mem.name) {
             // Single-port SPRAM: these memories are never read and written in the same
             // cycle (writes happen in another phase or while idle), so one address does.
-            let any = writes
-                .iter()
-                .map(|w| format!("({})", w.0))
-                .collect::<Vec<_>>()
-                .join(" | ");
+            let idle = (v(&ra).to_string(), Ty::u(mem.ty.width).lit(0));
+            let (any, waddr, wdata) = write_port(&writes, Some(idle));
             let we = m.wire_across(&format!("{}_we", mem.name), Ty::BIT, any);
-            let mut waddr = v(&ra).to_string();
-            let mut wdata = Ty::u(mem.ty.width).lit(0);
-            for (cond, addr, data) in writes.iter().rev() {
-                waddr = format!("({cond}) ? {addr} : {waddr}");
-                wdata = format!("({cond}) ? {data} : {wdata}");
-            }
             let addr = m.wire_across(&format!("{}_addr", mem.name), Ty::u(aw), waddr);
             let wd = m.wire_across(&format!("{}_wdata", mem.name), mem.ty, wdata);
             let out = m.net(&format!("{}_rdata", mem.name), mem.ty);
@@ -1765,6 +1756,34 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     m
 }
 
+/// A memory's writers (condition, address, data) merged into one write port by
+/// priority (the first whose condition holds): the write enable (any condition), and
+/// the address and data multiplexers. `idle` is what they carry when no writer writes;
+/// `None` leaves the last writer's there (a port whose address and data do not matter
+/// while it does not write).
+fn write_port(
+    writes: &[(String, String, String)],
+    idle: Option<(String, String)>,
+) -> (String, String, String) {
+    let any = writes
+        .iter()
+        .map(|(cond, _, _)| format!("({cond})"))
+        .collect::<Vec<_>>()
+        .join(" | ");
+    let (rest, (mut addr, mut data)) = match idle {
+        Some(idle) => (writes, idle),
+        None => {
+            let ((_, a, d), rest) = writes.split_last().expect("a memory has a writer");
+            (rest, (a.clone(), d.clone()))
+        }
+    };
+    for (cond, a, d) in rest.iter().rev() {
+        addr = format!("({cond}) ? {a} : {addr}");
+        data = format!("({cond}) ? {d} : {data}");
+    }
+    (any, addr, data)
+}
+
 /// One memory of the deep pipeline on its own (`lpn_memory`: `depth` words of `width`
 /// bits, two writers by priority, `we0`/`wa0`/`wd0` before `we1`/`wa1`/`wd1`, one read
 /// address `ra`), as the lane builds each of its memories ([`blocks_of`] with `after`
@@ -1809,7 +1828,7 @@ pub fn memory_module(family: lpn_cycle::Family, depth: usize, width: u32, after:
 /// address compare and a multiplexer in front of its first register (flip-flops and
 /// LUTs per block, and logic that pulls that register away from the block). Here the
 /// memory does it once: its write port (the writers, by priority) is registered twice
-/// (`_we_d`, `_wa_d`, `_wd_d`, then `_d2`) and reaches the blocks two clocks late, one
+/// (`_we_q`, `_wa_q`, `_wd_q`, then `_q2`) and reaches the blocks two clocks late, one
 /// clock behind the read address; a block read that meets the late write's address is
 /// replaced by the written word (`_hit`, `_byp`, delayed as long as the data, chosen in
 /// `rd`). A read thus sees every write of an earlier clock and none of its own clock,
@@ -1858,17 +1877,7 @@ fn blocks_of(
         })
         .collect();
     let n = &mem.name;
-    let (_, last_a, last_d) = ports.last().expect("a memory has a writer");
-    let (mut wa_sel, mut wd_sel) = (last_a.clone(), last_d.clone());
-    for (cond, a, d) in ports.iter().rev().skip(1) {
-        wa_sel = format!("({cond}) ? {a} : {wa_sel}");
-        wd_sel = format!("({cond}) ? {d} : {wd_sel}");
-    }
-    let any = ports
-        .iter()
-        .map(|(cond, _, _)| format!("({cond})"))
-        .collect::<Vec<_>>()
-        .join(" | ");
+    let (any, wa_sel, wd_sel) = write_port(&ports, None);
     // The read address, the late write port and the bypass (see above).
     let ra_q = m.reg(&format!("{n}_ra_q"), Ty::u(aw));
     let we = m.reg_chain(&format!("{n}_we"), Ty::BIT, &any, 2);
@@ -1886,8 +1895,8 @@ fn blocks_of(
         hit = v(&hit),
         byp = v(&byp),
     );
-    for (q, from) in we.iter().chain(&wa).chain(&wd).chain(&hits).chain(&byps) {
-        out += &format!("    {} <= {from};\n", v(q));
+    for chain in [&we, &wa, &wd, &hits, &byps] {
+        out += &Module::chain_lines(chain);
     }
     out += "end\n";
     let mut bank_words = Vec::new();
@@ -1922,9 +1931,7 @@ fn blocks_of(
                 v(&block),
                 low(wa2)
             );
-            for (q, from) in &qs {
-                out += &format!("    {} <= {from};\n", v(q));
-            }
+            out += &Module::chain_lines(&qs);
             out += "end\n";
             parts.push(v(&qs[qs.len() - 1].0).to_string());
         }
@@ -1951,9 +1958,7 @@ fn blocks_of(
         let bt = Ty::u(aw - lo_w);
         let bank = m.reg_chain(&format!("{n}_bank"), bt, &high(v(&ra_q)), after + 1);
         out += "always @(posedge clk) begin\n";
-        for (q, from) in &bank {
-            out += &format!("    {} <= {from};\n", v(q));
-        }
+        out += &Module::chain_lines(&bank);
         out += "end\n";
         out += &format!(
             "always @(*) begin\n    if ({hit_last}) {} = {byp_last};\n    else case ({})\n",
@@ -2020,10 +2025,7 @@ pub fn top_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     // The lane whose word `host_rdata` carries: `host_lane` of `host_read` clocks ago.
     let host_read = StageDepths::of(c).host_read();
     let lane_chain = m.reg_chain("host_lane", Ty::u(w.lane), "host_lane", host_read);
-    let lane_seq: String = lane_chain
-        .iter()
-        .map(|(q, from)| format!("    {} <= {from};\n", v(q)))
-        .collect();
+    let lane_seq = Module::chain_lines(&lane_chain);
     let lane_last = v(&lane_chain[lane_chain.len() - 1].0).to_string();
     let (drain_acc, drain_sel, drain_apply) = lpn_cycle::engine::phase_drains(c);
     let tl = |x: u64| Ty::u(w.t).lit(x as i128);

@@ -460,6 +460,15 @@ impl Module {
             .collect()
     }
 
+    /// The clocked assignments of a [`Module::reg_chain`], one `    q <= from;` line
+    /// each, for the caller's `always @(posedge clk)` block.
+    pub fn chain_lines(chain: &[(Sig, String)]) -> String {
+        chain
+            .iter()
+            .map(|(q, from)| format!("    {} <= {from};\n", q.name))
+            .collect()
+    }
+
     /// A wire driven by a module instance's output (declared, not assigned).
     pub fn net(&mut self, name: &str, ty: Ty) -> Sig {
         let s = Sig {
