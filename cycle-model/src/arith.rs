@@ -193,7 +193,7 @@ impl Datapath {
 
     /// `gate_recip`: `floor(valid / max(mass, 1 LSB))` in the gate_recip format, 0 for an
     /// output without valid slots; saturates (counted). Computed by the per-lane
-    /// restoring divider (stages `div_0..`) one quotient bit per stage, and by the host
+    /// restoring divider (units `div_unit0..`) one quotient bit per clock, and by the host
     /// for the initial state; both give exactly this value.
     pub fn gate_recip(&self, valid: u32, mass: i64, sat: &mut Saturations) -> i64 {
         if valid == 0 {

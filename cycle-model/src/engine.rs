@@ -14,8 +14,10 @@
 //! - APPLY, `U*K + write latency + divider`: `apply_issue` (read `syn`, `scratch`,
 //!   `outputs`), `apply_plast`, `apply_step`, `apply_decay`, `apply_consol`,
 //!   `apply_write` (write `syn`, gate mass, bias, accepted bits), then the gate divider:
-//!   `div_operands` (deep pipeline only) and `div_0..div_{Q-1}` (one quotient bit per
-//!   stage, Q = gate_recip bits) writing `outputs.gate_recip`.
+//!   `div_operands` (deep pipeline only), then [`divider_units`] units `div_unit0..`
+//!   taking the outputs' divisions in turn (compact) or stages `div_0..div_{Q-1}`
+//!   (deep), one quotient bit per clock (Q = gate_recip bits), writing
+//!   `outputs.gate_recip` Q clocks after the start.
 
 use lpn_golden::Mode;
 use serde::{Deserialize, Serialize};
@@ -64,9 +66,9 @@ pub struct StageDepths {
     pub apply_consol: u32,
     /// `apply_write`: write-back, gate mass (one clock: feedback).
     pub apply_write: u32,
-    /// `div_operands`: clocks between the gate mass and the divider's first stage
-    /// (`div_0`): 0 computes `max(mass, 1)` and the first quotient bit in the clock the
-    /// mass is summed; 1 registers the dividend and `max(mass, 1)` first.
+    /// `div_operands`: clocks between the gate mass and the start of its division in a
+    /// divider unit: 0 computes `max(mass, 1)` and the first quotient bit in the clock
+    /// the mass is summed; 1 registers the dividend and `max(mass, 1)` first.
     pub div_operands: u32,
     /// Registers on a memory's read path besides the block RAM's own read register
     /// (counted in the depth of the stage that reads it): 0, or (deep) the read
@@ -265,8 +267,8 @@ pub fn cycle_formula(c: &HwConfig, rows: usize) -> Cycles {
 }
 
 /// The cycles each phase runs after its last issue: the ACCUMULATE and SELECT drains,
-/// and the APPLY write latency plus the divider (its operand registers and Q stages;
-/// [`StageDepths`]).
+/// and the APPLY write latency plus the divider (its operand registers and Q clocks,
+/// one per quotient bit; [`StageDepths`]).
 pub fn phase_drains(c: &HwConfig) -> (u64, u64, u64) {
     let d = StageDepths::of(c);
     (
@@ -274,6 +276,21 @@ pub fn phase_drains(c: &HwConfig) -> (u64, u64, u64) {
         d.select_drain(),
         d.apply_write_latency() + u64::from(d.div_operands) + c.formats.gate_recip.bits as u64,
     )
+}
+
+/// Units of the gate divider: `ceil(Q / K)` in the compact pipeline; 0 in the deep one,
+/// whose divider is pipelined (stages `div_0..div_{Q-1}`, one quotient bit each). A
+/// division starts on each output's last slot, K clocks after the previous one, and
+/// keeps its unit Q clocks (one quotient bit per clock), so that many units taken in
+/// turn keep up with APPLY, at a fraction of a pipeline's registers and subtractors.
+/// The deep pipeline keeps the stages: its ECP5 preset's 100 MHz was measured with them
+/// (with units it placed at 97 MHz, the critical path elsewhere; docs/fpga.md). Either
+/// writes the reciprocal Q clocks after the division starts.
+pub fn divider_units(c: &HwConfig) -> usize {
+    match c.pipeline {
+        Pipeline::Compact => (c.formats.gate_recip.bits as usize).div_ceil(c.layer.k),
+        Pipeline::Deep => 0,
+    }
 }
 
 /// The fixed pipeline latency of an update (cycles beyond `(rows + 2) * U * K`).
@@ -520,7 +537,18 @@ struct ApplyWrite {
     valid: bool,
     out: OutWord,
 }
-/// One stage register of the restoring divider.
+/// A division for the gate divider: the output, its operands and the flags that
+/// override the quotient.
+#[derive(Debug, Clone, Copy)]
+struct DividerStart {
+    u: usize,
+    dividend: i128,
+    divisor: i128,
+    overflow: bool,
+    empty: bool,
+}
+
+/// One stage register of the pipelined gate divider.
 #[derive(Debug, Clone, Copy)]
 struct DividerStage {
     u: usize,
@@ -529,6 +557,22 @@ struct DividerStage {
     quotient: i64,
     overflow: bool,
     empty: bool,
+}
+
+/// One gate-divider unit: a restoring division, one quotient bit per clock, most
+/// significant first, in shift-register form. `remainder` is the partial remainder;
+/// `low` holds the dividend's low Q bits not yet brought down, and the quotient's bits
+/// shift in behind them, so after Q steps `low` is the quotient.
+#[derive(Debug, Clone, Copy)]
+struct DividerUnit {
+    u: usize,
+    remainder: i128,
+    low: i64,
+    divisor: i128,
+    overflow: bool,
+    empty: bool,
+    /// Quotient bits still to decide; 0: the result is written this clock.
+    left: u32,
 }
 
 /// One lane: its memories and pipeline registers.
@@ -567,10 +611,14 @@ struct Lane {
     apply_consol: Stage<ApplyConsol>,
     apply_write: Stage<ApplyWrite>,
     mass: i64,
-    /// The divider's registers: `div_operands` that only carry the operands, then
-    /// `div_0..div_{Q-1}`.
-    divider: Vec<Option<DividerStage>>,
-    div_operands: usize,
+    /// The divider's operand registers (`div_operands` of them, 0 or 1).
+    div_operands: Vec<Option<DividerStart>>,
+    /// The pipelined divider's stages `div_0..div_{Q-1}` (when [`divider_units`] is 0).
+    div_stages: Vec<Option<DividerStage>>,
+    /// The divider units ([`divider_units`]); a division starts in `div_next`, and the
+    /// next one in the unit after it.
+    div_units: Vec<Option<DividerUnit>>,
+    div_next: usize,
 }
 
 /// The cycle-accurate sparse-trail update engine.
@@ -643,8 +691,17 @@ impl Engine {
             apply_consol: Stage::new(depths.apply_consol),
             apply_write: Stage::new(depths.apply_write),
             mass: 0,
-            divider: vec![None; (depths.div_operands + config.formats.gate_recip.bits) as usize],
-            div_operands: depths.div_operands as usize,
+            div_operands: vec![None; depths.div_operands as usize],
+            div_stages: vec![
+                None;
+                if divider_units(config) == 0 {
+                    config.formats.gate_recip.bits as usize
+                } else {
+                    0
+                }
+            ],
+            div_units: vec![None; divider_units(config)],
+            div_next: 0,
         };
         Ok(Engine {
             config: config.clone(),
@@ -1022,7 +1079,9 @@ impl Lane {
             && self.apply_decay.is_empty()
             && self.apply_consol.is_empty()
             && self.apply_write.is_empty()
-            && self.divider.iter().all(Option::is_none)
+            && self.div_operands.iter().all(Option::is_none)
+            && self.div_stages.iter().all(Option::is_none)
+            && self.div_units.iter().all(Option::is_none)
     }
 
     /// One ACCUMULATE cycle; stages run last to first so each reads the register its
@@ -1253,34 +1312,91 @@ impl Lane {
         }));
     }
 
+    /// Starts a division in the first stage or the next unit, deciding its first
+    /// quotient bit.
+    fn start_division(&mut self, x: DividerStart, q_bits: u32) {
+        if let Some(first) = self.div_stages.first_mut() {
+            let mut stage = DividerStage {
+                u: x.u,
+                remainder: x.dividend,
+                divisor: x.divisor,
+                quotient: 0,
+                overflow: x.overflow,
+                empty: x.empty,
+            };
+            stage_step(&mut stage, q_bits as usize - 1);
+            *first = Some(stage);
+            return;
+        }
+        let units = self.div_units.len();
+        let slot = &mut self.div_units[self.div_next];
+        // Divisions start K clocks apart (an output's last slot) and a unit is busy Q
+        // clocks, so with ceil(Q / K) units in turn the next one is always free.
+        debug_assert!(
+            slot.is_none(),
+            "divider unit {} started while busy",
+            self.div_next
+        );
+        let mut unit = DividerUnit {
+            u: x.u,
+            remainder: x.dividend >> q_bits,
+            low: (x.dividend & ((1i128 << q_bits) - 1)) as i64,
+            divisor: x.divisor,
+            overflow: x.overflow,
+            empty: x.empty,
+            left: q_bits - 1,
+        };
+        divide_step(&mut unit, q_bits);
+        *slot = Some(unit);
+        self.div_next = (self.div_next + 1) % units;
+    }
+
     /// One APPLY cycle.
     fn apply(&mut self, ctl: &Control, issue: Option<usize>, dp: &Datapath, sat: &mut Saturations) {
         let k = ctl.k;
         let mc = mode_code(ctl.mode);
         let stores_short = ctl.stores_short;
-        // Divider: the last stage writes the reciprocal; each stage after the operand
-        // registers decides one bit.
-        let stages = self.divider.len();
-        let q_bits = stages - self.div_operands;
-        if let Some(x) = self.divider[stages - 1].take() {
-            let mut value = x.quotient;
-            if x.overflow {
+        // Divider: a complete quotient (the last stage's, or a unit's) is written; the
+        // other stages and units decide their next bit; then the operand register
+        // (deep) starts a division.
+        let q_bits = dp.f.gate_recip.bits;
+        let recip = |quotient: i64, overflow: bool, empty: bool, sat: &mut Saturations| {
+            if empty {
+                0
+            } else if overflow {
                 sat.count(SatPoint::GateRecip);
-                value = dp.f.gate_recip.max_raw();
+                dp.f.gate_recip.max_raw()
+            } else {
+                quotient
             }
-            if x.empty {
-                value = 0;
-            }
+        };
+        let stages = self.div_stages.len();
+        if let Some(x) = self.div_stages.last_mut().and_then(Option::take) {
+            let value = recip(x.quotient, x.overflow, x.empty, sat);
             self.recip_writes.push((x.u, value));
         }
         for s in (1..stages).rev() {
-            let Some(mut x) = self.divider[s - 1].take() else {
-                continue;
-            };
-            if s >= self.div_operands {
-                divide_step(&mut x, stages - 1 - s);
+            if let Some(mut x) = self.div_stages[s - 1].take() {
+                stage_step(&mut x, stages - 1 - s);
+                self.div_stages[s] = Some(x);
             }
-            self.divider[s] = Some(x);
+        }
+        for slot in &mut self.div_units {
+            let Some(x) = slot else { continue };
+            if x.left > 0 {
+                divide_step(x, q_bits);
+                x.left -= 1;
+                continue;
+            }
+            let value = recip(x.low, x.overflow, x.empty, sat);
+            self.recip_writes.push((x.u, value));
+            *slot = None;
+        }
+        if let Some(x) = self.div_operands.last_mut().and_then(Option::take) {
+            self.start_division(x, q_bits);
+        }
+        for s in (1..self.div_operands.len()).rev() {
+            self.div_operands[s] = self.div_operands[s - 1].take();
         }
         // apply_write: state write-back, gate mass, bias and accepted bits.
         if let Some(x) = self.apply_write.take() {
@@ -1294,19 +1410,18 @@ impl Lane {
                 self.outputs.write(x.u, word);
             }
             if x.k == k - 1 {
-                let (num, den) = dp.divider_operands(x.out.valid, self.mass);
-                let mut stage = DividerStage {
+                let (dividend, divisor) = dp.divider_operands(x.out.valid, self.mass);
+                let start = DividerStart {
                     u: x.u,
-                    remainder: num,
-                    divisor: den,
-                    quotient: 0,
-                    overflow: num >= den << q_bits,
+                    dividend,
+                    divisor,
+                    overflow: dividend >= divisor << q_bits,
                     empty: x.out.valid == 0,
                 };
-                if self.div_operands == 0 {
-                    divide_step(&mut stage, q_bits - 1);
+                match self.div_operands.first_mut() {
+                    Some(reg) => *reg = Some(start),
+                    None => self.start_division(start, q_bits),
                 }
-                self.divider[0] = Some(stage);
             }
         }
         // apply_consol: consolidation from the new long trail; effective trail for the gate.
@@ -1422,11 +1537,24 @@ impl Lane {
     }
 }
 
-/// One restoring-division stage: decides quotient bit `bit`.
-fn divide_step(x: &mut DividerStage, bit: usize) {
+/// One stage of the pipelined restoring divider: decides quotient bit `bit`.
+fn stage_step(x: &mut DividerStage, bit: usize) {
     let shifted = x.divisor << bit;
     if x.remainder >= shifted {
         x.remainder -= shifted;
         x.quotient |= 1 << bit;
     }
+}
+
+/// One restoring-division step of a unit: bring down the dividend's next bit, subtract the
+/// divisor if it fits, shift the quotient bit in.
+fn divide_step(x: &mut DividerUnit, q_bits: u32) {
+    let trial = (x.remainder << 1) | i128::from((x.low >> (q_bits - 1)) & 1);
+    let fits = trial >= x.divisor;
+    if fits {
+        x.remainder = trial - x.divisor;
+    } else {
+        x.remainder = trial;
+    }
+    x.low = ((x.low << 1) & ((1i64 << q_bits) - 1)) | i64::from(fits);
 }

@@ -1338,12 +1338,8 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
         Ty::u(kk),
         format!("{{{}{{{}}}}} & apply_write_selected_bits", kk, v(&descent)),
     );
-    // Divider operands: valid << (trail.frac + gate_recip.frac), max(mass, 1).
-    let q_bits = f.gate_recip.bits;
-    let shift = f.trail.frac + f.gate_recip.frac;
-    let num_w = valid_w + shift;
-    let den_w = mass_ty.width;
-    let rem_w = num_w.max(den_w + q_bits) + 1;
+    // Divider operands: the valid count and max(mass, 1) (the dividend is the count
+    // shifted, built in `gate_divider`).
     let wvalid = m.wire(
         "apply_write_valid_count",
         cnt_ty,
@@ -1387,94 +1383,22 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
             "div_operands = {n}: the generator registers the divider's operands at most once"
         ),
     };
-    let num = m.wire(
-        "divider_dividend",
-        Ty::u(rem_w),
-        format!("{{{}'b0, {}}} << {}", rem_w - valid_w, v(&d_count), shift),
-    );
-    let den = m.cast(&den, Ty::u(rem_w));
-    let ovf = m.wire(
-        "divider_overflow",
-        Ty::BIT,
-        format!("{} >= ({} << {})", v(&num), v(&den), q_bits),
-    );
+    let div = gate_divider(&mut m, c, &d_valid, (&d_u, w.u), &d_count, &den);
+    dsq += &div.seq;
+    rst_seq += &div.rst;
     // apply_write is one clock deep (its gate mass is a running sum): nothing it writes
     // may come out of a pipeline register of its own.
-    for x in [&mnext, &ovf, &newb] {
+    for x in [&mnext, &div.overflow, &newb] {
         assert!(x.at.unwrap_or(0) == 0, "{} is late in apply_write", x.name);
     }
-    let empty = m.wire(
-        "divider_empty",
-        Ty::BIT,
-        format!("{} == {}", v(&d_count), cnt_ty.lit(0)),
-    );
     seq += &format!(
         "// apply_write: gate mass (syn, bias, last_accepted written in the port blocks)\nif (apply_write_valid) {} <= {};\n",
         v(&mass), v(&mnext)
     );
     let syn_word = format!("{{{}}}", word.join(", "));
     let out_write = format!("apply_write_valid & {}", v(&wk0));
-    // Divider stages div_0 .. div_{Q-1}: stage s decides quotient bit Q-1-s.
-    for s in 0..q_bits {
-        let bit = q_bits - 1 - s;
-        let dv = reg(&mut m, &format!("div_{s}_valid"), Ty::BIT);
-        let du = reg(&mut m, &format!("div_{s}_u"), Ty::u(w.u));
-        let drem = reg(&mut m, &format!("div_{s}_remainder"), Ty::u(rem_w));
-        let dden = reg(&mut m, &format!("div_{s}_divisor"), Ty::u(rem_w));
-        let dq = reg(&mut m, &format!("div_{s}_quotient"), Ty::u(q_bits));
-        let dovf = reg(&mut m, &format!("div_{s}_overflow"), Ty::BIT);
-        let demp = reg(&mut m, &format!("div_{s}_empty"), Ty::BIT);
-        rst_seq += &format!("{} <= 1'b0;\n", v(&dv));
-        let (src_v, src_u, src_rem, src_den, src_q, src_ovf, src_emp) = if s == 0 {
-            (
-                d_valid.clone(),
-                d_u.clone(),
-                v(&num).to_string(),
-                v(&den).to_string(),
-                Ty::u(q_bits).lit(0),
-                v(&ovf).to_string(),
-                v(&empty).to_string(),
-            )
-        } else {
-            let p = s - 1;
-            (
-                format!("div_{p}_valid"),
-                format!("div_{p}_u"),
-                format!("div_{p}_remainder"),
-                format!("div_{p}_divisor"),
-                format!("div_{p}_quotient"),
-                format!("div_{p}_overflow"),
-                format!("div_{p}_empty"),
-            )
-        };
-        let shifted = m.wire(
-            &format!("div_{s}_trial"),
-            Ty::u(rem_w),
-            format!("{src_den} << {bit}"),
-        );
-        // remainder >= divisor << bit, compared on the bits that can differ: those below
-        // `bit` are 0 in the trial, and (without overflow, when the quotient is kept)
-        // remainder < divisor << (bit + 1), so none is set above den_w + bit.
-        let hi = (den_w + bit).min(rem_w - 1);
-        let fits = m.wire(
-            &format!("div_{s}_fits"),
-            Ty::BIT,
-            format!("{src_rem}[{hi}:{bit}] >= {src_den}[{}:0]", hi - bit),
-        );
-        dsq += &format!(
-            "{dv} <= {src_v}; {du} <= {src_u}; {dden} <= {src_den}; {dovf} <= {src_ovf}; {demp} <= {src_emp};\n{drem} <= {fits} ? {src_rem} - {sh} : {src_rem};\n{dq} <= {src_q} | ({{{qb}{{{fits}}}}} & ({one} << {bit}));\n",
-            dv = v(&dv), du = v(&du), dden = v(&dden), dovf = v(&dovf), demp = v(&demp), drem = v(&drem), dq = v(&dq),
-            fits = v(&fits), sh = v(&shifted), qb = q_bits, one = Ty::u(q_bits).lit(1)
-        );
-    }
+    seq += &format!("// gate divider ({})\n{dsq}", div.comment);
     let _ = &wkl;
-    let last = q_bits - 1;
-    seq += &format!("// gate divider (the last stage writes gate_recip in its port block)\n{dsq}");
-    let recip_value = format!(
-        "div_{last}_empty ? {zero} : (div_{last}_overflow ? {max} : div_{last}_quotient)",
-        zero = Ty::u(q_bits).lit(0),
-        max = Ty::u(q_bits).lit(f.gate_recip.max_raw() as i128)
-    );
 
     // ----------------------------------------------------------------- memory ports
     // Each memory: one read port (address chosen by phase; the host's while idle) into
@@ -1579,11 +1503,7 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
             u_count,
             format!("(phase == 2'd0) ? {ho} : {}", v(&af_u)),
             vec![
-                (
-                    format!("div_{last}_valid"),
-                    format!("div_{last}_u"),
-                    recip_value.clone(),
-                ),
+                (div.done.clone(), div.done_u.clone(), div.recip.clone()),
                 (host_w(sel::RECIP), ho.clone(), fit(f.gate_recip.bits)),
             ],
         ),
@@ -1737,16 +1657,9 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     }
     rmux += &host_seq;
 
-    let indent = |s: &str| {
-        s.lines()
-            .map(|l| format!("        {l}"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
     m.raw(format!(
-        "// The datapath: every stage register and memory write, one clock.\nalways @(posedge clk) begin\n    if (rst) begin\n{}\n    end else begin\n{}\n    end\nend\n",
-        indent(&rst_seq),
-        indent(&seq)
+        "// The datapath: every stage register and memory write, one clock.\n{}",
+        clocked(&rst_seq, &seq)
     ));
     m.raw(format!(
         "// Memory ports: one read and one write per memory.\n{port_blocks}always @(posedge clk) {} <= {};\n{rmux}",
@@ -1810,6 +1723,325 @@ pub fn memory_module(family: lpn_cycle::Family, depth: usize, width: u32, after:
     let rd = m.port(Dir::Output, "rd", Ty::u(width));
     m.assign(&rd, &word);
     m
+}
+
+/// The gate divider as [`gate_divider`] builds it, for the caller's clocked block.
+pub struct GateDivider {
+    /// What writes the result, for the clocked block's comment.
+    pub comment: &'static str,
+    /// Clocked assignments (outside reset).
+    pub seq: String,
+    /// Reset assignments.
+    pub rst: String,
+    /// `dividend >= divisor << Q` for the division starting this clock.
+    pub overflow: Sig,
+    /// A quotient is complete: write `recip` at `done_u` this clock (expressions).
+    pub done: String,
+    /// The output whose reciprocal is written.
+    pub done_u: String,
+    /// The reciprocal: 0 without valid slots, the format's maximum on overflow.
+    pub recip: String,
+}
+
+/// The gate divider: `lpn_cycle::divider_units` units taking the outputs' divisions in
+/// turn (`div_next`, one-hot), each a restoring division in shift-register form, one
+/// quotient bit per clock (`lpn_cycle`'s `DividerUnit`): the partial remainder (as
+/// wide as the divisor: it stays below it whenever the quotient is kept) and `low`, the
+/// dividend's low Q bits, into which the quotient's bits shift behind them. A division
+/// started when `start` is high (output `u`, valid count `count`, divisor
+/// `max(mass, 1)`) has its first bit decided by logic the units share and is written Q
+/// clocks later. A pipelined divider (a stage per bit) would take a new division every
+/// clock; one comes only every K clocks, so ceil(Q / K) units keep up at a fraction of
+/// the registers and subtractors.
+pub fn gate_divider(
+    m: &mut Module,
+    c: &HwConfig,
+    start: &str,
+    (u, u_w): (&str, u32),
+    count: &Sig,
+    divisor: &Sig,
+) -> GateDivider {
+    let f = &c.formats;
+    let q_bits = f.gate_recip.bits;
+    let shift = f.trail.frac + f.gate_recip.frac;
+    let valid_w = count.ty.width;
+    let num_w = valid_w + shift;
+    let den_w = divisor.ty.width;
+    assert!(q_bits >= 2 && den_w >= 2 && !divisor.ty.signed);
+    let wide = num_w.max(den_w + q_bits) + 1;
+    let (mut seq, mut rst) = (String::new(), String::new());
+    let num = m.wire(
+        "divider_dividend",
+        Ty::u(wide),
+        format!("{{{}'b0, {}}} << {}", wide - valid_w, v(count), shift),
+    );
+    let den_wide = m.cast(divisor, Ty::u(wide));
+    let overflow = m.wire(
+        "divider_overflow",
+        Ty::BIT,
+        format!("{} >= ({} << {})", v(&num), v(&den_wide), q_bits),
+    );
+    let empty = m.wire(
+        "divider_empty",
+        Ty::BIT,
+        format!("{} == {}", v(count), count.ty.lit(0)),
+    );
+    if lpn_cycle::divider_units(c) == 0 {
+        // Pipelined: stages div_0 .. div_{Q-1}, stage s deciding quotient bit Q-1-s.
+        for s in 0..q_bits {
+            let bit = q_bits - 1 - s;
+            let dv = m.reg(&format!("div_{s}_valid"), Ty::BIT);
+            let du = m.reg(&format!("div_{s}_u"), Ty::u(u_w));
+            let drem = m.reg(&format!("div_{s}_remainder"), Ty::u(wide));
+            let dden = m.reg(&format!("div_{s}_divisor"), Ty::u(wide));
+            let dq = m.reg(&format!("div_{s}_quotient"), Ty::u(q_bits));
+            let dovf = m.reg(&format!("div_{s}_overflow"), Ty::BIT);
+            let demp = m.reg(&format!("div_{s}_empty"), Ty::BIT);
+            rst += &format!("{} <= 1'b0;\n", v(&dv));
+            let (src_v, src_u, src_rem, src_den, src_q, src_ovf, src_emp) = if s == 0 {
+                (
+                    start.to_string(),
+                    u.to_string(),
+                    v(&num).to_string(),
+                    v(&den_wide).to_string(),
+                    Ty::u(q_bits).lit(0),
+                    v(&overflow).to_string(),
+                    v(&empty).to_string(),
+                )
+            } else {
+                let p = s - 1;
+                (
+                    format!("div_{p}_valid"),
+                    format!("div_{p}_u"),
+                    format!("div_{p}_remainder"),
+                    format!("div_{p}_divisor"),
+                    format!("div_{p}_quotient"),
+                    format!("div_{p}_overflow"),
+                    format!("div_{p}_empty"),
+                )
+            };
+            let shifted = m.wire(
+                &format!("div_{s}_trial"),
+                Ty::u(wide),
+                format!("{src_den} << {bit}"),
+            );
+            // remainder >= divisor << bit, compared on the bits that can differ: those
+            // below `bit` are 0 in the trial, and (without overflow, when the quotient is
+            // kept) remainder < divisor << (bit + 1), so none is set above den_w + bit.
+            let hi = (den_w + bit).min(wide - 1);
+            let fits = m.wire(
+                &format!("div_{s}_fits"),
+                Ty::BIT,
+                format!("{src_rem}[{hi}:{bit}] >= {src_den}[{}:0]", hi - bit),
+            );
+            seq += &format!(
+                "{dv} <= {src_v}; {du} <= {src_u}; {dden} <= {src_den}; {dovf} <= {src_ovf}; {demp} <= {src_emp};\n{drem} <= {fits} ? {src_rem} - {sh} : {src_rem};\n{dq} <= {src_q} | ({{{qb}{{{fits}}}}} & ({one} << {bit}));\n",
+                dv = v(&dv), du = v(&du), dden = v(&dden), dovf = v(&dovf), demp = v(&demp), drem = v(&drem), dq = v(&dq),
+                fits = v(&fits), sh = v(&shifted), qb = q_bits, one = Ty::u(q_bits).lit(1)
+            );
+        }
+        let last = q_bits - 1;
+        return GateDivider {
+            comment: "the last stage writes gate_recip in its port block",
+            seq,
+            rst,
+            overflow,
+            done: format!("div_{last}_valid"),
+            done_u: format!("div_{last}_u"),
+            recip: format!(
+                "div_{last}_empty ? {zero} : (div_{last}_overflow ? {max} : div_{last}_quotient)",
+                zero = Ty::u(q_bits).lit(0),
+                max = Ty::u(q_bits).lit(f.gate_recip.max_raw() as i128)
+            ),
+        };
+    }
+    let units = lpn_cycle::divider_units(c);
+    let hi_w = num_w.saturating_sub(q_bits);
+    let rem_ty = Ty::u(den_w);
+    let low_ty = Ty::u(q_bits);
+    let step = |m: &mut Module, name: &str, rem: &str, low: &str, den: &str| {
+        let trial = m.wire(
+            &format!("{name}_trial"),
+            Ty::u(den_w + 1),
+            format!("{{{rem}, {low}[{}]}}", q_bits - 1),
+        );
+        let fits = m.wire(
+            &format!("{name}_fits"),
+            Ty::BIT,
+            format!("{} >= {{1'b0, {den}}}", v(&trial)),
+        );
+        // When it fits, trial - divisor < divisor: the low bits hold it.
+        let diff = m.wire(
+            &format!("{name}_difference"),
+            rem_ty,
+            format!("{}[{}:0] - {den}", v(&trial), den_w - 1),
+        );
+        let next_rem = m.wire(
+            &format!("{name}_next_remainder"),
+            rem_ty,
+            format!(
+                "{} ? {} : {}[{}:0]",
+                v(&fits),
+                v(&diff),
+                v(&trial),
+                den_w - 1
+            ),
+        );
+        let next_low = m.wire(
+            &format!("{name}_next_low"),
+            low_ty,
+            format!("{{{low}[{}:0], {}}}", q_bits - 2, v(&fits)),
+        );
+        (next_rem, next_low)
+    };
+    // The first step, shared by the units, decides the first bit from the operands.
+    // Dividend bits above the remainder's width are set only on overflow.
+    let first_rem = m.wire(
+        "div_first_remainder_in",
+        rem_ty,
+        if hi_w == 0 {
+            rem_ty.lit(0)
+        } else if hi_w >= den_w {
+            format!("{}[{}:{}]", v(&num), q_bits + den_w - 1, q_bits)
+        } else {
+            format!(
+                "{{{}'b0, {}[{}:{}]}}",
+                den_w - hi_w,
+                v(&num),
+                q_bits + hi_w - 1,
+                q_bits
+            )
+        },
+    );
+    let first_low = m.wire(
+        "div_first_low_in",
+        low_ty,
+        format!("{}[{}:0]", v(&num), q_bits - 1),
+    );
+    let (first_rem, first_low) = step(m, "div_first", v(&first_rem), v(&first_low), v(divisor));
+    let left_ty = Ty::u(bits_for(u64::from(q_bits) - 1));
+    // The unit each division starts in: `div_next`, one-hot, rotating.
+    let unit_start: Vec<String> = if units == 1 {
+        vec![start.to_string()]
+    } else {
+        let next_ty = Ty::u(units as u32);
+        let div_next = m.reg("div_next", next_ty);
+        rst += &format!("{} <= {};\n", v(&div_next), next_ty.lit(1));
+        seq += &format!(
+            "if ({start}) {n} <= {{{n}[{}:0], {n}[{}]}};\n",
+            units - 2,
+            units - 1,
+            n = v(&div_next)
+        );
+        (0..units)
+            .map(|i| format!("{start} & {}[{i}]", v(&div_next)))
+            .collect()
+    };
+    let mut done = Vec::new();
+    for i in 0..units {
+        let n = format!("div_unit{i}");
+        let dv = m.reg(&format!("{n}_valid"), Ty::BIT);
+        let dl = m.reg(&format!("{n}_left"), left_ty);
+        let du = m.reg(&format!("{n}_u"), Ty::u(u_w));
+        let drem = m.reg(&format!("{n}_remainder"), rem_ty);
+        let dlow = m.reg(&format!("{n}_low"), low_ty);
+        let dden = m.reg(&format!("{n}_divisor"), rem_ty);
+        let dovf = m.reg(&format!("{n}_overflow"), Ty::BIT);
+        let demp = m.reg(&format!("{n}_empty"), Ty::BIT);
+        rst += &format!("{} <= 1'b0;\n", v(&dv));
+        let (next_rem, next_low) = step(m, &n, v(&drem), v(&dlow), v(&dden));
+        let fin = m.wire(
+            &format!("{n}_done"),
+            Ty::BIT,
+            format!("{} & ({} == {})", v(&dv), v(&dl), left_ty.lit(0)),
+        );
+        seq += &format!(
+            "if ({go}) begin\n    {dv} <= 1'b1; {dl} <= {left}; {du} <= {u};\n    {drem} <= {frem}; {dlow} <= {flow}; {dden} <= {den}; {dovf} <= {ovf}; {demp} <= {emp};\nend else if ({fin}) begin\n    {dv} <= 1'b0;\nend else if ({dv}) begin\n    {dl} <= {dl} - {one}; {drem} <= {nrem}; {dlow} <= {nlow};\nend\n",
+            go = unit_start[i], dv = v(&dv), dl = v(&dl), du = v(&du), drem = v(&drem),
+            dlow = v(&dlow), dden = v(&dden), dovf = v(&dovf), demp = v(&demp),
+            left = left_ty.lit(i128::from(q_bits) - 1), frem = v(&first_rem), flow = v(&first_low),
+            den = v(divisor), ovf = v(&overflow), emp = v(&empty), fin = v(&fin), one = left_ty.lit(1),
+            nrem = v(&next_rem), nlow = v(&next_low),
+        );
+        done.push([fin, du, dlow, dovf, demp]);
+    }
+    // Units finish in different clocks (their divisions started K clocks apart), so the
+    // write port takes the OR of the finished one's words.
+    let any = |f: &dyn Fn(&[Sig; 5]) -> String| done.iter().map(f).collect::<Vec<_>>().join(" | ");
+    let done_w = m.wire("div_done", Ty::BIT, any(&|d| v(&d[0]).to_string()));
+    let done_u = m.wire(
+        "div_done_u",
+        Ty::u(u_w),
+        any(&|d| format!("({{{u_w}{{{}}}}} & {})", v(&d[0]), v(&d[1]))),
+    );
+    let recip = any(&|d| {
+        format!(
+            "({{{q_bits}{{{fin}}}}} & ({emp} ? {zero} : ({ovf} ? {max} : {low})))",
+            fin = v(&d[0]),
+            emp = v(&d[4]),
+            ovf = v(&d[3]),
+            low = v(&d[2]),
+            zero = low_ty.lit(0),
+            max = low_ty.lit(f.gate_recip.max_raw() as i128)
+        )
+    });
+    let recip = m.wire("div_recip", low_ty, recip);
+    GateDivider {
+        comment: "a unit whose quotient is complete writes gate_recip in its port block",
+        seq,
+        rst,
+        overflow,
+        done: v(&done_w).to_string(),
+        done_u: v(&done_u).to_string(),
+        recip: v(&recip).to_string(),
+    }
+}
+
+/// The gate divider alone ([`gate_divider`]) on ports, for tests: inputs `clk`, `rst`,
+/// `start`, `u` (8 bits), `count` (a valid count, as the lane's) and `divisor`
+/// (`max(mass, 1)`, as wide as the lane's gate mass); outputs `done`, `done_u`, `recip`.
+pub fn divider_module(c: &HwConfig, dp: &Datapath) -> Module {
+    let mut m = Module::new("lpn_divider", &[]);
+    let t = crate::datapath::Types::new(c, dp);
+    let k = c.layer.k;
+    let inp = |m: &mut Module, n: &str, t: Ty| m.port(Dir::Input, n, t);
+    inp(&mut m, "clk", Ty::BIT);
+    inp(&mut m, "rst", Ty::BIT);
+    let start = inp(&mut m, "start", Ty::BIT);
+    let u = inp(&mut m, "u", Ty::u(8));
+    let count = inp(&mut m, "count", Ty::u(bits_for(k as u64 + 1)));
+    let divisor = inp(
+        &mut m,
+        "divisor",
+        Ty::u(t.effective.width + bits_for(k as u64 + 1)),
+    );
+    let div = gate_divider(&mut m, c, v(&start), (v(&u), 8), &count, &divisor);
+    m.raw(clocked(&div.rst, &div.seq));
+    let q_bits = c.formats.gate_recip.bits;
+    for (name, expr, ty) in [
+        ("done", &div.done, Ty::BIT),
+        ("done_u", &div.done_u, Ty::u(8)),
+        ("recip", &div.recip, Ty::u(q_bits)),
+    ] {
+        let o = m.port(Dir::Output, name, ty);
+        m.raw(format!("assign {} = {expr};\n", v(&o)));
+    }
+    m
+}
+
+/// A clocked block: the `rst` lines under reset, the `seq` lines otherwise.
+fn clocked(rst: &str, seq: &str) -> String {
+    let indent = |s: &str| {
+        s.lines()
+            .map(|l| format!("        {l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    format!(
+        "always @(posedge clk) begin\n    if (rst) begin\n{}\n    end else begin\n{}\n    end\nend\n",
+        indent(rst),
+        indent(seq)
+    )
 }
 
 /// A memory of the deep pipeline, built from blocks of exactly one block RAM
