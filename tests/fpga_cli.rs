@@ -141,6 +141,24 @@ fn the_ecp5_flow_writes_a_bitstream_and_a_parsed_report() {
     assert!(kind("DSP")["used"].as_u64().unwrap() > 0);
     assert_eq!(kind("PLL")["used"].as_u64(), Some(1));
     assert!(o.contains("outcome:"), "{o}");
+    // The design clock's worst path, named by its cells, with its delays adding up to
+    // about the clock period the Fmax stands for.
+    let paths = v["critical_paths"].as_array().unwrap();
+    let worst = paths
+        .iter()
+        .map(|p| p["logic_ns"].as_f64().unwrap() + p["routing_ns"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    assert!(
+        (worst - 1000.0 / fmax).abs() < 0.5,
+        "{worst} ns vs {fmax} MHz: {o}"
+    );
+    assert!(
+        paths
+            .iter()
+            .all(|p| !p["from"].as_str().unwrap().is_empty()),
+        "{o}"
+    );
+    assert!(o.contains("critical path ("), "{o}");
 }
 
 /// The iCE40 flow runs to nextpnr, which stops: the engine needs more DSPs and logic

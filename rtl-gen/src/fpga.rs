@@ -162,6 +162,8 @@ pub struct SynthReport {
     pub fmax_mhz: Option<f64>,
     /// Every clock nextpnr reported: name -> (achieved, constraint) MHz.
     pub clocks: BTreeMap<String, (f64, f64)>,
+    /// The worst path within each clock, where timing work starts.
+    pub critical_paths: Vec<CriticalPath>,
     /// Placed resources (nextpnr), used and available.
     pub resources: Vec<Resource>,
     /// Cells after synthesis (Yosys `stat`), by cell type.
@@ -229,6 +231,89 @@ pub fn parse_report_clocks(report: &serde_json::Value) -> BTreeMap<String, (f64,
                 out.insert(clk.clone(), (a, c));
             }
         }
+    }
+    out
+}
+
+/// The worst path within one clock, from nextpnr's report: where it starts and ends,
+/// its delay split into cell delays (clock-to-output, logic, setup) and routing, and its
+/// longest net (a long net usually means two cells placed far apart).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CriticalPath {
+    /// The clock, as nextpnr names it.
+    pub clock: String,
+    /// The cell the path starts at (a register or a block RAM).
+    pub from: String,
+    /// The cell it ends at.
+    pub to: String,
+    /// Cell delays, ns.
+    pub logic_ns: f64,
+    /// Routing delays, ns.
+    pub routing_ns: f64,
+    /// The longest net: delay (ns) and Manhattan distance (tiles) between its ends.
+    pub longest_net: (f64, u64),
+}
+
+impl CriticalPath {
+    /// Total delay, ns.
+    pub fn total_ns(&self) -> f64 {
+        self.logic_ns + self.routing_ns
+    }
+}
+
+/// Critical paths from nextpnr's report JSON (`critical_paths`): those that start and end
+/// on the same clock edge (paths to and from pins are left out).
+pub fn parse_report_critical_paths(report: &serde_json::Value) -> Vec<CriticalPath> {
+    let Some(list) = report.get("critical_paths").and_then(|c| c.as_array()) else {
+        return Vec::new();
+    };
+    let text = |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).map(String::from);
+    let mut out = Vec::new();
+    for p in list {
+        let (Some(from), Some(to)) = (text(p, "from"), text(p, "to")) else {
+            continue;
+        };
+        let Some(segs) = p.get("path").and_then(|x| x.as_array()) else {
+            continue;
+        };
+        if from != to || !from.contains("edge") || segs.is_empty() {
+            continue;
+        }
+        let cell = |seg: &serde_json::Value, end: &str| {
+            seg.get(end)
+                .and_then(|e| text(e, "cell"))
+                .unwrap_or_default()
+        };
+        let loc = |seg: &serde_json::Value, end: &str| -> Option<(i64, i64)> {
+            let l = seg.get(end)?.get("loc")?.as_array()?;
+            Some((l.first()?.as_i64()?, l.get(1)?.as_i64()?))
+        };
+        let mut cp = CriticalPath {
+            clock: from.clone(),
+            from: cell(&segs[0], "from"),
+            to: cell(&segs[segs.len() - 1], "to"),
+            logic_ns: 0.0,
+            routing_ns: 0.0,
+            longest_net: (0.0, 0),
+        };
+        for seg in segs {
+            let delay = seg.get("delay").and_then(|x| x.as_f64()).unwrap_or(0.0);
+            if seg.get("type").and_then(|x| x.as_str()) == Some("routing") {
+                cp.routing_ns += delay;
+                if delay > cp.longest_net.0 {
+                    let tiles = match (loc(seg, "from"), loc(seg, "to")) {
+                        (Some(a), Some(b)) => {
+                            (a.0 - b.0).unsigned_abs() + (a.1 - b.1).unsigned_abs()
+                        }
+                        _ => 0,
+                    };
+                    cp.longest_net = (delay, tiles);
+                }
+            } else {
+                cp.logic_ns += delay;
+            }
+        }
+        out.push(cp);
     }
     out
 }
@@ -371,6 +456,7 @@ pub fn run(c: &HwConfig, o: &SynthOptions) -> Result<SynthReport, String> {
         clock_mhz: o.clock_hz as f64 / 1e6,
         fmax_mhz: None,
         clocks: BTreeMap::new(),
+        critical_paths: Vec::new(),
         resources: Vec::new(),
         synthesis_cells: BTreeMap::new(),
         cycles_per_update,
@@ -459,6 +545,7 @@ pub fn run(c: &HwConfig, o: &SynthOptions) -> Result<SynthReport, String> {
     if let Some(j) = &json {
         report.resources = parse_report_resources(j);
         report.clocks = parse_report_clocks(j);
+        report.critical_paths = parse_report_critical_paths(j);
     }
     if report.resources.is_empty() {
         report.resources = parse_log_resources(&pnr_log);
@@ -597,6 +684,20 @@ pub fn format_report(r: &SynthReport) -> String {
             r.synapse_updates_per_s.unwrap_or(0.0)
         );
     }
+    for p in &r.critical_paths {
+        let _ = writeln!(
+            s,
+            "  critical path ({}): {} -> {}: {:.2} ns = {:.2} cells + {:.2} routing; longest net {:.2} ns over {} tiles",
+            p.clock,
+            p.from,
+            p.to,
+            p.total_ns(),
+            p.logic_ns,
+            p.routing_ns,
+            p.longest_net.0,
+            p.longest_net.1
+        );
+    }
     let _ = writeln!(s, "  outcome: {}", r.outcome.as_str());
     if !r.message.is_empty() {
         let _ = writeln!(s, "  {}", r.message);
@@ -639,6 +740,22 @@ mod tests {
             (r[0].used, r[0].available, r[1].kind.as_str()),
             (6000, 5280, "BRAM")
         );
+        let j: serde_json::Value = serde_json::from_str(
+            r#"{"critical_paths": [
+                {"from": "posedge clk", "to": "posedge clk", "path": [
+                    {"delay": 0.5, "from": {"cell": "a_reg", "loc": [4, 30], "port": "Q"}, "to": {"cell": "a_reg", "loc": [4, 30], "port": "Q"}, "type": "clk-to-q"},
+                    {"delay": 1.5, "from": {"cell": "a_reg", "loc": [4, 30], "port": "Q"}, "to": {"cell": "lut", "loc": [10, 26], "port": "A"}, "type": "routing"},
+                    {"delay": 0.25, "from": {"cell": "lut", "loc": [10, 26], "port": "A"}, "to": {"cell": "lut", "loc": [10, 26], "port": "F"}, "type": "logic"},
+                    {"delay": 0.75, "from": {"cell": "lut", "loc": [10, 26], "port": "F"}, "to": {"cell": "b_reg", "loc": [10, 27], "port": "M"}, "type": "routing"},
+                    {"delay": 0.0, "from": {"cell": "b_reg", "loc": [10, 27], "port": "M"}, "to": {"cell": "b_reg", "loc": [10, 27], "port": "M"}, "type": "setup"}]},
+                {"from": "<async>", "to": "posedge clk", "path": []}]}"#,
+        )
+        .unwrap();
+        let p = parse_report_critical_paths(&j);
+        assert_eq!(p.len(), 1);
+        assert_eq!((p[0].from.as_str(), p[0].to.as_str()), ("a_reg", "b_reg"));
+        assert_eq!((p[0].logic_ns, p[0].routing_ns), (0.75, 2.25));
+        assert_eq!(p[0].longest_net, (1.5, 10));
         let ylog = "=== top ===\n   Number of cells:                 16\n     SB_CARRY                        8\n     SB_LUT4                         8\n\n";
         let cells = parse_yosys_cells(ylog);
         assert_eq!(cells["SB_LUT4"], 8);
