@@ -157,10 +157,9 @@ pub fn run(
     );
     let _ = writeln!(
         s,
-        "cycles per update: {} ((rows + 2) * {} + {}); {} cycles in all",
+        "cycles per update: {} ({}); {} cycles in all",
         model.first().map_or(0, |r| r.cycles.total),
-        config.slots_per_lane(),
-        lpn_cycle::pipeline_latency(&config),
+        lpn_cycle::cycle_formula_text(&config),
         cycles
     );
     let _ = writeln!(

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use lpn_cycle::vectors::{self, Vectors};
-use lpn_cycle::{cycle_formula, pipeline_latency, HwConfig};
+use lpn_cycle::{cycle_formula, cycle_formula_text, HwConfig};
 use lpn_golden::scenario::Scenario;
 
 /// Reads a scenario: a JSON file, or `example:NAME` for a built-in one.
@@ -104,12 +104,7 @@ pub fn sim(
         c.layer.k,
         c.lanes
     );
-    let _ = writeln!(
-        s,
-        "cycle formula: (rows + 2) * {} + {} per update",
-        c.slots_per_lane(),
-        pipeline_latency(c)
-    );
+    let _ = writeln!(s, "cycle formula: {} per update", cycle_formula_text(c));
     let fields: Vec<String> = r
         .steps
         .first()
@@ -257,12 +252,11 @@ pub fn gen(config: &str, out: &Path) -> Result<String, String> {
     s.push_str(&write_files(out, &files)?);
     let _ = writeln!(
         s,
-        "top lpn_engine for config `{}`: {} synapses, {} lanes; (rows + 2) * {} + {} cycles per update",
+        "top lpn_engine for config `{}`: {} synapses, {} lanes; {} cycles per update",
         c.name,
         c.synapses(),
         c.lanes,
-        c.slots_per_lane(),
-        pipeline_latency(&c)
+        cycle_formula_text(&c)
     );
     Ok(s)
 }
@@ -301,9 +295,8 @@ pub fn show_config(spec: &str, json: bool) -> Result<String, String> {
     );
     let _ = writeln!(
         s,
-        "# cycles per update: (rows + 2) * {} + {} (at {} rows: {})",
-        c.slots_per_lane(),
-        pipeline_latency(&c),
+        "# cycles per update: {} (at {} rows: {})",
+        cycle_formula_text(&c),
         c.max_rows,
         cycle_formula(&c, c.max_rows).total
     );

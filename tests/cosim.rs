@@ -248,3 +248,40 @@ fn a_deep_memory_of_several_banks_equals_the_cycle_model() {
     let done = cosim::random_cases(&model, &c, &mut rng, 4, 2, &work).unwrap();
     assert_eq!(done, 4);
 }
+
+/// The shared pipeline (products on a few shared multipliers, the stages stepping every
+/// `step_clocks` clocks) equals the cycle model bit for bit and cycle for cycle: the
+/// tiny layer with consolidation, the short trail and neighbour-follow exercised by
+/// random layers and inputs, at the default step and at a short one; and the UP5K's
+/// memory placement (SPRAM, which must hold its word between steps).
+#[test]
+fn the_shared_pipeline_equals_the_cycle_model() {
+    if lpn_toolchain::for_tests(lpn_toolchain::Tool::Verilator).is_none() {
+        return;
+    }
+    use lpn_cycle::config::{MemoryConfig, RamKind};
+    let mut rng = lpn_cycle::random::Rng::new(21);
+    let mut c = vectors("consolidation").config;
+    c.pipeline = lpn_cycle::Pipeline::Shared;
+    c.name = "shared".into();
+    for (step, spram) in [(None, false), (Some(13), false), (None, true)] {
+        c.step_clocks = step;
+        if spram {
+            c.family = lpn_cycle::Family::Ice40Up5k;
+            c.memory = MemoryConfig {
+                scratch: RamKind::Spram,
+                nbr: RamKind::Block,
+                pre: RamKind::Spram,
+                post_err: RamKind::Block,
+            };
+            c.lanes = 1;
+        }
+        c.validate_structure().unwrap();
+        let model = cosim::build(&c, &cache()).unwrap();
+        let work = cache().join(format!("work-shared-{step:?}-{spram}"));
+        std::fs::create_dir_all(&work).unwrap();
+        let done = cosim::random_cases(&model, &c, &mut rng, 12, 6, &work)
+            .unwrap_or_else(|e| panic!("step {step:?} spram {spram}: {e}"));
+        assert_eq!(done, 12);
+    }
+}

@@ -57,6 +57,11 @@ pub enum Pipeline {
     /// split into 18-bit partial products: more latency per phase and more flip-flops,
     /// for a clock three times faster.
     Deep,
+    /// The compact pipeline's stages, advancing once every `step_clocks` clocks, with
+    /// its products computed over those clocks by a few shared 16x16 multipliers (the
+    /// iCE40 UP5K has 8 for the whole engine): `step_clocks` times the cycles, a
+    /// fraction of the multipliers and logic.
+    Shared,
 }
 
 impl Pipeline {
@@ -211,6 +216,12 @@ pub struct HwConfig {
     /// and fingerprints from before the key existed stay the same.
     #[serde(skip_serializing_if = "Pipeline::is_compact")]
     pub pipeline: Pipeline,
+    /// Clocks per pipeline step of the shared pipeline (default
+    /// [`DEFAULT_STEP_CLOCKS`]): every stage takes that many clocks, over which its
+    /// products share the multipliers. Only for `pipeline = "shared"`; not written when
+    /// absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step_clocks: Option<u32>,
     /// Fixed-point formats.
     pub formats: Formats,
     /// The learning rule's constants (quantised once by [`crate::Constants`]).
@@ -222,6 +233,13 @@ impl Default for HwConfig {
         preset("tiny").expect("the tiny preset exists")
     }
 }
+
+/// Clocks per pipeline step of the shared pipeline when `step_clocks` is not given.
+pub const DEFAULT_STEP_CLOCKS: u32 = 16;
+
+/// Bounds of `step_clocks` for the shared pipeline: a product takes 3 clocks in a
+/// shared multiplier (operands, multiply, sum), so a step needs at least 4.
+pub const STEP_CLOCKS_RANGE: std::ops::RangeInclusive<u32> = 4..=64;
 
 /// Names of the shipped presets.
 pub const PRESETS: [&str; 4] = ["tiny", "ice40-up5k", "ecp5-25k", "ecp5-85k"];
@@ -239,6 +257,7 @@ pub fn preset(name: &str) -> Result<HwConfig> {
         bias: true,
         memory: MemoryConfig::default(),
         pipeline: Pipeline::Compact,
+        step_clocks: None,
         formats: Formats::default(),
         learning: LearningConfig::default(),
     };
@@ -248,9 +267,10 @@ pub fn preset(name: &str) -> Result<HwConfig> {
         // state is read and written every APPLY cycle, so it lives in dual-port EBR; the
         // single-access memories go to SPRAM. Lanes are what the device's multipliers
         // allow (25 to 27 per lane on ECP5 with the deep pipeline; docs/fpga.md); the UP5K's 8
-        // allow none yet.
+        // are fewer than a compact lane's 27, so it takes the shared pipeline (2 units).
         "ice40-up5k" => {
             let mut c = base(Family::Ice40Up5k, (128, 256, 8), 1, 2);
+            c.pipeline = Pipeline::Shared;
             c.memory = MemoryConfig {
                 scratch: RamKind::Spram,
                 nbr: RamKind::Spram,
@@ -306,6 +326,15 @@ impl HwConfig {
         };
         config.validate()?;
         Ok(config)
+    }
+
+    /// Clocks per pipeline step: `step_clocks` (or its default) for the shared
+    /// pipeline, 1 for the others.
+    pub fn step_clocks(&self) -> u32 {
+        match self.pipeline {
+            Pipeline::Shared => self.step_clocks.unwrap_or(DEFAULT_STEP_CLOCKS),
+            Pipeline::Compact | Pipeline::Deep => 1,
+        }
     }
 
     /// Outputs per lane (`ceil(outputs / lanes)`); lanes with fewer outputs idle.
@@ -447,6 +476,23 @@ impl HwConfig {
         }
         if f.gate.frac == 0 {
             return fail("formats.gate needs at least one fraction bit (it holds 0.5)".into());
+        }
+
+        match (self.pipeline, self.step_clocks) {
+            (Pipeline::Shared, Some(n)) if !STEP_CLOCKS_RANGE.contains(&n) => {
+                return fail(format!(
+                    "step_clocks must be in {}..={} (a shared multiplier takes 3 clocks per product), got {n}",
+                    STEP_CLOCKS_RANGE.start(),
+                    STEP_CLOCKS_RANGE.end()
+                ))
+            }
+            (Pipeline::Compact | Pipeline::Deep, Some(_)) => {
+                return fail(
+                    "step_clocks is a setting of pipeline = \"shared\" (the other pipelines step every clock)"
+                        .into(),
+                )
+            }
+            _ => {}
         }
 
         // The deep pipeline builds every memory from block RAM with registers behind it

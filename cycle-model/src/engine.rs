@@ -82,7 +82,8 @@ impl StageDepths {
     /// The depths of a configuration's pipeline.
     pub fn of(c: &HwConfig) -> StageDepths {
         match c.pipeline {
-            Pipeline::Compact => StageDepths {
+            // The shared pipeline is the compact one stepped every `step_clocks` clocks.
+            Pipeline::Compact | Pipeline::Shared => StageDepths {
                 acc_fetch: 1,
                 acc_mult: 1,
                 acc_sum: 1,
@@ -250,9 +251,36 @@ pub struct UpdateReport {
     pub descent: bool,
 }
 
-/// The per-phase cycle formula: `(rows + 2) * U * K + latency`, latency = the three
-/// phases' drains ([`phase_drains`]).
+/// The per-phase cycle formula: `((rows + 2) * U * K + latency) * step_clocks`,
+/// latency = the three phases' drains ([`phase_drains`]); `step_clocks` is 1 except in
+/// the shared pipeline ([`HwConfig::step_clocks`]).
 pub fn cycle_formula(c: &HwConfig, rows: usize) -> Cycles {
+    let s = u64::from(c.step_clocks());
+    let steps = step_formula(c, rows);
+    Cycles {
+        accumulate: steps.accumulate * s,
+        select: steps.select * s,
+        apply: steps.apply * s,
+        total: steps.total * s,
+    }
+}
+
+/// The cycle formula as text for reports: `(rows + 2) * U*K + latency`, in brackets
+/// times `step_clocks` for the shared pipeline.
+pub fn cycle_formula_text(c: &HwConfig) -> String {
+    let f = format!(
+        "(rows + 2) * {} + {}",
+        c.slots_per_lane(),
+        pipeline_latency(c)
+    );
+    match c.step_clocks() {
+        1 => f,
+        s => format!("({f}) * {s}"),
+    }
+}
+
+/// Pipeline steps per phase: [`cycle_formula`] before the clocks per step.
+pub fn step_formula(c: &HwConfig, rows: usize) -> Cycles {
     let slots = c.slots_per_lane() as u64;
     let (acc_drain, sel_drain, apply_drain) = phase_drains(c);
     let accumulate = rows as u64 * slots + acc_drain;
@@ -288,7 +316,9 @@ pub fn phase_drains(c: &HwConfig) -> (u64, u64, u64) {
 /// writes the reciprocal Q clocks after the division starts.
 pub fn divider_units(c: &HwConfig) -> usize {
     match c.pipeline {
-        Pipeline::Compact => (c.formats.gate_recip.bits as usize).div_ceil(c.layer.k),
+        Pipeline::Compact | Pipeline::Shared => {
+            (c.formats.gate_recip.bits as usize).div_ceil(c.layer.k)
+        }
         Pipeline::Deep => 0,
     }
 }
@@ -638,7 +668,10 @@ pub struct Engine {
     consolidate: bool,
     // Control.
     phase: Phase,
+    /// Steps into the current phase.
     t: u64,
+    /// Clocks into the current step (shared pipeline).
+    sub: u32,
     cycles: Cycles,
     // Flags raised during the update.
     bias_nonzero: bool,
@@ -715,6 +748,7 @@ impl Engine {
             consolidate: false,
             phase: Phase::Idle,
             t: 0,
+            sub: 0,
             cycles: Cycles::default(),
             bias_nonzero: false,
             select_descent: false,
@@ -838,6 +872,7 @@ impl Engine {
         }
         self.phase = Phase::Accumulate;
         self.t = 0;
+        self.sub = 0;
         self.cycles = Cycles::default();
         self.bias_nonzero = false;
         self.select_descent = false;
@@ -939,8 +974,9 @@ impl Engine {
         }
     }
 
+    /// Steps of the current phase.
     fn phase_len(&self) -> u64 {
-        let f = cycle_formula(&self.config, self.rows);
+        let f = step_formula(&self.config, self.rows);
         match self.phase {
             Phase::Accumulate => f.accumulate,
             Phase::Select => f.select,
@@ -949,11 +985,25 @@ impl Engine {
         }
     }
 
-    /// One clock.
+    /// One clock. In the shared pipeline the stages step on the last of every
+    /// `step_clocks` clocks (the clocks before it are the shared multipliers' work);
+    /// every clock counts.
     pub fn tick(&mut self) {
         if !self.busy() {
             return;
         }
+        match self.phase {
+            Phase::Accumulate => self.cycles.accumulate += 1,
+            Phase::Select => self.cycles.select += 1,
+            Phase::Apply => self.cycles.apply += 1,
+            Phase::Idle | Phase::Done => {}
+        }
+        self.cycles.total += 1;
+        self.sub += 1;
+        if self.sub < self.config.step_clocks() {
+            return;
+        }
+        self.sub = 0;
         let k = self.config.layer.k;
         let issue = (self.t < self.issue_len()).then_some(self.t as usize);
         let ctl = Control {
@@ -985,13 +1035,6 @@ impl Engine {
         self.selected_any |= flags.selected_any;
         self.selected_count += flags.selected_count;
         self.t += 1;
-        match self.phase {
-            Phase::Accumulate => self.cycles.accumulate += 1,
-            Phase::Select => self.cycles.select += 1,
-            Phase::Apply => self.cycles.apply += 1,
-            Phase::Idle | Phase::Done => {}
-        }
-        self.cycles.total += 1;
         if self.t == self.phase_len() {
             debug_assert!(
                 self.lanes.iter().all(Lane::drained),

@@ -64,10 +64,13 @@ pub fn config(rng: &mut Rng, case: usize) -> HwConfig {
     c.max_rows = rng.range(1, 6);
     c.gate = rng.chance(0.8);
     c.bias = rng.chance(0.7);
-    // Every other configuration takes the deep pipeline (chosen by the case number so
-    // that the random stream, and with it the other choices, stay what they were).
+    // Every other configuration takes the deep pipeline, every fourth the shared one
+    // (chosen by the case number so that the random stream, and with it the other
+    // choices, stay what they were).
     if case % 2 == 1 {
         c.pipeline = crate::config::Pipeline::Deep;
+    } else if case % 4 == 2 {
+        c.pipeline = crate::config::Pipeline::Shared;
     }
     if rng.chance(0.3) {
         c.formats.weight = Format::signed(12, 8);

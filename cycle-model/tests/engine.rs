@@ -7,7 +7,7 @@ use lpn_cycle::random::{
     config as random_config, input as random_input, layer as random_layer, Rng,
 };
 use lpn_cycle::{
-    cycle_formula, functional, pipeline_latency, preset, Engine, Pipeline, StageDepths,
+    cycle_formula, functional, pipeline_latency, preset, Cycles, Engine, Pipeline, StageDepths,
 };
 
 #[test]
@@ -64,7 +64,7 @@ fn cycles_follow_the_formula_for_several_shapes_and_lane_counts() {
         (40, 30, 5, 3, 9),
         (100, 96, 12, 32, 2),
     ] {
-        for pipeline in [Pipeline::Compact, Pipeline::Deep] {
+        for pipeline in [Pipeline::Compact, Pipeline::Deep, Pipeline::Shared] {
             let mut c = preset("tiny").unwrap();
             c.pipeline = pipeline;
             c.layer.inputs = inputs;
@@ -83,9 +83,11 @@ fn cycles_follow_the_formula_for_several_shapes_and_lane_counts() {
             input.err.resize(rows * outputs, 0);
             let cycles = engine.update(&input).unwrap().cycles;
             assert_eq!(cycles, cycle_formula(&c, rows));
-            // The target: within 10% of (rows + 2) * slots / lanes + latency.
-            let ideal =
-                ((rows + 2) * outputs * k) as f64 / lanes as f64 + pipeline_latency(&c) as f64;
+            // The target: within 10% of (rows + 2) * slots / lanes + latency
+            // (clocks per step times that in the shared pipeline).
+            let ideal = (((rows + 2) * outputs * k) as f64 / lanes as f64
+                + pipeline_latency(&c) as f64)
+                * c.step_clocks() as f64;
             assert!(
                 (cycles.total as f64 - ideal).abs() <= 0.10 * ideal,
                 "{inputs}x{outputs} K{k} {lanes} lanes {rows} rows: {} cycles vs {ideal}",
@@ -119,32 +121,89 @@ fn pipeline_latencies_are_the_documented_ones() {
 
 /// The deep pipeline changes when things happen, never what: the same layer and inputs
 /// give the same state, selection and descent in both, only later.
-#[test]
-fn the_deep_pipeline_learns_exactly_what_the_compact_one_does() {
-    let mut rng = Rng::new(7);
-    for case in 0..12 {
+/// Runs random layers on the compact pipeline and on `other(compact, case)` side by
+/// side: the same state, selection and descent after every update; `cycles` checks the
+/// two updates' cycle counts.
+fn learns_what_the_compact_pipeline_does(
+    seed: u32,
+    cases: usize,
+    updates: usize,
+    other: impl Fn(&lpn_cycle::HwConfig, usize) -> lpn_cycle::HwConfig,
+    cycles: impl Fn(&lpn_cycle::HwConfig, &lpn_cycle::HwConfig, Cycles, Cycles),
+) {
+    let mut rng = Rng::new(seed);
+    for case in 0..cases {
         let mut c = random_config(&mut rng, 2 * case);
         c.pipeline = Pipeline::Compact;
-        let mut deep = c.clone();
-        deep.pipeline = Pipeline::Deep;
+        let d = other(&c, case);
+        d.validate().unwrap();
         let (wiring, state) = random_layer(&mut rng, &c);
         let mut a = Engine::new(&c).unwrap();
-        let mut b = Engine::new(&deep).unwrap();
+        let mut b = Engine::new(&d).unwrap();
         a.load(&wiring, &state).unwrap();
         b.load(&wiring, &state).unwrap();
-        for _ in 0..5 {
+        for _ in 0..updates {
             let input = random_input(&mut rng, &c);
             let ra = a.update(&input).unwrap();
             let rb = b.update(&input).unwrap();
             assert_eq!(a.read_state(), b.read_state(), "case {case}");
             assert_eq!(a.selected(), b.selected(), "case {case}");
             assert_eq!((ra.descent, ra.selected), (rb.descent, rb.selected));
-            assert_eq!(
-                rb.cycles.total - ra.cycles.total,
-                pipeline_latency(&deep) - pipeline_latency(&c)
-            );
+            cycles(&c, &d, ra.cycles, rb.cycles);
         }
     }
+}
+
+/// The shared pipeline steps the compact one every `step_clocks` clocks: the same
+/// learning in that many times the cycles, phase by phase.
+#[test]
+fn the_shared_pipeline_learns_exactly_what_the_compact_one_does_in_step_clocks_times_the_cycles() {
+    let shared = |c: &lpn_cycle::HwConfig, case: usize| {
+        let mut d = c.clone();
+        d.pipeline = Pipeline::Shared;
+        d.step_clocks = Some([4, 7, 16, 64][case % 4]);
+        d
+    };
+    learns_what_the_compact_pipeline_does(11, 8, 4, shared, |_, d, ra, rb| {
+        let s = u64::from(d.step_clocks());
+        let scaled = [ra.accumulate, ra.select, ra.apply, ra.total].map(|x| x * s);
+        assert_eq!([rb.accumulate, rb.select, rb.apply, rb.total], scaled);
+    });
+}
+
+/// `step_clocks` belongs to the shared pipeline and must leave a shared multiplier its
+/// three clocks per product.
+#[test]
+fn step_clocks_is_checked() {
+    let mut c = preset("tiny").unwrap();
+    c.step_clocks = Some(8);
+    let e = c.validate().unwrap_err().to_string();
+    assert!(
+        e.contains("step_clocks is a setting of pipeline = \"shared\""),
+        "{e}"
+    );
+    c.pipeline = Pipeline::Shared;
+    c.validate().unwrap();
+    c.step_clocks = Some(3);
+    let e = c.validate().unwrap_err().to_string();
+    assert!(e.contains("step_clocks must be in 4..=64"), "{e}");
+    c.step_clocks = None;
+    assert_eq!(c.step_clocks(), lpn_cycle::config::DEFAULT_STEP_CLOCKS);
+}
+
+#[test]
+fn the_deep_pipeline_learns_exactly_what_the_compact_one_does() {
+    let deep = |c: &lpn_cycle::HwConfig, _: usize| {
+        let mut d = c.clone();
+        d.pipeline = Pipeline::Deep;
+        d
+    };
+    learns_what_the_compact_pipeline_does(7, 12, 5, deep, |c, d, ra, rb| {
+        assert_eq!(
+            rb.total - ra.total,
+            pipeline_latency(d) - pipeline_latency(c)
+        );
+    });
 }
 
 #[test]

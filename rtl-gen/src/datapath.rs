@@ -227,11 +227,15 @@ impl<'a> Emit<'a> {
         }
     }
 
-    /// `a * b`, exact. In the deep pipeline the product is registered, an operand that
+    /// `a * b`, exact. In the shared pipeline a register that a shared multiplier
+    /// unit fills during the step ([`crate::shared`]). In the deep pipeline the product is registered, an operand that
     /// comes out of logic is registered first, and an operand wider than a DSP
     /// multiplier takes (18 bits signed) is split into 17-bit limbs whose partial
     /// products are registered and summed in the next clock: one multiplier per clock.
     pub fn product(&self, m: &mut Module, name: &str, a: &Sig, b: &Sig) -> Sig {
+        if m.is_shared() {
+            return m.shared_mul(name, a, b);
+        }
         if !m.pipelined() {
             return m.mul(name, a, b);
         }
@@ -300,6 +304,10 @@ impl<'a> Emit<'a> {
         let lo = m.mux(&format!("{name}_lo"), &b0, &c[1], &c[0]);
         let hi = m.mux(&format!("{name}_hi"), &b0, &c[3], &c[2]);
         let v = m.mux(name, &b1, &hi, &lo);
+        let largest = c.iter().map(|x| m.bound_of(x)).max().flatten();
+        if let (Some(big), true) = (largest, c.iter().all(|x| m.bound_of(x).is_some())) {
+            m.bound(&v, big);
+        }
         m.hold(&v)
     }
 

@@ -158,8 +158,25 @@ impl StageRegs {
     }
 }
 
-/// The lane module.
+/// The lane module. In the shared pipeline, with the fewest multiplier units whose
+/// schedule fits a step (see [`crate::shared`]; when none does, the module carries the
+/// error, [`Module::shared_error`]).
 pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
+    if c.pipeline != Pipeline::Shared {
+        return lane_with(c, dp, header, 0);
+    }
+    let mut m = lane_with(c, dp, header, 1);
+    for units in 2..=crate::shared::MAX_UNITS {
+        if m.shared_error().is_none() {
+            break;
+        }
+        m = lane_with(c, dp, header, units);
+    }
+    m
+}
+
+/// The lane module with at most `units` shared multipliers (shared pipeline).
+fn lane_with(c: &HwConfig, dp: &Datapath, header: &[String], units: usize) -> Module {
     let w = Widths::new(c, dp);
     let (k, u_count, max_rows) = (c.layer.k, c.outputs_per_lane(), c.max_rows);
     let f = &dp.f;
@@ -190,6 +207,17 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     let flag_sel_any = m.port(Dir::Output, "flag_selected_any", Ty::BIT);
     let flag_sel_count = m.port(Dir::Output, "flag_selected_count", Ty::u(w.budget));
     let _ = (&clk, &rst);
+    // Shared pipeline: the stages step on `adv` (the last clock of every step of
+    // `step_clocks`); `step_sub` counts the clocks of a step, for the multipliers.
+    let shared = c.pipeline == Pipeline::Shared;
+    let sub_bits = bits_for(u64::from(c.step_clocks()) - 1).max(1);
+    let step_slot = if shared {
+        inp(&mut m, "adv", Ty::BIT);
+        inp(&mut m, "step_sub", Ty::u(sub_bits));
+        Some(m.wire_across("step_slot", Ty::u(2 + sub_bits), "{phase, step_sub}".into()))
+    } else {
+        None
+    };
     // Per-update control does not change during a phase: it meets any clock of a stage.
     let rows_last = m.invariant(&rows_last);
     let rows_recip = m.invariant(&rows_recip);
@@ -202,6 +230,9 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     // to the next stage's registers at clock `d - 1` of its own logic.
     let dd = StageDepths::of(c);
     m.set_pipelined(c.pipeline == Pipeline::Deep);
+    if shared {
+        m.set_shared(c.step_clocks(), units);
+    }
     // Deep: each lane holds its own copy of the row count's reciprocal (a multiplier
     // operand; from the top's one register the route to a lane's DSP blocks took a
     // clock's worth).
@@ -308,6 +339,7 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     let mut rst_seq = String::new(); // valid bits cleared on reset
 
     // ----------------------------------------------------------------- ACCUMULATE
+    m.set_shared_phase(1);
     m.comment(
         "ACCUMULATE: acc_fetch, acc_mult, acc_sum, norm_mean, norm_gate, norm_signal, norm_score",
     );
@@ -639,6 +671,7 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     let per_output_write = format!("{} & {}", v(&nsc_v), v(&kl));
 
     // ----------------------------------------------------------------- SELECT
+    m.set_shared_phase(2);
     m.comment("SELECT: sel_key, sel_insert (stable insertion sorter), sel_commit");
     let sel_issue = m.wire("sel_issue", Ty::BIT, "iss_valid & (phase == 2'd2)".into());
     let sk_v = reg(&mut m, "sel_key_valid", Ty::BIT);
@@ -964,6 +997,7 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     // sel_commit writes `selected` in its port block.
 
     // ----------------------------------------------------------------- APPLY
+    m.set_shared_phase(3);
     m.comment(
         "APPLY: apply_plast, apply_step, apply_decay, apply_consol, apply_write, gate divider",
     );
@@ -1593,7 +1627,8 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
             let wd = m.wire_across(&format!("{}_wdata", mem.name), mem.ty, wdata);
             let out = m.net(&format!("{}_rdata", mem.name), mem.ty);
             port_blocks += &format!(
-                "lpn_spram #(.WIDTH({w}), .ADDR_BITS({aw})) {n}_spram (.clk(clk), .addr({a}), .we({we}), .wdata({d}), .rdata({o}));\nalways @(*) {rd} = {o};\n",
+                "lpn_spram #(.WIDTH({w}), .ADDR_BITS({aw})) {n}_spram (.clk(clk), .en({en}), .addr({a}), .we({we}), .wdata({d}), .rdata({o}));\nalways @(*) {rd} = {o};\n",
+                en = if shared { "adv" } else { "1'b1" },
                 w = mem.ty.width,
                 n = mem.name,
                 a = v(&addr),
@@ -1605,7 +1640,8 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
             continue;
         }
         let mut block = format!(
-            "always @(posedge clk) begin\n    {} <= {}[{}];\n",
+            "always @(posedge clk) {}begin\n    {} <= {}[{}];\n",
+            if shared { "if (adv) " } else { "" },
             v(rd),
             v(mem),
             v(&ra)
@@ -1657,9 +1693,17 @@ pub fn lane_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     }
     rmux += &host_seq;
 
+    if let Some(slot) = &step_slot {
+        m.emit_shared(slot, sub_bits);
+    }
+    let (when, en) = if shared {
+        ("once per step (on `adv`)", Some("adv"))
+    } else {
+        ("one clock", None)
+    };
     m.raw(format!(
-        "// The datapath: every stage register and memory write, one clock.\n{}",
-        clocked(&rst_seq, &seq)
+        "// The datapath: every stage register and memory write, {when}.\n{}",
+        clocked_on(&rst_seq, &seq, en)
     ));
     m.raw(format!(
         "// Memory ports: one read and one write per memory.\n{port_blocks}always @(posedge clk) {} <= {};\n{rmux}",
@@ -2031,6 +2075,11 @@ pub fn divider_module(c: &HwConfig, dp: &Datapath) -> Module {
 
 /// A clocked block: the `rst` lines under reset, the `seq` lines otherwise.
 fn clocked(rst: &str, seq: &str) -> String {
+    clocked_on(rst, seq, None)
+}
+
+/// [`clocked`] with the `seq` lines only in clocks where `en` is high.
+fn clocked_on(rst: &str, seq: &str, en: Option<&str>) -> String {
     let indent = |s: &str| {
         s.lines()
             .map(|l| format!("        {l}"))
@@ -2038,8 +2087,9 @@ fn clocked(rst: &str, seq: &str) -> String {
             .join("\n")
     };
     format!(
-        "always @(posedge clk) begin\n    if (rst) begin\n{}\n    end else begin\n{}\n    end\nend\n",
+        "always @(posedge clk) begin\n    if (rst) begin\n{}\n    end else {}begin\n{}\n    end\nend\n",
         indent(rst),
+        en.map(|e| format!("if ({e}) ")).unwrap_or_default(),
         indent(seq)
     )
 }
@@ -2262,6 +2312,27 @@ pub fn top_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     let (drain_acc, drain_sel, drain_apply) = lpn_cycle::engine::phase_drains(c);
     let tl = |x: u64| Ty::u(w.t).lit(x as i128);
     m.wire("busy_now", Ty::BIT, format!("{} != 2'd0", phase.name));
+    // Shared pipeline: a step is `step_clocks` clocks; the stages and the control move
+    // on its last (`adv`); while idle every clock is a step (host access).
+    let shared = c.pipeline == Pipeline::Shared;
+    let steps = c.step_clocks();
+    let sub_bits = bits_for(u64::from(steps) - 1).max(1);
+    let (lane_shared, adv_if, sub_seq) = if shared {
+        m.reg("step_sub", Ty::u(sub_bits));
+        let last = Ty::u(sub_bits).lit(i128::from(steps) - 1);
+        m.wire("adv", Ty::BIT, format!("~busy_now | (step_sub == {last})"));
+        (
+            ".adv(adv), .step_sub(step_sub), ".to_string(),
+            " if (adv)",
+            format!(
+                "    // Clock of the step.\n    if (rst | ~busy_now | adv) step_sub <= {};\n    else step_sub <= step_sub + {};\n",
+                Ty::u(sub_bits).lit(0),
+                Ty::u(sub_bits).lit(1)
+            ),
+        )
+    } else {
+        (String::new(), "", String::new())
+    };
     m.assign(&busy, &Sig::named("busy_now", Ty::BIT));
     m.assign(&phase_out, &phase);
     // The phase's issue length and last cycle, registered: they depend on the phase
@@ -2316,7 +2387,7 @@ pub fn top_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
             w.host_data - 1
         );
         inst += &format!(
-            "lpn_lane lane{l} (\n    .clk(clk), .rst(rst), .phase(phase_q), .iss_valid(iss_valid),\n    .iss_u(iss_u), .iss_k(iss_k), .iss_r(iss_r), .iss_a(iss_a),\n    .rows_last(rows_last), .rows_recip(rows_recip), .budget(budget_q), .mode(mode_q),\n    .consolidate(consolidate_q), .descent(descent), .accepted_any(descent & selected_any),\n    .host_we(host_we & ((host_sel == 4'd{pre}) | (host_lane == {lane}))), .host_sel(host_sel),\n    .host_addr(host_addr), .host_wdata(host_wdata), .host_rdata(lane{l}_rdata),\n    .flag_bias_nonzero(lane{l}_bias_nonzero_q), .flag_select_descent(lane{l}_select_descent_q),\n    .flag_selected_any(lane{l}_selected_any_q), .flag_selected_count(lane{l}_selected_count_q)\n);\n",
+            "lpn_lane lane{l} (\n    .clk(clk), .rst(rst), {lane_shared}.phase(phase_q), .iss_valid(iss_valid),\n    .iss_u(iss_u), .iss_k(iss_k), .iss_r(iss_r), .iss_a(iss_a),\n    .rows_last(rows_last), .rows_recip(rows_recip), .budget(budget_q), .mode(mode_q),\n    .consolidate(consolidate_q), .descent(descent), .accepted_any(descent & selected_any),\n    .host_we(host_we & ((host_sel == 4'd{pre}) | (host_lane == {lane}))), .host_sel(host_sel),\n    .host_addr(host_addr), .host_wdata(host_wdata), .host_rdata(lane{l}_rdata),\n    .flag_bias_nonzero(lane{l}_bias_nonzero_q), .flag_select_descent(lane{l}_select_descent_q),\n    .flag_selected_any(lane{l}_selected_any_q), .flag_selected_count(lane{l}_selected_count_q)\n);\n",
             pre = sel::PRE,
             lane = Ty::u(w.lane).lit(l as i128),
         );
@@ -2367,7 +2438,7 @@ pub fn top_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     m.raw(format!(
         "// Control: start latches the step's registers; each phase issues, drains, moves on.
 always @(posedge clk) begin
-{lane_seq}    issue_len <= issue_len_next;
+{lane_seq}{sub_seq}    issue_len <= issue_len_next;
     phase_last <= phase_last_next;
     if (rst) begin
         phase_q <= 2'd0;
@@ -2393,7 +2464,7 @@ always @(posedge clk) begin
             select_descent <= 1'b0;
             selected_any <= 1'b0;
 {rom}        end
-    end else begin
+    end else{adv_if} begin
         bias_nonzero <= bias_nonzero | flags_bias_nonzero;
         select_descent <= select_descent | flags_select_descent;
         selected_any <= selected_any | flags_selected_any;
@@ -2464,7 +2535,7 @@ pub struct Manifest {
     pub widths: Widths,
     /// Host memory selectors and word layouts.
     pub host_memories: Vec<HostMemory>,
-    /// Cycle formula: `(rows + 2) * slots_per_lane + latency`.
+    /// Cycle formula: `((rows + 2) * slots_per_lane + latency) * step_clocks`.
     pub cycle_formula: CycleFormula,
     /// Memories per lane with depths and widths (the config's memory plan).
     pub memory_plan: lpn_cycle::config::MemoryPlan,
@@ -2513,6 +2584,8 @@ pub struct CycleFormula {
     pub slots_per_lane: usize,
     /// Fixed latency.
     pub latency: u64,
+    /// Clocks per pipeline step (the formula's factor; 1 except in the shared pipeline).
+    pub step_clocks: u32,
 }
 
 /// Generates the engine for a configuration.
@@ -2527,6 +2600,9 @@ pub fn generate(c: &HwConfig) -> lpn_cycle::Result<Generated> {
             "LPN sparse-trail update engine: one lane (memories and the three phase pipelines).",
         ),
     );
+    if let Some(e) = lane.shared_error() {
+        return Err(lpn_cycle::Error::new(e));
+    }
     let top = top_module(c, &dp, &crate::header(c, "LPN sparse-trail update engine: control, flags, host port and lanes (top: lpn_engine)."));
     let ports = top
         .ports()
@@ -2644,6 +2720,7 @@ pub fn generate(c: &HwConfig) -> lpn_cycle::Result<Generated> {
         cycle_formula: CycleFormula {
             slots_per_lane: c.slots_per_lane(),
             latency: lpn_cycle::pipeline_latency(c),
+            step_clocks: c.step_clocks(),
         },
         memory_plan: c.memory_plan(),
         constants: dp.k.clone(),
@@ -2668,7 +2745,8 @@ pub fn uses_spram(c: &HwConfig) -> bool {
 /// `lpn_spram`: a single-port memory of up to 16K words; under synthesis (`SYNTHESIS`,
 /// which Yosys defines) it is made of iCE40 `SB_SPRAM256KA` blocks side by side, in
 /// simulation a behavioural array with the same timing (read data one cycle after the
-/// address; undefined while writing, which the engine never reads).
+/// address; undefined while writing, which the engine never reads). Nothing happens in
+/// a clock where `en` is low (the read data holds): the shared pipeline's steps.
 pub fn spram_module(c: &HwConfig) -> String {
     let mut s = crate::comment_block(&crate::header(
         c,
@@ -2680,6 +2758,7 @@ module lpn_spram #(
     parameter integer ADDR_BITS = 14
 ) (
     input  wire                 clk,
+    input  wire                 en,
     input  wire [ADDR_BITS-1:0] addr,
     input  wire                 we,
     input  wire [WIDTH-1:0]     wdata,
@@ -2707,7 +2786,7 @@ module lpn_spram #(
         for (i = 0; i < BLOCKS; i = i + 1) begin : block
             SB_SPRAM256KA ram (
                 .ADDRESS(address), .DATAIN(wide_wdata[i*16 +: 16]), .MASKWREN(4'b1111),
-                .WREN(we), .CHIPSELECT(1'b1), .CLOCK(clk), .STANDBY(1'b0), .SLEEP(1'b0),
+                .WREN(we), .CHIPSELECT(en), .CLOCK(clk), .STANDBY(1'b0), .SLEEP(1'b0),
                 .POWEROFF(1'b1), .DATAOUT(wide_rdata[i*16 +: 16])
             );
         end
@@ -2716,8 +2795,10 @@ module lpn_spram #(
     reg [BLOCKS*16-1:0] mem [0:(1<<ADDR_BITS)-1];
     reg [BLOCKS*16-1:0] q;
     always @(posedge clk) begin
-        if (we) mem[addr] <= wide_wdata;
-        else q <= mem[addr];
+        if (en) begin
+            if (we) mem[addr] <= wide_wdata;
+            else q <= mem[addr];
+        end
     end
     assign wide_rdata = q;
     wire unused_address = &{1'b0, address};

@@ -25,6 +25,7 @@ pub mod fpga;
 pub mod hostmap;
 pub mod protocol;
 pub mod rtl;
+pub mod shared;
 pub mod verilator;
 pub mod yosys;
 

@@ -176,6 +176,15 @@ pub struct Module {
     /// The clock of every name ([`Sig::at`]), so that a wire written as Verilog text
     /// gets the clock of the names it reads.
     ats: BTreeMap<String, Option<u32>>,
+    /// The shared pipeline's multiplier schedule ([`crate::shared`]): `at` is then the
+    /// clock of the step from which a value can be read, and nothing is delayed.
+    shared: Option<crate::shared::Shared>,
+    /// The largest magnitude of values known to stay below their type's: the
+    /// `localparam`s ([`Module::param`]) and shared products (for the schedule's limbs).
+    magnitudes: BTreeMap<String, u128>,
+    /// Values of [`Module::konst`] wires and `localparam`s.
+    konsts: BTreeMap<String, i128>,
+    params: BTreeMap<String, i128>,
 }
 
 impl Module {
@@ -193,7 +202,147 @@ impl Module {
             delayed: BTreeMap::new(),
             registered: Default::default(),
             ats: BTreeMap::new(),
+            shared: None,
+            magnitudes: BTreeMap::new(),
+            konsts: BTreeMap::new(),
+            params: BTreeMap::new(),
         }
+    }
+
+    /// Makes products go to at most `units` shared multipliers, in steps of `step`
+    /// clocks (the shared pipeline; [`crate::shared`]).
+    pub fn set_shared(&mut self, step: u32, units: usize) {
+        self.shared = Some(crate::shared::Shared::new(step, units));
+    }
+
+    /// Records that `a`'s magnitude never exceeds `largest` (the shared multipliers
+    /// give it no more limbs than that needs).
+    pub fn bound(&mut self, a: &Sig, largest: u128) {
+        self.magnitudes.insert(a.name.clone(), largest);
+    }
+
+    /// The largest magnitude recorded for `a` ([`Module::bound`], `localparam` values).
+    pub fn bound_of(&self, a: &Sig) -> Option<u128> {
+        self.magnitudes.get(&a.name).copied()
+    }
+
+    /// Whether products go to shared multipliers.
+    pub fn is_shared(&self) -> bool {
+        self.shared.is_some()
+    }
+
+    /// The phase (1 ACCUMULATE, 2 SELECT, 3 APPLY) whose stages ask for the products
+    /// that follow: products of different phases never run together, so they may take
+    /// the same clock of a unit.
+    pub fn set_shared_phase(&mut self, phase: u8) {
+        if let Some(sh) = &mut self.shared {
+            sh.phase = phase;
+        }
+    }
+
+    /// Why the schedule failed, if it did (a product that cannot be ready by the
+    /// step's last clock).
+    pub fn shared_error(&self) -> Option<String> {
+        self.shared.as_ref().and_then(|s| s.error.clone())
+    }
+
+    /// Shared multiplier units the schedule needs.
+    pub fn shared_units(&self) -> usize {
+        self.shared.as_ref().map_or(0, |s| s.units())
+    }
+
+    /// `a * b`, exact, from a shared multiplier unit: a register valid from the clock
+    /// of the step the schedule gives it ([`crate::shared`]).
+    pub fn shared_mul(&mut self, name: &str, a: &Sig, b: &Sig) -> Sig {
+        let signed = a.ty.signed || b.ty.signed;
+        let bits = |t: Ty| t.width + u32::from(signed && !t.signed);
+        let ty = Ty {
+            width: bits(a.ty) + bits(b.ty),
+            signed,
+        };
+        // A learning constant needs only the bits of its value (most are far below
+        // their format's 24), a product of such values no more than theirs: every limb
+        // saved is a clock of a unit.
+        let largest = |x: &Sig| {
+            self.magnitudes
+                .get(&x.name)
+                .copied()
+                .unwrap_or(if x.ty.signed {
+                    1u128 << (x.ty.width - 1)
+                } else {
+                    (1u128 << x.ty.width) - 1
+                })
+        };
+        let (big_a, big_b) = (largest(a), largest(b));
+        if big_a == 0 || big_b == 0 {
+            // A constant 0 (a feature weighted out, such as `short_weight = 0`).
+            let z = self.wire_at(name, ty, ty.lit(0), None);
+            self.magnitudes.insert(z.name.clone(), 0);
+            return z;
+        }
+        let mag_of = |v: u128| (128 - v.leading_zeros()).max(1);
+        let mag = (mag_of(big_a), mag_of(big_b));
+        let ready = a.at.unwrap_or(0).max(b.at.unwrap_or(0));
+        let sh = self.shared.as_mut().expect("shared_mul on a shared module");
+        let phase = sh.phase;
+        let n = mag.0.div_ceil(crate::shared::LIMB) * mag.1.div_ceil(crate::shared::LIMB);
+        let (unit, start) = match sh.place(ready, n) {
+            Some(p) => p,
+            None => {
+                if sh.error.is_none() {
+                    sh.error = Some(format!(
+                        "step_clocks = {}: the product `{name}` ({n} partial products of 16 x 16 bits, operands readable from clock {ready}) cannot be ready by the step's last clock; raise step_clocks",
+                        sh.step
+                    ));
+                }
+                (0, 0)
+            }
+        };
+        let ready_at = start + n - 1 + crate::shared::PRODUCT_CLOCKS;
+        // The product's register: the unit's `index`-th of this phase. Phases never run
+        // together, so a unit's registers serve one product of each phase (loaded from
+        // that unit's sum alone): the widest decides the register's width.
+        let index = sh
+            .products
+            .iter()
+            .filter(|p| p.unit == unit && p.phase == phase)
+            .count();
+        // The register keeps the bits the product's magnitude bound needs (and a sign),
+        // often far fewer than its type's: the wire extends them.
+        let big = big_a.saturating_mul(big_b);
+        let kept = ((128 - big.leading_zeros()) + u32::from(signed)).clamp(2, ty.width);
+        let reg = format!("mul{unit}_r{index}");
+        let slice = format!("{reg}[{}:0]", kept - 1);
+        let rhs = match (ty.signed, kept < ty.width) {
+            (true, true) => format!(
+                "$signed({{{{{}{{{reg}[{}]}}}}, {slice}}})",
+                ty.width - kept,
+                kept - 1
+            ),
+            (true, false) => format!("$signed({slice})"),
+            (false, true) => format!("{{{}'b0, {slice}}}", ty.width - kept),
+            (false, false) => slice,
+        };
+        let dest = self.wire_at(name, ty, rhs, Some(ready_at));
+        self.registered.insert(dest.name.clone());
+        if let Some(big) = big_a.checked_mul(big_b) {
+            self.magnitudes.insert(dest.name.clone(), big);
+        }
+        let sh = self.shared.as_mut().expect("shared");
+        if sh.error.is_none() {
+            sh.products.push(crate::shared::Product {
+                dest: dest.clone(),
+                a: a.clone(),
+                b: b.clone(),
+                phase,
+                unit,
+                start,
+                mag,
+                index,
+                kept,
+            });
+        }
+        dest
     }
 
     /// Makes [`Module::cut`] insert registers (the `deep` pipeline).
@@ -229,6 +378,8 @@ impl Module {
             if let Some(Some(t)) = self.ats.get(tok) {
                 match at {
                     None => at = Some(*t),
+                    // Shared: values hold still for the whole step; the latest counts.
+                    Some(a) if self.shared.is_some() => at = Some(a.max(*t)),
                     Some(a) => assert_eq!(
                         a, *t,
                         "{name} = {rhs}: reads values of different clocks of its stage"
@@ -300,6 +451,11 @@ impl Module {
         let Some(from) = a.at else {
             return a.clone();
         };
+        if self.shared.is_some() {
+            // Shared: a stage's values hold still until the step's last clock, where
+            // the next stage takes them; the schedule makes every product ready by then.
+            return a.clone();
+        }
         assert!(
             from <= at,
             "{} is valid at clock {from} of its stage, later than {at}",
@@ -407,6 +563,8 @@ impl Module {
         };
         self.items.push(Item::Param(s.clone(), ty.lit(value)));
         self.born(&s);
+        self.magnitudes.insert(s.name.clone(), value.unsigned_abs());
+        self.params.insert(s.name.clone(), value);
         s
     }
 
@@ -536,7 +694,9 @@ impl Module {
     /// A constant as a wire of the smallest fitting type (or `ty` when given).
     pub fn konst(&mut self, name: &str, value: i128, signed: bool) -> Sig {
         let ty = Ty::fitting(value, value, signed);
-        self.wire(name, ty, ty.lit(value))
+        let k = self.wire(name, ty, ty.lit(value));
+        self.konsts.insert(k.name.clone(), value);
+        k
     }
 
     /// `a` converted to `ty`: sign- or zero-extension (by `a`'s signedness), or dropping
@@ -666,6 +826,11 @@ impl Module {
 
     /// A comparison (`<`, `<=`, `>`, `>=`, `==`, `!=`) as one bit, signed if either is.
     pub fn cmp(&mut self, name: &str, a: &Sig, op: &str, b: &Sig) -> Sig {
+        if self.shared.is_some() {
+            if let Some(c) = self.cmp_constant(name, a, op, b) {
+                return c;
+            }
+        }
         let (x, y, _) = self.common(a, b, 0);
         self.wire(name, Ty::BIT, format!("{} {op} {}", x.name, y.name))
     }
@@ -696,17 +861,117 @@ impl Module {
     pub fn clamp(&mut self, name: &str, a: &Sig, lo: i128, hi: i128, ty: Ty) -> Sig {
         assert!(lo <= hi, "{name}: clamp to [{lo}, {hi}]");
         let mut v = a.clone();
+        // Shared pipeline (the UP5K's): a compare with a constant as logic on `a`'s
+        // bits, not a carry chain (a chain's cells hold nothing else and cost a logic
+        // cell per bit).
+        let lut = self.shared.is_some();
         if hi < a.ty.max() {
             let h = self.konst(&format!("{name}_max"), hi, false);
-            let above = self.cmp(&format!("{name}_hi_gt"), a, ">", &h);
+            let above = if lut {
+                self.const_compare(&format!("{name}_hi_gt"), a, true, hi)
+            } else {
+                self.cmp(&format!("{name}_hi_gt"), a, ">", &h)
+            };
             v = self.mux(&format!("{name}_hi"), &above, &h, &v);
         }
         if lo > a.ty.min() {
             let l = self.konst(&format!("{name}_min"), lo, false);
-            let below = self.cmp(&format!("{name}_lo_lt"), a, "<", &l);
+            let below = if lut {
+                self.const_compare(&format!("{name}_lo_lt"), a, false, lo)
+            } else {
+                self.cmp(&format!("{name}_lo_lt"), a, "<", &l)
+            };
             v = self.mux(&format!("{name}_lo"), &below, &l, &v);
         }
         self.cast(&v, ty)
+    }
+
+    /// An ordering compare of a value with a constant ([`Module::konst`] or a
+    /// `localparam`, on either side) as [`Module::const_compare`] logic, or a constant
+    /// bit when the constant lies outside the value's range; `None` for other compares.
+    fn cmp_constant(&mut self, name: &str, a: &Sig, op: &str, b: &Sig) -> Option<Sig> {
+        let known =
+            |m: &Module, s: &Sig| m.konsts.get(&s.name).copied().or_else(|| m.params_value(s));
+        // As `x op k` with the constant on the right.
+        let (x, op, k) = match (known(self, a), known(self, b)) {
+            (None, Some(k)) => (a, op, k),
+            (Some(k), None) => {
+                let flipped = match op {
+                    "<" => ">",
+                    "<=" => ">=",
+                    ">" => "<",
+                    ">=" => "<=",
+                    _ => return None,
+                };
+                (b, flipped, k)
+            }
+            _ => return None,
+        };
+        // Strict forms: x >= k is x > k - 1, x <= k is x < k + 1.
+        let (above, bound) = match op {
+            ">" => (true, k),
+            ">=" => (true, k - 1),
+            "<" => (false, k),
+            "<=" => (false, k + 1),
+            _ => return None,
+        };
+        let (lo, hi) = (x.ty.min(), x.ty.max());
+        let always =
+            |m: &mut Module, v: bool| Some(m.wire(name, Ty::BIT, format!("1'b{}", u8::from(v))));
+        match (above, bound) {
+            (true, b) if b < lo => always(self, true),
+            (true, b) if b >= hi => always(self, false),
+            (false, b) if b > hi => always(self, true),
+            (false, b) if b <= lo => always(self, false),
+            _ => Some(self.const_compare(name, x, above, bound)),
+        }
+    }
+
+    /// The value of a `localparam` ([`Module::param`]).
+    fn params_value(&self, s: &Sig) -> Option<i128> {
+        self.params.get(&s.name).copied()
+    }
+
+    /// `a > k` (`above`) or `a < k` for a constant `k` within `a`'s range, as AND/OR
+    /// logic on `a`'s bits: from the least significant bit up, a bit where `k` has a 1
+    /// must be set for `a > k` (an AND with the lower bits' verdict), a bit where it has
+    /// a 0 decides on its own when set (an OR); for `a < k` the same with the bits
+    /// inverted. A signed `a` is compared as unsigned with its sign bit flipped.
+    pub fn const_compare(&mut self, name: &str, a: &Sig, above: bool, k: i128) -> Sig {
+        assert!(
+            a.ty.min() <= k && k <= a.ty.max(),
+            "{name}: {k} outside {:?}",
+            a.ty
+        );
+        let w = a.ty.width;
+        let offset = if a.ty.signed { 1i128 << (w - 1) } else { 0 };
+        let kk = (k + offset) as u128;
+        let mut g: Option<String> = None; // None: constant false
+        for i in 0..w {
+            let raw = if w == 1 {
+                a.name.clone()
+            } else {
+                format!("{}[{i}]", a.name)
+            };
+            let flip = a.ty.signed && i == w - 1;
+            // The bit as it counts for the verdict: set when it pushes `a` above
+            // (`above`) or below `k`.
+            let bit = if flip != above {
+                raw
+            } else {
+                format!("~{raw}")
+            };
+            let k_bit = (kk >> i) & 1 == 1;
+            // above: k 1 -> bit & g, k 0 -> bit | g; below: k 0 -> bit & g, k 1 -> bit | g.
+            let and = k_bit == above;
+            g = match (and, g) {
+                (true, None) => None,
+                (true, Some(x)) => Some(format!("({bit} & {x})")),
+                (false, None) => Some(bit),
+                (false, Some(x)) => Some(format!("({bit} | {x})")),
+            };
+        }
+        self.wire(name, Ty::BIT, g.unwrap_or_else(|| "1'b0".into()))
     }
 
     /// `(a + 2^(s-1)) >> s` (round half up); arithmetic for signed values.
@@ -773,6 +1038,213 @@ impl Module {
             self.registered.insert(out.name.clone());
         }
         out
+    }
+
+    /// Emits the shared multiplier units the schedule needs ([`crate::shared`]):
+    /// `slot` is `{phase, step clock}`, `sub_bits` the width of the step clock. Returns
+    /// the number of units (one `SB_MAC16` each on iCE40).
+    pub fn emit_shared(&mut self, slot: &Sig, sub_bits: u32) -> usize {
+        use crate::shared::LIMB;
+        let Some(sh) = self.shared.clone() else {
+            return 0;
+        };
+        let phase_name = |p: u8| match p {
+            1 => "ACCUMULATE",
+            2 => "SELECT",
+            _ => "APPLY",
+        };
+        let key =
+            |phase: u8, clock: u32| slot.ty.lit(((phase as i128) << sub_bits) | clock as i128);
+        let lim = |n: u32| Ty::u(crate::rtl::bits_for_index(n));
+        for u in 0..sh.units() {
+            let ps: Vec<&crate::shared::Product> =
+                sh.products.iter().filter(|p| p.unit == u).collect();
+            let wa = ps.iter().map(|p| p.mag.0).max().unwrap_or(1);
+            let wb = ps.iter().map(|p| p.mag.1).max().unwrap_or(1);
+            let (la, lb) = (wa.div_ceil(LIMB), wb.div_ceil(LIMB));
+            // The sum is exact in magnitude bits plus a sign, and as wide as every
+            // product's register (which takes its low bits).
+            let aw = ps
+                .iter()
+                .map(|p| (p.mag.0 + p.mag.1 + 1).max(p.kept))
+                .max()
+                .unwrap_or(0)
+                .max(2 * LIMB + 1);
+            let n = format!("mul{u}");
+            self.comment(&format!(
+                "Shared multiplier unit {u}: {} products; operands (magnitudes of up to {wa} x {wb} bits), 16 x 16 partial products, sums.",
+                ps.len()
+            ));
+            let a_in = self.comb(&format!("{n}_a_in"), Ty::s(wa + 1), Some(0));
+            let b_in = self.comb(&format!("{n}_b_in"), Ty::s(wb + 1), Some(0));
+            let li_in = self.comb(&format!("{n}_li_in"), lim(la), Some(0));
+            let lj_in = self.comb(&format!("{n}_lj_in"), lim(lb), Some(0));
+            let first_in = self.comb(&format!("{n}_first_in"), Ty::BIT, Some(0));
+            let mut ops = format!(
+                "always @(*) begin\n    {} = {};\n    {} = {};\n    case ({})\n",
+                a_in.name,
+                a_in.ty.lit(0),
+                b_in.name,
+                b_in.ty.lit(0),
+                slot.name
+            );
+            let mut ctl = format!(
+                "always @(*) begin\n    {} = {};\n    {} = {};\n    {} = 1'b0;\n    case ({})\n",
+                li_in.name,
+                li_in.ty.lit(0),
+                lj_in.name,
+                lj_in.ty.lit(0),
+                first_in.name,
+                slot.name
+            );
+            let mut loads = String::new();
+            let sum = format!("{n}_sum");
+            let regs = ps.iter().map(|p| p.index + 1).max().unwrap_or(0);
+            for i in 0..regs {
+                let width = ps
+                    .iter()
+                    .filter(|p| p.index == i)
+                    .map(|p| p.kept)
+                    .max()
+                    .unwrap_or(1);
+                self.reg(&format!("{n}_r{i}"), Ty::u(width));
+            }
+            for p in &ps {
+                let (pa, pb) = p.limbs();
+                let xa = self.cast(&p.a, Ty::s(wa + 1));
+                let xb = self.cast(&p.b, Ty::s(wb + 1));
+                let clocks: Vec<String> = (0..p.partials())
+                    .map(|i| key(p.phase, p.start + i))
+                    .collect();
+                ops += &format!(
+                    "        {}: begin // {} (clocks {}..{} of {}): {} * {}\n            {} = {};\n            {} = {};\n        end\n",
+                    clocks.join(", "),
+                    p.dest.name,
+                    p.start,
+                    p.start + p.partials() - 1,
+                    phase_name(p.phase),
+                    p.a.name,
+                    p.b.name,
+                    a_in.name,
+                    xa.name,
+                    b_in.name,
+                    xb.name
+                );
+                for i in 0..pa {
+                    for j in 0..pb {
+                        let idx = i * pb + j;
+                        ctl += &format!(
+                            "        {}: begin {} = {}; {} = {}; {} = 1'b{}; end\n",
+                            key(p.phase, p.start + idx),
+                            li_in.name,
+                            li_in.ty.lit(i as i128),
+                            lj_in.name,
+                            lj_in.ty.lit(j as i128),
+                            first_in.name,
+                            u8::from(idx == 0)
+                        );
+                    }
+                }
+                let w = ps
+                    .iter()
+                    .filter(|q| q.index == p.index)
+                    .map(|q| q.kept)
+                    .max()
+                    .unwrap_or(1);
+                let src = if w == aw {
+                    sum.clone()
+                } else {
+                    format!("{sum}[{}:0]", w - 1)
+                };
+                loads += &format!(
+                    "    if ({} == {}) {n}_r{} <= {src}; // {}\n",
+                    slot.name,
+                    key(p.phase, p.start + p.partials() - 1 + 2),
+                    p.index,
+                    p.dest.name
+                );
+            }
+            ops += "        default: ;\n    endcase\nend\n";
+            ctl += "        default: ;\n    endcase\nend\n";
+            // Operands: magnitudes and the product's sign, registered.
+            let pad = |w: u32, l: u32| {
+                if l * LIMB > w {
+                    format!("{}'b0, ", l * LIMB - w)
+                } else {
+                    String::new()
+                }
+            };
+            let reg = |m: &mut Module, name: &str, ty: Ty| m.reg(&format!("{n}_{name}"), ty);
+            let a_q = reg(self, "a_q", Ty::u(la * LIMB));
+            let b_q = reg(self, "b_q", Ty::u(lb * LIMB));
+            let neg_q = reg(self, "neg_q", Ty::BIT);
+            let li_q = reg(self, "li_q", li_in.ty);
+            let lj_q = reg(self, "lj_q", lj_in.ty);
+            let first_q = reg(self, "first_q", Ty::BIT);
+            let p_q = reg(self, "product_q", Ty::u(2 * LIMB));
+            let neg_q2 = reg(self, "neg_q2", Ty::BIT);
+            let first_q2 = reg(self, "first_q2", Ty::BIT);
+            let sh_ty = Ty::u(crate::rtl::bits_for_index(la + lb - 1));
+            let sh_q2 = reg(self, "shift_q2", sh_ty);
+            let acc = reg(self, "acc", Ty::u(aw));
+            let limb = |q: &Sig, l: u32, idx: &Sig| {
+                if l == 1 {
+                    q.name.clone()
+                } else {
+                    format!("{}[{{{}, 4'b0}} +: {LIMB}]", q.name, idx.name)
+                }
+            };
+            let shift_amount = if la + lb == 2 {
+                String::new()
+            } else {
+                format!(" << {{{}, 4'b0}}", sh_q2.name)
+            };
+            let sh_sum = if la + lb == 2 {
+                format!("{} <= 1'b0;", sh_q2.name)
+            } else {
+                format!(
+                    "{} <= {} + {};",
+                    sh_q2.name,
+                    cast_text(&li_q.name, li_q.ty.width, sh_ty.width),
+                    cast_text(&lj_q.name, lj_q.ty.width, sh_ty.width)
+                )
+            };
+            let text = format!(
+                "{ops}{ctl}wire signed [{wa}:0] {n}_a_neg = -{a};\nwire signed [{wb}:0] {n}_b_neg = -{b};\nwire [{wa1}:0] {n}_a_mag = {a}[{wa}] ? {n}_a_neg[{wa1}:0] : {a}[{wa1}:0];\nwire [{wb1}:0] {n}_b_mag = {b}[{wb}] ? {n}_b_neg[{wb1}:0] : {b}[{wb1}:0];\nwire {n}_a_neg_unused = {n}_a_neg[{wa}];\nwire {n}_b_neg_unused = {n}_b_neg[{wb}];\n\
+wire [{l1}:0] {n}_x = {x};\nwire [{l1}:0] {n}_y = {y};\nwire [{aw1}:0] {n}_term = {{{tpad}'b0, {pq}}}{shift};\nwire [{aw1}:0] {n}_term_neg = -{n}_term;\n\
+wire [{aw1}:0] {sum} = ({f2} ? {zero} : {acc}) + ({ng2} ? {n}_term_neg : {n}_term);\n\
+always @(posedge clk) begin\n    // operands\n    {aq} <= {{{pada}{n}_a_mag}};\n    {bq} <= {{{padb}{n}_b_mag}};\n    {nq} <= {a}[{wa}] ^ {b}[{wb}];\n    {liq} <= {li};\n    {ljq} <= {lj};\n    {fq} <= {fi};\n    // multiply\n    {pq} <= {n}_x * {n}_y;\n    {ng2} <= {nq};\n    {f2} <= {fq};\n    {shs}\n    // sum\n    {acc} <= {sum};\n{loads}end\n",
+                a = a_in.name,
+                b = b_in.name,
+                wa1 = wa - 1,
+                wb1 = wb - 1,
+                l1 = LIMB - 1,
+                x = limb(&a_q, la, &li_q),
+                y = limb(&b_q, lb, &lj_q),
+                aw1 = aw - 1,
+                tpad = aw - 2 * LIMB,
+                pq = p_q.name,
+                shift = shift_amount,
+                f2 = first_q2.name,
+                zero = Ty::u(aw).lit(0),
+                acc = acc.name,
+                ng2 = neg_q2.name,
+                aq = a_q.name,
+                bq = b_q.name,
+                pada = pad(wa, la),
+                padb = pad(wb, lb),
+                nq = neg_q.name,
+                liq = li_q.name,
+                ljq = lj_q.name,
+                li = li_in.name,
+                lj = lj_in.name,
+                fq = first_q.name,
+                fi = first_in.name,
+                shs = sh_sum,
+            );
+            self.raw(text);
+        }
+        sh.units()
     }
 
     /// Drops wires and parameters nothing reads (constants a configuration does not
@@ -953,6 +1425,20 @@ impl Module {
 
 /// `wire [w-1:0] <name>_unused = <name>;` (unsigned): tells lint that a register or an
 /// input nothing reads is unread on purpose.
+/// Bits to index `n` things (at least 1).
+pub fn bits_for_index(n: u32) -> u32 {
+    (32 - n.saturating_sub(1).leading_zeros()).max(1)
+}
+
+/// `name` (`from` bits, unsigned) zero-extended to `to` bits, as Verilog text.
+fn cast_text(name: &str, from: u32, to: u32) -> String {
+    if to > from {
+        format!("{{{}'b0, {name}}}", to - from)
+    } else {
+        name.to_string()
+    }
+}
+
 fn unused_sink(sig: &Sig) -> Item {
     Item::Wire(
         Sig {

@@ -50,3 +50,26 @@ fn tiny_engine_snapshot() {
         insta::assert_snapshot!(name.replace('.', "_"), text);
     }
 }
+
+/// The shared pipeline's schedule fits the default step for every random configuration
+/// (every feature, narrow and wide formats, up to 32 rows), and a step too short for
+/// a product is refused with its name, never generated wrong.
+#[test]
+fn shared_schedules_fit_the_default_step_and_a_short_step_is_refused() {
+    let mut rng = lpn_cycle::random::Rng::new(17);
+    for case in 0..200 {
+        let mut c = lpn_cycle::random::config(&mut rng, case);
+        c.pipeline = lpn_cycle::Pipeline::Shared;
+        c.max_rows = [1, 2, 7, 32][case % 4];
+        c.validate().unwrap();
+        generate(&c).unwrap_or_else(|e| panic!("case {case}: {e}"));
+    }
+    let mut c = preset("tiny").unwrap();
+    c.pipeline = lpn_cycle::Pipeline::Shared;
+    c.step_clocks = Some(6);
+    let e = generate(&c).unwrap_err().to_string();
+    assert!(
+        e.starts_with("step_clocks = 6: the product `") && e.contains("raise step_clocks"),
+        "{e}"
+    );
+}

@@ -1,0 +1,150 @@
+//! The shared pipeline's multipliers (`pipeline = "shared"`).
+//!
+//! The compact pipeline's stages, stepped once every `step_clocks` clocks (`adv`, the
+//! last clock of a step). Within a step every stage's inputs hold still, so the
+//! products its logic needs can be computed one after another, and the products of
+//! every stage share a few multiplier units instead of each having its own. A unit
+//! takes one 16 x 16 unsigned partial product per clock, in three registered steps:
+//!
+//! 1. `operands`: the operands of the product scheduled at this (phase, clock) are
+//!    chosen, their magnitudes and the product's sign registered, with the limb pair;
+//! 2. `multiply`: the two 16-bit limbs multiplied (one iCE40 `SB_MAC16`), registered;
+//! 3. `sum`: the partial product shifted into place and added to (or, for a negative
+//!    product, subtracted from) the running sum; on a product's last partial the sum
+//!    is the exact product and goes to the product's register.
+//!
+//! A product's partials run on one unit in consecutive clocks; a product's register is
+//! readable [`PRODUCT_CLOCKS`] clocks after its last partial is issued. The schedule is
+//! made once, at generation, in the order the datapath asks for products (list
+//! scheduling: each product at the earliest clock any unit has room for it after its
+//! operands are ready), with the fewest units for which every product is ready by the
+//! step's last clock ([`MAX_UNITS`] at most); it decides, for every unit, which operands
+//! its multiplexers pass at each clock of each phase. A step too short for that is a
+//! generation error naming the product that did not fit.
+
+use crate::rtl::Sig;
+use std::collections::BTreeSet;
+
+/// Bits per limb: an iCE40 `SB_MAC16` multiplies two 16-bit unsigned values.
+pub const LIMB: u32 = 16;
+
+/// The most units a schedule may use.
+pub const MAX_UNITS: usize = 32;
+
+/// Clocks from a partial product's issue to the clock its sum can be read in.
+pub const PRODUCT_CLOCKS: u32 = 3;
+
+/// One product on a shared unit.
+#[derive(Debug, Clone)]
+pub(crate) struct Product {
+    /// The product (exact, the type `a * b` has): a slice of its register.
+    pub dest: Sig,
+    /// Operands as the datapath gave them.
+    pub a: Sig,
+    pub b: Sig,
+    /// Phase code (1 ACCUMULATE, 2 SELECT, 3 APPLY) of the stage it belongs to.
+    pub phase: u8,
+    /// Unit and the clock of the step its first partial is issued in.
+    pub unit: usize,
+    pub start: u32,
+    /// Magnitude bits of each operand (at most their types' widths; fewer for
+    /// constants and products of constants).
+    pub mag: (u32, u32),
+    /// Its register on the unit (`mul<unit>_r<index>`: the unit's `index`-th product of
+    /// its phase).
+    pub index: usize,
+    /// Bits its register keeps (the magnitude bound's, and a sign when signed).
+    pub kept: u32,
+}
+
+impl Product {
+    /// Limbs of each operand's magnitude.
+    pub fn limbs(&self) -> (u32, u32) {
+        (self.mag.0.div_ceil(LIMB), self.mag.1.div_ceil(LIMB))
+    }
+
+    /// Partial products (clocks on its unit).
+    pub fn partials(&self) -> u32 {
+        let (la, lb) = self.limbs();
+        la * lb
+    }
+}
+
+/// The schedule of a module's shared multipliers.
+#[derive(Debug, Clone)]
+pub(crate) struct Shared {
+    /// Clocks per step.
+    pub step: u32,
+    /// Units the schedule may use.
+    pub max_units: usize,
+    /// Phase of the products asked for now.
+    pub phase: u8,
+    /// Products in the order they were asked for.
+    pub products: Vec<Product>,
+    /// Per unit, the (phase, clock) issue slots taken.
+    pub taken: Vec<BTreeSet<(u8, u32)>>,
+    /// The first product that did not fit in a step.
+    pub error: Option<String>,
+}
+
+impl Shared {
+    /// An empty schedule for steps of `step` clocks on at most `max_units` units.
+    pub fn new(step: u32, max_units: usize) -> Shared {
+        Shared {
+            step,
+            max_units,
+            phase: 0,
+            products: Vec::new(),
+            taken: Vec::new(),
+            error: None,
+        }
+    }
+
+    /// The last clock a partial may be issued in so that its sum is readable in the
+    /// step's last clock (where the stage registers take it).
+    fn last_issue(&self) -> Option<u32> {
+        (self.step).checked_sub(1 + PRODUCT_CLOCKS)
+    }
+
+    /// Places `n` consecutive partials readable from clock `ready` on: (unit, first
+    /// clock) at the earliest clock any unit has room, a new unit (while fewer than
+    /// `max_units`) when that is earlier; `None` when nothing fits in the step.
+    pub fn place(&mut self, ready: u32, n: u32) -> Option<(usize, u32)> {
+        let last = self.last_issue()?;
+        let phase = self.phase;
+        let fits = |taken: &BTreeSet<(u8, u32)>, t: u32| {
+            t + n - 1 <= last && (t..t + n).all(|c| !taken.contains(&(phase, c)))
+        };
+        let mut best: Option<(usize, u32)> = None;
+        for (u, taken) in self.taken.iter().enumerate() {
+            if let Some(t) = (ready..=last).find(|&t| fits(taken, t)) {
+                if best.is_none_or(|(_, bt)| t < bt) {
+                    best = Some((u, t));
+                }
+            }
+        }
+        let new_unit = self.taken.len() < self.max_units && ready + n - 1 <= last;
+        let pick = match best {
+            Some((_, t)) if new_unit && ready < t => None,
+            Some(p) => Some(p),
+            None => None,
+        };
+        let pick = match pick {
+            Some(p) => p,
+            None if new_unit => {
+                self.taken.push(BTreeSet::new());
+                (self.taken.len() - 1, ready)
+            }
+            None => return None,
+        };
+        for c in pick.1..pick.1 + n {
+            self.taken[pick.0].insert((phase, c));
+        }
+        Some(pick)
+    }
+
+    /// Units the schedule needs.
+    pub fn units(&self) -> usize {
+        self.taken.len()
+    }
+}
