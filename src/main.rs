@@ -127,7 +127,7 @@ enum Command {
         /// Override the config's lanes; a list (1,2,4,8) runs a sweep.
         #[arg(long, value_delimiter = ',')]
         lanes: Vec<usize>,
-        /// Clock constraint and PLL target in MHz (default: 48 on ice40-up5k, 100 on ECP5).
+        /// Clock constraint and PLL target in MHz (default: 18 on ice40-up5k, 100 on ECP5).
         #[arg(long)]
         clock_mhz: Option<f64>,
         /// UART rate of the host bridge.

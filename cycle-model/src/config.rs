@@ -168,6 +168,28 @@ impl Default for Formats {
 }
 
 impl Formats {
+    /// The `ice40-up5k` preset's formats: 12-bit weights, trails, activations, errors
+    /// and signals (and what follows from them); the rest as the defaults. Coarser
+    /// than the defaults by 16 (weights, trails) to 64 times (signals, gate); the
+    /// fixed-versus-float bounds in LSB of docs/architecture.md are measured for them.
+    pub fn narrow() -> Formats {
+        Formats {
+            weight: Format::signed(15, 11),
+            trail: Format::unsigned(14, 10),
+            activation: Format::signed(12, 8),
+            error: Format::signed(12, 8),
+            signal: Format::signed(12, 10),
+            cofire: Format::unsigned(12, 8),
+            score: Format::unsigned(16, 11),
+            gate: Format::unsigned(12, 11),
+            gate_recip: Format::unsigned(16, 8),
+            plasticity: Format::unsigned(12, 11),
+            factor: Format::unsigned(14, 13),
+            maturity: Format::unsigned(12, 11),
+            ..Formats::default()
+        }
+    }
+
     /// Every format with its config key, in a fixed order.
     pub fn named(&self) -> [(&'static str, Format); 15] {
         [
@@ -267,10 +289,14 @@ pub fn preset(name: &str) -> Result<HwConfig> {
         // state is read and written every APPLY cycle, so it lives in dual-port EBR; the
         // single-access memories go to SPRAM. Lanes are what the device's multipliers
         // allow (25 to 27 per lane on ECP5 with the deep pipeline; docs/fpga.md); the UP5K's 8
-        // are fewer than a compact lane's 27, so it takes the shared pipeline (2 units).
+        // are fewer than a compact lane's 27, so it takes the shared pipeline.
         "ice40-up5k" => {
             let mut c = base(Family::Ice40Up5k, (128, 256, 8), 1, 2);
+            // What fits its 5,280 logic cells (docs/fpga.md): 12-bit values, one
+            // shared multiplier unit (40 clocks per step).
             c.pipeline = Pipeline::Shared;
+            c.step_clocks = Some(40);
+            c.formats = Formats::narrow();
             c.memory = MemoryConfig {
                 scratch: RamKind::Spram,
                 nbr: RamKind::Spram,

@@ -302,8 +302,16 @@ pub fn phase_drains(c: &HwConfig) -> (u64, u64, u64) {
     (
         d.accumulate_drain(),
         d.select_drain(),
-        d.apply_write_latency() + u64::from(d.div_operands) + c.formats.gate_recip.bits as u64,
+        d.apply_write_latency() + u64::from(d.div_operands) + division_steps(c),
     )
+}
+
+/// Pipeline steps from the start of a division to its reciprocal's write: Q (one
+/// quotient bit per clock, a clock per step), or in the shared pipeline, whose divider
+/// units decide a bit every clock and write on a step, `ceil(Q / step_clocks)`.
+pub fn division_steps(c: &HwConfig) -> u64 {
+    let q = u64::from(c.formats.gate_recip.bits);
+    q.div_ceil(u64::from(c.step_clocks()))
 }
 
 /// Units of the gate divider: `ceil(Q / K)` in the compact pipeline; 0 in the deep one,
@@ -313,12 +321,13 @@ pub fn phase_drains(c: &HwConfig) -> (u64, u64, u64) {
 /// turn keep up with APPLY, at a fraction of a pipeline's registers and subtractors.
 /// The deep pipeline keeps the stages: its ECP5 preset's 100 MHz was measured with them
 /// (with units it placed at 97 MHz, the critical path elsewhere; docs/fpga.md). Either
-/// writes the reciprocal Q clocks after the division starts.
+/// writes the reciprocal Q clocks after the division starts. The shared pipeline's
+/// units decide a bit every clock and write on the step after the last bit
+/// ([`division_steps`] steps after the start), so `ceil(division_steps / K)` of them
+/// keep up (one for the defaults).
 pub fn divider_units(c: &HwConfig) -> usize {
     match c.pipeline {
-        Pipeline::Compact | Pipeline::Shared => {
-            (c.formats.gate_recip.bits as usize).div_ceil(c.layer.k)
-        }
+        Pipeline::Compact | Pipeline::Shared => (division_steps(c) as usize).div_ceil(c.layer.k),
         Pipeline::Deep => 0,
     }
 }
@@ -601,7 +610,8 @@ struct DividerUnit {
     divisor: i128,
     overflow: bool,
     empty: bool,
-    /// Quotient bits still to decide; 0: the result is written this clock.
+    /// Quotient bits still to decide (shared pipeline: steps still to wait); 0: the
+    /// result is written this step.
     left: u32,
 }
 
@@ -649,6 +659,11 @@ struct Lane {
     /// next one in the unit after it.
     div_units: Vec<Option<DividerUnit>>,
     div_next: usize,
+    /// Shared pipeline: a unit decides every quotient bit in the clocks of the steps
+    /// after its start (all of them before its write), not one bit per step.
+    div_per_clock: bool,
+    /// Steps from a division's start to its write ([`division_steps`]).
+    div_steps: u32,
 }
 
 /// The cycle-accurate sparse-trail update engine.
@@ -735,6 +750,8 @@ impl Engine {
             ],
             div_units: vec![None; divider_units(config)],
             div_next: 0,
+            div_per_clock: config.pipeline == Pipeline::Shared,
+            div_steps: division_steps(config) as u32,
         };
         Ok(Engine {
             config: config.clone(),
@@ -1390,6 +1407,14 @@ impl Lane {
             left: q_bits - 1,
         };
         divide_step(&mut unit, q_bits);
+        if self.div_per_clock {
+            // The other bits come in the clocks before the write, which comes
+            // `div_steps` steps after this one.
+            for _ in 1..q_bits {
+                divide_step(&mut unit, q_bits);
+            }
+            unit.left = self.div_steps - 1;
+        }
         *slot = Some(unit);
         self.div_next = (self.div_next + 1) % units;
     }
@@ -1427,7 +1452,9 @@ impl Lane {
         for slot in &mut self.div_units {
             let Some(x) = slot else { continue };
             if x.left > 0 {
-                divide_step(x, q_bits);
+                if !self.div_per_clock {
+                    divide_step(x, q_bits);
+                }
                 x.left -= 1;
                 continue;
             }

@@ -27,8 +27,8 @@ pub use arith::{Datapath, Saturations};
 pub use config::{preset, Family, HwConfig, Pipeline, PRESETS};
 pub use constants::Constants;
 pub use engine::{
-    cycle_formula, cycle_formula_text, divider_units, pipeline_latency, Accelerator, Cycles,
-    Engine, Phase, StageDepths, UpdateReport,
+    cycle_formula, cycle_formula_text, divider_units, division_steps, pipeline_latency,
+    Accelerator, Cycles, Engine, Phase, StageDepths, UpdateReport,
 };
 pub use format::Format;
 pub use image::{FixedState, StepInput, Wiring};

@@ -576,6 +576,14 @@ pub fn bridge(c: &HwConfig, w: &Widths, link: &Link, cpb: u16, extra: &[String])
         ),
     );
     let count_w = bits_for(c.synapses() as u64 + 1);
+    // Cycle counters: 32 bits in the protocol. On the UP5K, whose logic cells are
+    // short, only as wide as the longest update's count (`max_rows` rows), which they
+    // therefore never pass; the ECP5 builds keep the 32 their clock was measured with.
+    let cyc_w = if c.family == lpn_cycle::Family::Ice40Up5k {
+        bits_for(lpn_cycle::cycle_formula(c, c.max_rows).total).min(32)
+    } else {
+        32
+    };
     let wb = link.word_bytes;
     let word_bits = 8 * wb as u32;
     for (d, n, t) in [
@@ -686,10 +694,10 @@ pub fn bridge(c: &HwConfig, w: &Widths, link: &Link, cpb: u16, extra: &[String])
         ("reply_q", Ty::u(8)),
         ("reply_last", Ty::BIT),
         ("have_word", Ty::BIT),
-        ("cyc_acc", Ty::u(32)),
-        ("cyc_sel", Ty::u(32)),
-        ("cyc_apply", Ty::u(32)),
-        ("cyc_total", Ty::u(32)),
+        ("cyc_acc", Ty::u(cyc_w)),
+        ("cyc_sel", Ty::u(cyc_w)),
+        ("cyc_apply", Ty::u(cyc_w)),
+        ("cyc_total", Ty::u(cyc_w)),
     ] {
         m.reg(n, t);
     }
@@ -799,16 +807,32 @@ pub fn bridge(c: &HwConfig, w: &Widths, link: &Link, cpb: u16, extra: &[String])
         format!("{{{}'d0, selected_count}}", 32 - count_w)
     };
     m.wire("selected_32", Ty::u(32), sc);
+    let cycles_32 = |name: &str| {
+        if cyc_w == 32 {
+            name.to_string()
+        } else {
+            format!("{name}_32")
+        }
+    };
+    if cyc_w < 32 {
+        for n in ["cyc_acc", "cyc_sel", "cyc_apply", "cyc_total"] {
+            m.wire(
+                &format!("{n}_32"),
+                Ty::u(32),
+                format!("{{{}'d0, {n}}}", 32 - cyc_w),
+            );
+        }
+    }
     let mut status = vec![
         "{5'd0, rx_overflow, descent, busy}".to_string(),
         "{6'd0, phase}".to_string(),
     ];
     for reg in [
-        "selected_32",
-        "cyc_acc",
-        "cyc_sel",
-        "cyc_apply",
-        "cyc_total",
+        "selected_32".to_string(),
+        cycles_32("cyc_acc"),
+        cycles_32("cyc_sel"),
+        cycles_32("cyc_apply"),
+        cycles_32("cyc_total"),
     ] {
         for b in 0..4 {
             status.push(format!("{reg}[{}:{}]", 8 * b + 7, 8 * b));
@@ -1011,18 +1035,18 @@ always @(posedge clk) begin
             state <= (words_left == 8'd1) ? S_REPLY : S_WRITE_READ;
         end
         S_START: begin
-            cyc_acc <= 32'd0;
-            cyc_sel <= 32'd0;
-            cyc_apply <= 32'd0;
-            cyc_total <= 32'd0;
+            cyc_acc <= {cz};
+            cyc_sel <= {cz};
+            cyc_apply <= {cz};
+            cyc_total <= {cz};
             state <= S_RUN;
         end
         S_RUN: begin
             if (busy) begin
-                cyc_total <= cyc_total + 32'd1;
-                if (phase == 2'd1) cyc_acc <= cyc_acc + 32'd1;
-                if (phase == 2'd2) cyc_sel <= cyc_sel + 32'd1;
-                if (phase == 2'd3) cyc_apply <= cyc_apply + 32'd1;
+                cyc_total <= cyc_total + {c1};
+                if (phase == 2'd1) cyc_acc <= cyc_acc + {c1};
+                if (phase == 2'd2) cyc_sel <= cyc_sel + {c1};
+                if (phase == 2'd3) cyc_apply <= cyc_apply + {c1};
             end else begin
                 state <= S_REPLY;
             end
@@ -1069,14 +1093,16 @@ always @(posedge clk) begin
     if (rst) begin
         state <= S_HUNT;
         error_seen <= 1'b0;
-        cyc_acc <= 32'd0;
-        cyc_sel <= 32'd0;
-        cyc_apply <= 32'd0;
-        cyc_total <= 32'd0;
+        cyc_acc <= {cz};
+        cyc_sel <= {cz};
+        cyc_apply <= {cz};
+        cyc_total <= {cz};
     end
 end"#,
         info_len = protocol::INFO_BYTES,
         status_len = protocol::STATUS_BYTES,
+        cz = format!("{cyc_w}'d0"),
+        c1 = format!("{cyc_w}'d1"),
         wtop = word_bits - 1,
         host_take = host_take,
         fetch = fetch,

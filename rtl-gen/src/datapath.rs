@@ -275,6 +275,9 @@ impl<'a> Emit<'a> {
 
     fn rescale(&self, m: &mut Module, name: &str, x: &Sig, from: u32, to: u32) -> Sig {
         if from > to {
+            // Rounding reads bit `from - to - 1` and above: a shared product need not
+            // keep the bits below.
+            m.product_low_unused(x, from - to - 1);
             let r = m.round_shift(name, x, from - to);
             m.cut(&r)
         } else if from == to {
@@ -286,6 +289,7 @@ impl<'a> Emit<'a> {
 
     fn rescale_floor(&self, m: &mut Module, name: &str, x: &Sig, from: u32, to: u32) -> Sig {
         if from >= to {
+            m.product_low_unused(x, from - to);
             m.shift_right(name, x, from - to)
         } else {
             m.shift_left(name, x, to - from)

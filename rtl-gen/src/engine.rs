@@ -486,17 +486,52 @@ fn lane_with(c: &HwConfig, dp: &Datapath, header: &[String], units: usize) -> Mo
     let nm_sig = reg(&mut m, "norm_mean_sig_acc", t.acc);
     let nm_co = reg(&mut m, "norm_mean_co_acc", t.co_acc);
     let nm_err = reg(&mut m, "norm_mean_err_acc", t.err_sum);
-    let nm_syn = reg(&mut m, "norm_mean_syn", Ty::u(syn_w));
-    let nm_mask = reg(&mut m, "norm_mean_mask", Ty::u(kk + valid_w));
-    let nm_recip = reg(&mut m, "norm_mean_recip", t.gate_recip);
+    // Shared pipeline: `syn` and `mask` are read with acc_sum's address (the words
+    // of its slot arrive as norm_mean's), the gate reciprocal with norm_mean's,
+    // instead of at acc_fetch and then carried along: ACCUMULATE writes none of
+    // them, so a later read gets the same word, without the registers. (The UP5K's
+    // logic cells; the other pipelines keep their timed netlists.)
+    let late = shared;
+    let nm_syn = if late {
+        m.wire("norm_mean_syn", Ty::u(syn_w), v(&syn_rd).to_string())
+    } else {
+        reg(&mut m, "norm_mean_syn", Ty::u(syn_w))
+    };
+    let nm_mask = if late {
+        m.wire(
+            "norm_mean_mask",
+            Ty::u(kk + valid_w),
+            v(&mask_rd).to_string(),
+        )
+    } else {
+        reg(&mut m, "norm_mean_mask", Ty::u(kk + valid_w))
+    };
+    let nm_recip = if late {
+        // (Read in norm_mean for norm_gate: nothing to carry.)
+        m.wire("norm_mean_recip", t.gate_recip, v(&recip_rd).to_string())
+    } else {
+        reg(&mut m, "norm_mean_recip", t.gate_recip)
+    };
+    let carried = if late {
+        String::new()
+    } else {
+        format!(
+            "{} <= {}; {} <= {}; {} <= {};\n",
+            v(&nm_syn),
+            v(&as_syn),
+            v(&nm_mask),
+            v(&as_mask),
+            v(&nm_recip),
+            v(&as_recip)
+        )
+    };
     rst_seq += &format!("{} <= 1'b0;\n", v(&nm_v));
     seq += &format!(
-        "// acc_sum: running sums; the last row hands the slot to the normaliser\nif ({}) begin {} <= {}; {} <= {}; {} <= {}; end\n{} <= {} & {};\n{} <= {}; {} <= {}; {} <= {};\n{} <= {}; {} <= {}; {} <= {};\n{} <= {}; {} <= {}; {} <= {};\n",
+        "// acc_sum: running sums; the last row hands the slot to the normaliser\nif ({}) begin {} <= {}; {} <= {}; {} <= {}; end\n{} <= {} & {};\n{} <= {}; {} <= {}; {} <= {};\n{} <= {}; {} <= {}; {} <= {};\n{carried}",
         v(&as_v), v(&acc_sig), v(&nsig), v(&acc_co), v(&nco), v(&acc_err), v(&nerr),
         v(&nm_v), v(&as_v), v(&last_row),
         v(&nm_u), v(&as_u), v(&nm_k), v(&as_k), v(&nm_a), v(&as_a),
         v(&nm_sig), v(&nsig), v(&nm_co), v(&nco), v(&nm_err), v(&nerr),
-        v(&nm_syn), v(&as_syn), v(&nm_mask), v(&as_mask), v(&nm_recip), v(&as_recip)
     );
     // norm_mean -> norm_gate
     let nm_s = m.wire(
@@ -544,13 +579,22 @@ fn lane_with(c: &HwConfig, dp: &Datapath, header: &[String], units: usize) -> Mo
     let ng_bd = reg(&mut m, "norm_gate_bias_dir", bd.ty);
     let ng_long = reg(&mut m, "norm_gate_long", t.trail);
     let ng_mask = reg(&mut m, "norm_gate_mask", Ty::u(kk + valid_w));
-    let ng_recip = reg(&mut m, "norm_gate_recip", t.gate_recip);
+    let ng_recip = if late {
+        m.wire("norm_gate_recip", t.gate_recip, v(&recip_rd).to_string())
+    } else {
+        reg(&mut m, "norm_gate_recip", t.gate_recip)
+    };
+    let recip_line = if late {
+        "\n".to_string()
+    } else {
+        format!(" {} <= {};\n", v(&ng_recip), v(&nm_recip))
+    };
     rst_seq += &format!("{} <= 1'b0;\n", v(&ng_v));
     seq += &format!(
-        "// norm_mean -> norm_gate\n{} <= {};\n{} <= {}; {} <= {}; {} <= {};\n{} <= {}; {} <= {}; {} <= {}; {} <= {};\n{} <= {}; {} <= {}; {} <= {};\n",
+        "// norm_mean -> norm_gate\n{} <= {};\n{} <= {}; {} <= {}; {} <= {};\n{} <= {}; {} <= {}; {} <= {}; {} <= {};\n{} <= {}; {} <= {};{recip_line}",
         v(&ng_v), v(&nm_v_end), v(&ng_u), v(&nm_u), v(&ng_k), v(&nm_k), v(&ng_a), v(&nm_a),
         v(&ng_mean), v(&mean), v(&ng_cof), v(&cof), v(&ng_eff), v(&eff), v(&ng_bd), v(&bd),
-        v(&ng_long), v(&nm_p), v(&ng_mask), v(&nm_mask), v(&ng_recip), v(&nm_recip)
+        v(&ng_long), v(&nm_p), v(&ng_mask), v(&nm_mask)
     );
     // norm_gate -> norm_signal
     let gate = e.gate(&mut m, &ng_eff, &ng_recip);
@@ -771,13 +815,24 @@ fn lane_with(c: &HwConfig, dp: &Datapath, header: &[String], units: usize) -> Mo
     let si_slot = reg(&mut m, "sel_insert_slot_valid", Ty::BIT);
     let si_nz = reg(&mut m, "sel_insert_nonzero", Ty::BIT);
     let si_mask = reg(&mut m, "sel_insert_mask", Ty::u(kk + valid_w));
-    let si_max = reg(&mut m, "sel_insert_max_score", t.score);
+    // sel_commit needs only whether the output's maximum score is positive: the shared
+    // pipeline carries that bit, not the score.
+    let (max_name, max_ty, max_src) = if shared {
+        (
+            "sel_insert_positive",
+            Ty::BIT,
+            format!("({} != {})", v(&sk_max), t.score.lit(0)),
+        )
+    } else {
+        ("sel_insert_max_score", t.score, v(&sk_max).to_string())
+    };
+    let si_max = reg(&mut m, max_name, max_ty);
     rst_seq += &format!("{} <= 1'b0;\n", v(&si_v));
     seq += &format!(
         "// sel_key -> sel_insert\n{} <= {};\n{} <= {}; {} <= {};\n{} <= {}; {} <= {}; {} <= ({} != {});\n{} <= {}; {} <= {};\n",
         v(&si_v), v(&sk_v_end), v(&si_u), v(&sk_u), v(&si_k), v(&sk_k),
         v(&si_key), v(&key), v(&si_slot), v(&slot_valid), v(&si_nz), v(&sk_sig), t.signal.lit(0),
-        v(&si_mask), v(&sk_mask), v(&si_max), v(&sk_max)
+        v(&si_mask), v(&sk_mask), v(&si_max), max_src
     );
     // sel_insert: the sorter. Entry i holds (slot, key); `sorter_count` entries are live.
     let cnt_ty = Ty::u(valid_w);
@@ -799,12 +854,64 @@ fn lane_with(c: &HwConfig, dp: &Datapath, header: &[String], units: usize) -> Mo
         cnt_ty,
         format!("{} ? {} : {}", v(&fresh), cnt_ty.lit(0), v(&sorter_count)),
     );
+    // Shared pipeline with a step of more than K clocks: the entries' keys and the new
+    // key hold still for the step, so one comparator takes entry j in the step's clock
+    // j (`sorter_ge_q`), instead of K comparators at once.
+    let serial_ge = shared && c.step_clocks() as usize > k;
+    let ge_q = serial_ge.then(|| {
+        let q = m.reg("sorter_ge_q", Ty::u(kk));
+        let pick = m.comb("sorter_key_at_clock", key_ty, Some(0));
+        let mut case = "always @(*) begin\n    case (step_sub)\n".to_string();
+        for (i, key) in keys.iter().enumerate() {
+            case += &format!(
+                "        {}: {} = {};\n",
+                Ty::u(sub_bits).lit(i as i128),
+                v(&pick),
+                v(key)
+            );
+        }
+        case += &format!(
+            "        default: {} = {};\n    endcase\nend\n",
+            v(&pick),
+            key_ty.lit(0)
+        );
+        let ge = m.cmp("sorter_ge_at_clock", &pick, ">=", &si_key);
+        let bits: Vec<String> = (0..k)
+            .rev()
+            .map(|i| {
+                format!(
+                    "(step_sub == {}) ? {} : {}[{i}]",
+                    Ty::u(sub_bits).lit(i as i128),
+                    v(&ge),
+                    v(&q)
+                )
+            })
+            .collect();
+        m.raw(format!(
+            "{case}// The comparator's verdict on entry j, taken in clock j of the step.\nalways @(posedge clk) {} <= {{{}}};\n",
+            v(&q),
+            bits.join(", ")
+        ));
+        q
+    });
     let mut ge = Vec::new();
     for i in 0..k {
         // Entry i stays ahead of the new key when it is live and its key is >= the new one.
-        let idx = m.wire(&format!("sorter_index_{i}"), cnt_ty, cnt_ty.lit(i as i128));
+        // (A constant the shared pipeline compares as logic; elsewhere as before.)
+        let idx = if shared {
+            m.konst(&format!("sorter_index_{i}"), i as i128, false)
+        } else {
+            m.wire(&format!("sorter_index_{i}"), cnt_ty, cnt_ty.lit(i as i128))
+        };
         let is_live = m.cmp(&format!("sorter_live_{i}"), &idx, "<", &live);
-        let not_less = m.cmp(&format!("sorter_ge_{i}"), &keys[i], ">=", &si_key);
+        let not_less = match &ge_q {
+            Some(q) => m.wire(
+                &format!("sorter_ge_{i}"),
+                Ty::BIT,
+                bit(v(q), kk, &i.to_string()),
+            ),
+            None => m.cmp(&format!("sorter_ge_{i}"), &keys[i], ">=", &si_key),
+        };
         ge.push(m.wire(
             &format!("sorter_keep_{i}"),
             Ty::BIT,
@@ -844,7 +951,11 @@ fn lane_with(c: &HwConfig, dp: &Datapath, header: &[String], units: usize) -> Mo
     let sc_u = reg(&mut m, "sel_commit_u", Ty::u(w.u));
     let sc_nz = reg(&mut m, "sel_commit_nonzero", Ty::u(kk));
     let sc_mask = reg(&mut m, "sel_commit_mask", Ty::u(kk + valid_w));
-    let sc_max = reg(&mut m, "sel_commit_max_score", t.score);
+    let sc_max = if shared {
+        reg(&mut m, "sel_commit_positive_q", Ty::BIT)
+    } else {
+        reg(&mut m, "sel_commit_max_score", t.score)
+    };
     let mut sc_slots = Vec::new();
     for i in 0..k {
         sc_slots.push(reg(&mut m, &format!("sel_commit_slot_{i}"), Ty::u(w.k)));
@@ -943,7 +1054,11 @@ fn lane_with(c: &HwConfig, dp: &Datapath, header: &[String], units: usize) -> Mo
     let any_score = m.wire(
         "sel_commit_positive",
         Ty::BIT,
-        format!("{} != {}", v(&sc_max), t.score.lit(0)),
+        if shared {
+            v(&sc_max).to_string()
+        } else {
+            format!("{} != {}", v(&sc_max), t.score.lit(0))
+        },
     );
     let picked = m.wire(
         "sel_commit_selected",
@@ -1420,6 +1535,9 @@ fn lane_with(c: &HwConfig, dp: &Datapath, header: &[String], units: usize) -> Mo
     let div = gate_divider(&mut m, c, &d_valid, (&d_u, w.u), &d_count, &den);
     dsq += &div.seq;
     rst_seq += &div.rst;
+    if !div.blocks.is_empty() {
+        m.raw(div.blocks.clone());
+    }
     // apply_write is one clock deep (its gate mass is a running sum): nothing it writes
     // may come out of a pipeline register of its own.
     for x in [&mnext, &div.overflow, &newb] {
@@ -1474,7 +1592,7 @@ fn lane_with(c: &HwConfig, dp: &Datapath, header: &[String], units: usize) -> Mo
             &syn,
             &syn_rd,
             slots_n,
-            by_phase(v(&af_a), &hs, v(&iss_a)),
+            by_phase(if late { v(&as_a) } else { v(&af_a) }, &hs, v(&iss_a)),
             vec![
                 (
                     "apply_write_valid".into(),
@@ -1528,14 +1646,17 @@ fn lane_with(c: &HwConfig, dp: &Datapath, header: &[String], units: usize) -> Mo
             &mask_mem,
             &mask_rd,
             u_count,
-            by_phase(v(&af_u), &ho, v(&iss_u)),
+            by_phase(if late { v(&as_u) } else { v(&af_u) }, &ho, v(&iss_u)),
             vec![(host_w(sel::MASK), ho.clone(), fit(kk + valid_w))],
         ),
         (
             &recip_mem,
             &recip_rd,
             u_count,
-            format!("(phase == 2'd0) ? {ho} : {}", v(&af_u)),
+            format!(
+                "(phase == 2'd0) ? {ho} : {}",
+                if late { v(&nm_u) } else { v(&af_u) }
+            ),
             vec![
                 (div.done.clone(), div.done_u.clone(), div.recip.clone()),
                 (host_w(sel::RECIP), ho.clone(), fit(f.gate_recip.bits)),
@@ -1777,6 +1898,9 @@ pub struct GateDivider {
     pub seq: String,
     /// Reset assignments.
     pub rst: String,
+    /// Clocked blocks of their own (the shared pipeline's units, which decide a bit
+    /// every clock, not only on `adv`; empty otherwise).
+    pub blocks: String,
     /// `dividend >= divisor << Q` for the division starting this clock.
     pub overflow: Sig,
     /// A quotient is complete: write `recip` at `done_u` this clock (expressions).
@@ -1889,6 +2013,7 @@ pub fn gate_divider(
             comment: "the last stage writes gate_recip in its port block",
             seq,
             rst,
+            blocks: String::new(),
             overflow,
             done: format!("div_{last}_valid"),
             done_u: format!("div_{last}_u"),
@@ -1982,6 +2107,10 @@ pub fn gate_divider(
             .collect()
     };
     let mut done = Vec::new();
+    // Shared pipeline: a unit starts and writes on `adv` (with the stages) but decides
+    // its bits in every clock between, so all are decided before the step it writes in.
+    let per_clock = c.pipeline == Pipeline::Shared;
+    let mut blocks = String::new();
     for i in 0..units {
         let n = format!("div_unit{i}");
         let dv = m.reg(&format!("{n}_valid"), Ty::BIT);
@@ -1992,13 +2121,25 @@ pub fn gate_divider(
         let dden = m.reg(&format!("{n}_divisor"), rem_ty);
         let dovf = m.reg(&format!("{n}_overflow"), Ty::BIT);
         let demp = m.reg(&format!("{n}_empty"), Ty::BIT);
-        rst += &format!("{} <= 1'b0;\n", v(&dv));
         let (next_rem, next_low) = step(m, &n, v(&drem), v(&dlow), v(&dden));
         let fin = m.wire(
             &format!("{n}_done"),
             Ty::BIT,
             format!("{} & ({} == {})", v(&dv), v(&dl), left_ty.lit(0)),
         );
+        if per_clock {
+            blocks += &format!(
+                "// {n}: starts and writes on `adv`, decides a quotient bit every clock between.\nalways @(posedge clk) begin\n    if (rst) begin\n        {dv} <= 1'b0;\n    end else if (adv & {go}) begin\n        {dv} <= 1'b1; {dl} <= {left}; {du} <= {u};\n        {drem} <= {frem}; {dlow} <= {flow}; {dden} <= {den}; {dovf} <= {ovf}; {demp} <= {emp};\n    end else if (adv & {fin}) begin\n        {dv} <= 1'b0;\n    end else if ({dv} & ({dl} != {zero})) begin\n        {dl} <= {dl} - {one}; {drem} <= {nrem}; {dlow} <= {nlow};\n    end\nend\n",
+                go = unit_start[i], dv = v(&dv), dl = v(&dl), du = v(&du), drem = v(&drem),
+                dlow = v(&dlow), dden = v(&dden), dovf = v(&dovf), demp = v(&demp),
+                left = left_ty.lit(i128::from(q_bits) - 1), frem = v(&first_rem), flow = v(&first_low),
+                den = v(divisor), ovf = v(&overflow), emp = v(&empty), fin = v(&fin), one = left_ty.lit(1),
+                zero = left_ty.lit(0), nrem = v(&next_rem), nlow = v(&next_low),
+            );
+            done.push([fin, du, dlow, dovf, demp]);
+            continue;
+        }
+        rst += &format!("{} <= 1'b0;\n", v(&dv));
         seq += &format!(
             "if ({go}) begin\n    {dv} <= 1'b1; {dl} <= {left}; {du} <= {u};\n    {drem} <= {frem}; {dlow} <= {flow}; {dden} <= {den}; {dovf} <= {ovf}; {demp} <= {emp};\nend else if ({fin}) begin\n    {dv} <= 1'b0;\nend else if ({dv}) begin\n    {dl} <= {dl} - {one}; {drem} <= {nrem}; {dlow} <= {nlow};\nend\n",
             go = unit_start[i], dv = v(&dv), dl = v(&dl), du = v(&du), drem = v(&drem),
@@ -2034,6 +2175,7 @@ pub fn gate_divider(
         comment: "a unit whose quotient is complete writes gate_recip in its port block",
         seq,
         rst,
+        blocks,
         overflow,
         done: v(&done_w).to_string(),
         done_u: v(&done_u).to_string(),
@@ -2043,7 +2185,8 @@ pub fn gate_divider(
 
 /// The gate divider alone ([`gate_divider`]) on ports, for tests: inputs `clk`, `rst`,
 /// `start`, `u` (8 bits), `count` (a valid count, as the lane's) and `divisor`
-/// (`max(mass, 1)`, as wide as the lane's gate mass); outputs `done`, `done_u`, `recip`.
+/// (`max(mass, 1)`, as wide as the lane's gate mass), and for the shared pipeline `adv`
+/// (the clocks a start and a write may happen in); outputs `done`, `done_u`, `recip`.
 pub fn divider_module(c: &HwConfig, dp: &Datapath) -> Module {
     let mut m = Module::new("lpn_divider", &[]);
     let t = crate::datapath::Types::new(c, dp);
@@ -2059,8 +2202,14 @@ pub fn divider_module(c: &HwConfig, dp: &Datapath) -> Module {
         "divisor",
         Ty::u(t.effective.width + bits_for(k as u64 + 1)),
     );
+    // Shared pipeline: `adv` marks the clocks the lane's stages step in.
+    let en = (c.pipeline == Pipeline::Shared).then(|| {
+        inp(&mut m, "adv", Ty::BIT);
+        "adv"
+    });
     let div = gate_divider(&mut m, c, v(&start), (v(&u), 8), &count, &divisor);
-    m.raw(clocked(&div.rst, &div.seq));
+    m.raw(clocked_on(&div.rst, &div.seq, en));
+    m.raw(div.blocks.clone());
     let q_bits = c.formats.gate_recip.bits;
     for (name, expr, ty) in [
         ("done", &div.done, Ty::BIT),
@@ -2073,12 +2222,8 @@ pub fn divider_module(c: &HwConfig, dp: &Datapath) -> Module {
     m
 }
 
-/// A clocked block: the `rst` lines under reset, the `seq` lines otherwise.
-fn clocked(rst: &str, seq: &str) -> String {
-    clocked_on(rst, seq, None)
-}
-
-/// [`clocked`] with the `seq` lines only in clocks where `en` is high.
+/// A clocked block: the `rst` lines under reset, the `seq` lines otherwise (only in
+/// clocks where `en`, when given, is high).
 fn clocked_on(rst: &str, seq: &str, en: Option<&str>) -> String {
     let indent = |s: &str| {
         s.lines()
@@ -2288,12 +2433,50 @@ pub fn top_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
 
     let phase = m.reg("phase_q", Ty::u(2));
     let t = m.reg("phase_cycle", Ty::u(w.t));
-    let (iu, ik, ir, ia) = (
-        m.reg("iss_u", Ty::u(w.u)),
-        m.reg("iss_k", Ty::u(w.k)),
-        m.reg("iss_r", Ty::u(w.r)),
-        m.reg("iss_a", Ty::u(w.a)),
-    );
+    // Shared pipeline with K a power of two: the slot address is `{u, k}`, so the
+    // output and slot counters are its bits, not counters of their own; every stage's
+    // `_u` and `_k` registers then hold bits of its `_a` register, and synthesis
+    // merges them (the shared pipeline is what has to fit the UP5K).
+    let derived = c.pipeline == Pipeline::Shared
+        && k >= 2
+        && k.is_power_of_two()
+        && (1usize << w.k) == k
+        && w.a == w.u + w.k;
+    let (iu, ik) = if derived {
+        (
+            m.wire_across("iss_u", Ty::u(w.u), format!("iss_a[{}:{}]", w.a - 1, w.k)),
+            m.wire_across(
+                "iss_k",
+                Ty::u(w.k),
+                if w.k == 1 {
+                    "iss_a[0]".to_string()
+                } else {
+                    format!("iss_a[{}:0]", w.k - 1)
+                },
+            ),
+        )
+    } else {
+        (m.reg("iss_u", Ty::u(w.u)), m.reg("iss_k", Ty::u(w.k)))
+    };
+    let (ir, ia) = (m.reg("iss_r", Ty::u(w.r)), m.reg("iss_a", Ty::u(w.a)));
+    let (uk_reset, uk_next) = if derived {
+        (String::new(), String::new())
+    } else {
+        (
+            format!(
+                "iss_u <= {}; iss_k <= {}; ",
+                Ty::u(w.u).lit(0),
+                Ty::u(w.k).lit(0)
+            ),
+            format!(
+                "\n                    if (iss_k == {kl}) begin iss_k <= {k0}; iss_u <= iss_u + {u1}; end\n                    else iss_k <= iss_k + {k1};",
+                kl = Ty::u(w.k).lit(k as i128 - 1),
+                k0 = Ty::u(w.k).lit(0),
+                u1 = Ty::u(w.u).lit(1),
+                k1 = Ty::u(w.k).lit(1),
+            ),
+        )
+    };
     let _ = (&iu, &ik, &ir, &ia, &t);
     m.reg("rows_last", Ty::u(w.r));
     m.reg("rows_recip", Ty::u(f.rows_recip.bits));
@@ -2433,7 +2616,6 @@ pub fn top_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
             .map(|l| format!("{}{l}\n", " ".repeat(n)))
             .collect::<String>()
     };
-    let kl = Ty::u(w.k).lit(k as i128 - 1);
     let rows_ty = Ty::u(w.rows);
     m.raw(format!(
         "// Control: start latches the step's registers; each phase issues, drains, moves on.
@@ -2452,7 +2634,7 @@ always @(posedge clk) begin
         if (start) begin
             phase_q <= 2'd1;
             phase_cycle <= {t0};
-            iss_u <= {u0}; iss_k <= {k0}; iss_r <= {r0}; iss_a <= {a0};
+            {uk_reset}iss_r <= {r0}; iss_a <= {a0};
             rows_last <= {rows_low} - {r1};
             acc_issue_len <= {{{tpad}'b0, rows}} * {uk};
             budget_q <= budget;
@@ -2471,7 +2653,7 @@ always @(posedge clk) begin
         selected_count <= selected_count + flags_selected_count;
         if (phase_cycle == phase_last) begin
             phase_cycle <= {t0};
-            iss_u <= {u0}; iss_k <= {k0}; iss_r <= {r0}; iss_a <= {a0};
+            {uk_reset}iss_r <= {r0}; iss_a <= {a0};
             if (phase_q == 2'd2)
                 // The descent test: D < 0 iff a selected slot has a non-zero signal or a
                 // bias direction is non-zero (flags of this very cycle included).
@@ -2482,9 +2664,7 @@ always @(posedge clk) begin
             if (iss_valid) begin
                 if ((phase_q != 2'd1) | (iss_r == rows_last)) begin
                     iss_r <= {r0};
-                    iss_a <= iss_a + {a1};
-                    if (iss_k == {kl}) begin iss_k <= {k0}; iss_u <= iss_u + {u1}; end
-                    else iss_k <= iss_k + {k1};
+                    iss_a <= iss_a + {a1};{uk_next}
                 end else iss_r <= iss_r + {r1};
             end
         end
@@ -2494,10 +2674,6 @@ end
         t0 = Ty::u(w.t).lit(0),
         t1 = Ty::u(w.t).lit(1),
         c0 = Ty::u(count_w).lit(0),
-        u0 = Ty::u(w.u).lit(0),
-        u1 = Ty::u(w.u).lit(1),
-        k0 = Ty::u(w.k).lit(0),
-        k1 = Ty::u(w.k).lit(1),
         r0 = Ty::u(w.r).lit(0),
         r1 = Ty::u(w.r).lit(1),
         a0 = Ty::u(w.a).lit(0),
@@ -2505,7 +2681,6 @@ end
         rows_low = if w.r == w.rows { "rows".to_string() } else { format!("rows[{}:0]", w.r - 1) },
         tpad = w.t - rows_ty.width,
         uk = Ty::u(w.t).lit(uk as i128),
-        kl = kl,
         rom = ind(&rom, 12),
     ));
     m

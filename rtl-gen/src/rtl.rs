@@ -246,6 +246,34 @@ impl Module {
         self.shared.as_ref().and_then(|s| s.error.clone())
     }
 
+    /// Tells the schedule that nothing reads the `bits` lowest bits of the shared
+    /// product `p` (a rounding shift by `bits + 1`, a floor shift by `bits`): its
+    /// register keeps only the bits above them (the wire reads zeros there). Does
+    /// nothing for other values. The caller guarantees `p` has no other reader.
+    pub fn product_low_unused(&mut self, p: &Sig, bits: u32) {
+        let Some(sh) = self.shared.as_mut() else {
+            return;
+        };
+        let Some(prod) = sh.products.iter_mut().find(|x| x.dest.name == p.name) else {
+            return;
+        };
+        prod.drop = bits.min(prod.kept - 2);
+        let rhs = crate::shared::product_wire(
+            &format!("mul{}_r{}", prod.unit, prod.index),
+            prod.dest.ty,
+            prod.kept,
+            prod.drop,
+        );
+        for item in &mut self.items {
+            if let Item::Wire(sig, text) = item {
+                if sig.name == p.name {
+                    *text = rhs;
+                    break;
+                }
+            }
+        }
+    }
+
     /// Shared multiplier units the schedule needs.
     pub fn shared_units(&self) -> usize {
         self.shared.as_ref().map_or(0, |s| s.units())
@@ -254,6 +282,13 @@ impl Module {
     /// `a * b`, exact, from a shared multiplier unit: a register valid from the clock
     /// of the step the schedule gives it ([`crate::shared`]).
     pub fn shared_mul(&mut self, name: &str, a: &Sig, b: &Sig) -> Sig {
+        // A signed operand goes first, so that a unit whose second operands are all
+        // unsigned needs no magnitude logic for them.
+        let (a, b) = if b.ty.signed && !a.ty.signed {
+            (b, a)
+        } else {
+            (a, b)
+        };
         let signed = a.ty.signed || b.ty.signed;
         let bits = |t: Ty| t.width + u32::from(signed && !t.signed);
         let ty = Ty {
@@ -311,18 +346,7 @@ impl Module {
         // often far fewer than its type's: the wire extends them.
         let big = big_a.saturating_mul(big_b);
         let kept = ((128 - big.leading_zeros()) + u32::from(signed)).clamp(2, ty.width);
-        let reg = format!("mul{unit}_r{index}");
-        let slice = format!("{reg}[{}:0]", kept - 1);
-        let rhs = match (ty.signed, kept < ty.width) {
-            (true, true) => format!(
-                "$signed({{{{{}{{{reg}[{}]}}}}, {slice}}})",
-                ty.width - kept,
-                kept - 1
-            ),
-            (true, false) => format!("$signed({slice})"),
-            (false, true) => format!("{{{}'b0, {slice}}}", ty.width - kept),
-            (false, false) => slice,
-        };
+        let rhs = crate::shared::product_wire(&format!("mul{unit}_r{index}"), ty, kept, 0);
         let dest = self.wire_at(name, ty, rhs, Some(ready_at));
         self.registered.insert(dest.name.clone());
         if let Some(big) = big_a.checked_mul(big_b) {
@@ -340,6 +364,7 @@ impl Module {
                 mag,
                 index,
                 kept,
+                drop: 0,
             });
         }
         dest
@@ -1045,9 +1070,39 @@ impl Module {
     /// the number of units (one `SB_MAC16` each on iCE40).
     pub fn emit_shared(&mut self, slot: &Sig, sub_bits: u32) -> usize {
         use crate::shared::LIMB;
-        let Some(sh) = self.shared.clone() else {
+        let Some(mut sh) = self.shared.clone() else {
             return 0;
         };
+        // Registers: on each unit, the widest product of each phase shares the first
+        // register, the next widest the second, and so on (a register is as wide as
+        // its widest product); the products' wires are rewritten to match.
+        for u in 0..sh.units() {
+            for phase in 1..=3u8 {
+                let mut mine: Vec<usize> = (0..sh.products.len())
+                    .filter(|&i| sh.products[i].unit == u && sh.products[i].phase == phase)
+                    .collect();
+                mine.sort_by_key(|&i| std::cmp::Reverse(sh.products[i].kept - sh.products[i].drop));
+                for (rank, &i) in mine.iter().enumerate() {
+                    sh.products[i].index = rank;
+                }
+            }
+        }
+        for p in &sh.products {
+            let rhs = crate::shared::product_wire(
+                &format!("mul{}_r{}", p.unit, p.index),
+                p.dest.ty,
+                p.kept,
+                p.drop,
+            );
+            for item in &mut self.items {
+                if let Item::Wire(sig, text) = item {
+                    if sig.name == p.dest.name {
+                        *text = rhs;
+                        break;
+                    }
+                }
+            }
+        }
         let phase_name = |p: u8| match p {
             1 => "ACCUMULATE",
             2 => "SELECT",
@@ -1075,19 +1130,20 @@ impl Module {
                 "Shared multiplier unit {u}: {} products; operands (magnitudes of up to {wa} x {wb} bits), 16 x 16 partial products, sums.",
                 ps.len()
             ));
-            let a_in = self.comb(&format!("{n}_a_in"), Ty::s(wa + 1), Some(0));
-            let b_in = self.comb(&format!("{n}_b_in"), Ty::s(wb + 1), Some(0));
+            // Operands as signed values one bit wider than their magnitudes, or, when
+            // no product on the unit has a signed one, as the magnitudes themselves.
+            let signed_a = ps.iter().any(|p| p.a.ty.signed);
+            let signed_b = ps.iter().any(|p| p.b.ty.signed);
+            let op_ty = |signed: bool, w: u32| if signed { Ty::s(w + 1) } else { Ty::u(w) };
+            let a_in = self.comb(&format!("{n}_a_in"), op_ty(signed_a, wa), Some(0));
+            let b_in = self.comb(&format!("{n}_b_in"), op_ty(signed_b, wb), Some(0));
             let li_in = self.comb(&format!("{n}_li_in"), lim(la), Some(0));
             let lj_in = self.comb(&format!("{n}_lj_in"), lim(lb), Some(0));
             let first_in = self.comb(&format!("{n}_first_in"), Ty::BIT, Some(0));
-            let mut ops = format!(
-                "always @(*) begin\n    {} = {};\n    {} = {};\n    case ({})\n",
-                a_in.name,
-                a_in.ty.lit(0),
-                b_in.name,
-                b_in.ty.lit(0),
-                slot.name
-            );
+            // The multiplexers take each operand once, with the clocks of every
+            // partial product that reads it.
+            let mut a_src: Vec<(String, Vec<String>, Vec<String>)> = Vec::new();
+            let mut b_src: Vec<(String, Vec<String>, Vec<String>)> = Vec::new();
             let mut ctl = format!(
                 "always @(*) begin\n    {} = {};\n    {} = {};\n    {} = 1'b0;\n    case ({})\n",
                 li_in.name,
@@ -1104,32 +1160,34 @@ impl Module {
                 let width = ps
                     .iter()
                     .filter(|p| p.index == i)
-                    .map(|p| p.kept)
+                    .map(|p| p.kept - p.drop)
                     .max()
                     .unwrap_or(1);
                 self.reg(&format!("{n}_r{i}"), Ty::u(width));
             }
             for p in &ps {
                 let (pa, pb) = p.limbs();
-                let xa = self.cast(&p.a, Ty::s(wa + 1));
-                let xb = self.cast(&p.b, Ty::s(wb + 1));
+                let xa = self.cast(&p.a, a_in.ty);
+                let xb = self.cast(&p.b, b_in.ty);
                 let clocks: Vec<String> = (0..p.partials())
                     .map(|i| key(p.phase, p.start + i))
                     .collect();
-                ops += &format!(
-                    "        {}: begin // {} (clocks {}..{} of {}): {} * {}\n            {} = {};\n            {} = {};\n        end\n",
-                    clocks.join(", "),
+                let what = format!(
+                    "{} (clocks {}..{} of {})",
                     p.dest.name,
                     p.start,
                     p.start + p.partials() - 1,
-                    phase_name(p.phase),
-                    p.a.name,
-                    p.b.name,
-                    a_in.name,
-                    xa.name,
-                    b_in.name,
-                    xb.name
+                    phase_name(p.phase)
                 );
+                for (src, x) in [(&mut a_src, &xa), (&mut b_src, &xb)] {
+                    match src.iter_mut().find(|(name, _, _)| *name == x.name) {
+                        Some((_, labels, uses)) => {
+                            labels.extend(clocks.iter().cloned());
+                            uses.push(what.clone());
+                        }
+                        None => src.push((x.name.clone(), clocks.clone(), vec![what.clone()])),
+                    }
+                }
                 for i in 0..pa {
                     for j in 0..pb {
                         let idx = i * pb + j;
@@ -1148,13 +1206,21 @@ impl Module {
                 let w = ps
                     .iter()
                     .filter(|q| q.index == p.index)
-                    .map(|q| q.kept)
+                    .map(|q| q.kept - q.drop)
                     .max()
                     .unwrap_or(1);
-                let src = if w == aw {
+                // The product's bits `drop..kept`, below the register's others (which
+                // only a wider product of another phase reads).
+                let held = p.kept - p.drop;
+                let bits = if held == aw {
                     sum.clone()
                 } else {
-                    format!("{sum}[{}:0]", w - 1)
+                    format!("{sum}[{}:{}]", p.kept - 1, p.drop)
+                };
+                let src = if held == w {
+                    bits
+                } else {
+                    format!("{{{}'b0, {bits}}}", w - held)
                 };
                 loads += &format!(
                     "    if ({} == {}) {n}_r{} <= {src}; // {}\n",
@@ -1164,7 +1230,24 @@ impl Module {
                     p.dest.name
                 );
             }
-            ops += "        default: ;\n    endcase\nend\n";
+            let mut ops = String::new();
+            for (port, src) in [(&a_in, &a_src), (&b_in, &b_src)] {
+                ops += &format!(
+                    "always @(*) begin\n    {} = {};\n    case ({})\n",
+                    port.name,
+                    port.ty.lit(0),
+                    slot.name
+                );
+                for (name, labels, uses) in src {
+                    ops += &format!(
+                        "        {}: {} = {name}; // {}\n",
+                        labels.join(", "),
+                        port.name,
+                        uses.join(", ")
+                    );
+                }
+                ops += "        default: ;\n    endcase\nend\n";
+            }
             ctl += "        default: ;\n    endcase\nend\n";
             // Operands: magnitudes and the product's sign, registered.
             let pad = |w: u32, l: u32| {
@@ -1210,14 +1293,18 @@ impl Module {
                 )
             };
             let text = format!(
-                "{ops}{ctl}wire signed [{wa}:0] {n}_a_neg = -{a};\nwire signed [{wb}:0] {n}_b_neg = -{b};\nwire [{wa1}:0] {n}_a_mag = {a}[{wa}] ? {n}_a_neg[{wa1}:0] : {a}[{wa1}:0];\nwire [{wb1}:0] {n}_b_mag = {b}[{wb}] ? {n}_b_neg[{wb1}:0] : {b}[{wb1}:0];\nwire {n}_a_neg_unused = {n}_a_neg[{wa}];\nwire {n}_b_neg_unused = {n}_b_neg[{wb}];\n\
+                "{ops}{ctl}{mag_a}{mag_b}\
 wire [{l1}:0] {n}_x = {x};\nwire [{l1}:0] {n}_y = {y};\nwire [{aw1}:0] {n}_term = {{{tpad}'b0, {pq}}}{shift};\nwire [{aw1}:0] {n}_term_neg = -{n}_term;\n\
 wire [{aw1}:0] {sum} = ({f2} ? {zero} : {acc}) + ({ng2} ? {n}_term_neg : {n}_term);\n\
-always @(posedge clk) begin\n    // operands\n    {aq} <= {{{pada}{n}_a_mag}};\n    {bq} <= {{{padb}{n}_b_mag}};\n    {nq} <= {a}[{wa}] ^ {b}[{wb}];\n    {liq} <= {li};\n    {ljq} <= {lj};\n    {fq} <= {fi};\n    // multiply\n    {pq} <= {n}_x * {n}_y;\n    {ng2} <= {nq};\n    {f2} <= {fq};\n    {shs}\n    // sum\n    {acc} <= {sum};\n{loads}end\n",
-                a = a_in.name,
-                b = b_in.name,
-                wa1 = wa - 1,
-                wb1 = wb - 1,
+always @(posedge clk) begin\n    // operands\n    {aq} <= {{{pada}{n}_a_mag}};\n    {bq} <= {{{padb}{n}_b_mag}};\n    {nq} <= {sign};\n    {liq} <= {li};\n    {ljq} <= {lj};\n    {fq} <= {fi};\n    // multiply\n    {pq} <= {n}_x * {n}_y;\n    {ng2} <= {nq};\n    {f2} <= {fq};\n    {shs}\n    // sum\n    {acc} <= {sum};\n{loads}end\n",
+                mag_a = magnitude(&n, "a", &a_in.name, signed_a, wa),
+                mag_b = magnitude(&n, "b", &b_in.name, signed_b, wb),
+                sign = match (signed_a, signed_b) {
+                    (true, true) => format!("{}[{wa}] ^ {}[{wb}]", a_in.name, b_in.name),
+                    (true, false) => format!("{}[{wa}]", a_in.name),
+                    (false, true) => format!("{}[{wb}]", b_in.name),
+                    (false, false) => "1'b0".to_string(),
+                },
                 l1 = LIMB - 1,
                 x = limb(&a_q, la, &li_q),
                 y = limb(&b_q, lb, &lj_q),
@@ -1425,6 +1512,20 @@ always @(posedge clk) begin\n    // operands\n    {aq} <= {{{pada}{n}_a_mag}};\n
 
 /// `wire [w-1:0] <name>_unused = <name>;` (unsigned): tells lint that a register or an
 /// input nothing reads is unread on purpose.
+/// A shared unit's operand magnitude `<unit>_<side>_mag` (`w` bits) from its
+/// multiplexed operand `name`: the absolute value of a signed operand, the operand
+/// itself when it is unsigned.
+fn magnitude(unit: &str, side: &str, name: &str, signed: bool, w: u32) -> String {
+    if signed {
+        format!(
+            "wire signed [{w}:0] {unit}_{side}_neg = -{name};\nwire [{w1}:0] {unit}_{side}_mag = {name}[{w}] ? {unit}_{side}_neg[{w1}:0] : {name}[{w1}:0];\nwire {unit}_{side}_neg_unused = {unit}_{side}_neg[{w}];\n",
+            w1 = w - 1
+        )
+    } else {
+        format!("wire [{}:0] {unit}_{side}_mag = {name};\n", w - 1)
+    }
+}
+
 /// Bits to index `n` things (at least 1).
 pub fn bits_for_index(n: u32) -> u32 {
     (32 - n.saturating_sub(1).leading_zeros()).max(1)

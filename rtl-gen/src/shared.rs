@@ -22,7 +22,7 @@
 //! its multiplexers pass at each clock of each phase. A step too short for that is a
 //! generation error naming the product that did not fit.
 
-use crate::rtl::Sig;
+use crate::rtl::{Sig, Ty};
 use std::collections::BTreeSet;
 
 /// Bits per limb: an iCE40 `SB_MAC16` multiplies two 16-bit unsigned values.
@@ -53,8 +53,12 @@ pub(crate) struct Product {
     /// Its register on the unit (`mul<unit>_r<index>`: the unit's `index`-th product of
     /// its phase).
     pub index: usize,
-    /// Bits its register keeps (the magnitude bound's, and a sign when signed).
+    /// Bits of the product that carry its value (the magnitude bound's, and a sign
+    /// when signed).
     pub kept: u32,
+    /// Low bits nobody reads ([`crate::rtl::Module::product_low_unused`]): the
+    /// register holds bits `drop..kept`.
+    pub drop: u32,
 }
 
 impl Product {
@@ -146,5 +150,35 @@ impl Shared {
     /// Units the schedule needs.
     pub fn units(&self) -> usize {
         self.taken.len()
+    }
+}
+
+/// The product as the datapath reads it: bits `drop..kept` of its register `reg`,
+/// extended (by sign when signed) to its type, zeros below `drop`.
+pub(crate) fn product_wire(reg: &str, ty: Ty, kept: u32, drop: u32) -> String {
+    let held = kept - drop;
+    let slice = format!("{reg}[{}:0]", held - 1);
+    let ext = ty.width - kept;
+    let mut parts = Vec::new();
+    if ext > 0 {
+        parts.push(if ty.signed {
+            format!("{{{ext}{{{reg}[{}]}}}}", held - 1)
+        } else {
+            format!("{ext}'b0")
+        });
+    }
+    parts.push(slice);
+    if drop > 0 {
+        parts.push(format!("{drop}'b0"));
+    }
+    let body = if parts.len() == 1 {
+        parts.pop().unwrap_or_default()
+    } else {
+        format!("{{{}}}", parts.join(", "))
+    };
+    if ty.signed {
+        format!("$signed({body})")
+    } else {
+        body
     }
 }
