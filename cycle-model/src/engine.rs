@@ -18,6 +18,11 @@
 //!   taking the outputs' divisions in turn (compact) or stages `div_0..div_{Q-1}`
 //!   (deep), one quotient bit per clock (Q = gate_recip bits), writing
 //!   `outputs.gate_recip` Q clocks after the start.
+//!
+//! The shared pipeline (`pipeline = "shared"`) is the compact one stepped on the last
+//! of every `step_clocks` clocks (every clock counts in the phase); its divider units
+//! decide a bit every clock and write [`division_steps`] steps after the start. In the
+//! lines above, a cycle is then a step.
 
 use lpn_golden::Mode;
 use serde::{Deserialize, Serialize};
