@@ -285,3 +285,20 @@ fn the_shared_pipeline_equals_the_cycle_model() {
         assert_eq!(done, 12);
     }
 }
+
+/// The shipped `ice40-up5k` preset itself (the shared pipeline at 40 clocks per step on
+/// one multiplier unit, its 12-bit formats, SPRAM, the serial sorter compare): random
+/// layers and inputs equal the cycle model.
+#[test]
+fn the_up5k_preset_equals_the_cycle_model() {
+    if lpn_toolchain::for_tests(lpn_toolchain::Tool::Verilator).is_none() {
+        return;
+    }
+    let c = lpn_cycle::preset("ice40-up5k").unwrap();
+    let model = cosim::build(&c, &cache()).unwrap();
+    let work = cache().join("work-up5k-preset");
+    std::fs::create_dir_all(&work).unwrap();
+    let mut rng = lpn_cycle::random::Rng::new(31);
+    let done = cosim::random_cases(&model, &c, &mut rng, 4, 2, &work).unwrap();
+    assert_eq!(done, 4);
+}
