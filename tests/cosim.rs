@@ -264,7 +264,7 @@ fn the_shared_pipeline_equals_the_cycle_model() {
     let mut c = vectors("consolidation").config;
     c.pipeline = lpn_cycle::Pipeline::Shared;
     c.name = "shared".into();
-    for (step, spram) in [(None, false), (Some(13), false), (None, true)] {
+    for (step, spram) in [(None, false), (Some(17), false), (None, true)] {
         c.step_clocks = step;
         if spram {
             c.family = lpn_cycle::Family::Ice40Up5k;

@@ -210,7 +210,7 @@ fn lane_with(c: &HwConfig, dp: &Datapath, header: &[String], units: usize) -> Mo
     // Shared pipeline: the stages step on `adv` (the last clock of every step of
     // `step_clocks`); `step_sub` counts the clocks of a step, for the multipliers.
     let shared = c.pipeline == Pipeline::Shared;
-    let sub_bits = bits_for(u64::from(c.step_clocks()) - 1).max(1);
+    let sub_bits = step_sub_bits(c);
     let step_slot = if shared {
         inp(&mut m, "adv", Ty::BIT);
         inp(&mut m, "step_sub", Ty::u(sub_bits));
@@ -2499,7 +2499,7 @@ pub fn top_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     // on its last (`adv`); while idle every clock is a step (host access).
     let shared = c.pipeline == Pipeline::Shared;
     let steps = c.step_clocks();
-    let sub_bits = bits_for(u64::from(steps) - 1).max(1);
+    let sub_bits = step_sub_bits(c);
     let (lane_shared, adv_if, sub_seq) = if shared {
         m.reg("step_sub", Ty::u(sub_bits));
         let last = Ty::u(sub_bits).lit(i128::from(steps) - 1);
@@ -2988,6 +2988,12 @@ endmodule
 `default_nettype wire
 "#;
     s
+}
+
+/// Bits of `step_sub`, the clock within a step of the shared pipeline: it counts
+/// `0..step_clocks`.
+fn step_sub_bits(c: &HwConfig) -> u32 {
+    bits_for(u64::from(c.step_clocks()))
 }
 
 /// Values delayed to clock `at` of their stage (where the next stage's registers take
