@@ -241,18 +241,32 @@ fn a_deep_memory_of_several_banks_equals_the_cycle_model() {
     let g = generate(&c).unwrap();
     let lane = &g.files.iter().find(|(n, _)| n == "lpn_lane.v").unwrap().1;
     assert!(lane.contains("nbr_bank_q2"), "nbr is not banked");
-    let model = cosim::build(&c, &cache()).unwrap();
-    let work = cache().join("work-banked");
-    std::fs::create_dir_all(&work).unwrap();
     let mut rng = lpn_cycle::random::Rng::new(3);
-    let done = cosim::random_cases(&model, &c, &mut rng, 4, 2, &work).unwrap();
-    assert_eq!(done, 4);
+    equals_the_model_on_random_layers(&c, "banked", &mut rng, 4, 2);
+}
+
+/// `updates` random updates of `c` (`per_layer` on each random layer) under Verilator,
+/// every one equal to the cycle model; `name` names the work folder and the failure.
+fn equals_the_model_on_random_layers(
+    c: &lpn_cycle::HwConfig,
+    name: &str,
+    rng: &mut lpn_cycle::random::Rng,
+    updates: usize,
+    per_layer: usize,
+) {
+    let model = cosim::build(c, &cache()).unwrap();
+    let work = cache().join(format!("work-{name}"));
+    std::fs::create_dir_all(&work).unwrap();
+    let done = cosim::random_cases(&model, c, rng, updates, per_layer, &work)
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert_eq!(done, updates);
 }
 
 /// The shared pipeline (products on a few shared multipliers, the stages stepping every
 /// `step_clocks` clocks) equals the cycle model bit for bit and cycle for cycle: the
 /// tiny layer with consolidation, the short trail and neighbour-follow exercised by
-/// random layers and inputs, at the default step and at a short one; and the UP5K's
+/// random layers and inputs, at the default step and at 17 (`step_sub` one bit wider
+/// than 16 needs); and the UP5K's
 /// memory placement (SPRAM, which must hold its word between steps).
 #[test]
 fn the_shared_pipeline_equals_the_cycle_model() {
@@ -277,12 +291,8 @@ fn the_shared_pipeline_equals_the_cycle_model() {
             c.lanes = 1;
         }
         c.validate_structure().unwrap();
-        let model = cosim::build(&c, &cache()).unwrap();
-        let work = cache().join(format!("work-shared-{step:?}-{spram}"));
-        std::fs::create_dir_all(&work).unwrap();
-        let done = cosim::random_cases(&model, &c, &mut rng, 12, 6, &work)
-            .unwrap_or_else(|e| panic!("step {step:?} spram {spram}: {e}"));
-        assert_eq!(done, 12);
+        let name = format!("shared-step-{step:?}-spram-{spram}");
+        equals_the_model_on_random_layers(&c, &name, &mut rng, 12, 6);
     }
 }
 
@@ -295,10 +305,6 @@ fn the_up5k_preset_equals_the_cycle_model() {
         return;
     }
     let c = lpn_cycle::preset("ice40-up5k").unwrap();
-    let model = cosim::build(&c, &cache()).unwrap();
-    let work = cache().join("work-up5k-preset");
-    std::fs::create_dir_all(&work).unwrap();
     let mut rng = lpn_cycle::random::Rng::new(31);
-    let done = cosim::random_cases(&model, &c, &mut rng, 4, 2, &work).unwrap();
-    assert_eq!(done, 4);
+    equals_the_model_on_random_layers(&c, "up5k-preset", &mut rng, 4, 2);
 }

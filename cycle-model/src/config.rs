@@ -168,10 +168,11 @@ impl Default for Formats {
 }
 
 impl Formats {
-    /// The `ice40-up5k` preset's formats: 12-bit weights, trails, activations, errors
-    /// and signals (and what follows from them); the rest as the defaults. Coarser
-    /// than the defaults by 16 (weights, trails) to 64 times (signals, gate); the
-    /// fixed-versus-float bounds in LSB of docs/architecture.md are measured for them.
+    /// The `ice40-up5k` preset's formats: 15-bit weights, 14-bit trails, 12-bit
+    /// activations, errors, signals, co-firing, gate and plasticity (and what follows
+    /// from them); the rest as the defaults. Their LSBs are 2 (weights), 4 (trails) and
+    /// 16 times (the 12-bit ones) the defaults'; the fixed-versus-float bounds in LSB of
+    /// docs/architecture.md hold for them (measured in docs/fpga.md).
     pub fn narrow() -> Formats {
         Formats {
             weight: Format::signed(15, 11),
@@ -259,9 +260,13 @@ impl Default for HwConfig {
 /// Clocks per pipeline step of the shared pipeline when `step_clocks` is not given.
 pub const DEFAULT_STEP_CLOCKS: u32 = 16;
 
-/// Bounds of `step_clocks` for the shared pipeline: a product takes 3 clocks in a
-/// shared multiplier (operands, multiply, sum), so a step needs at least 4.
-pub const STEP_CLOCKS_RANGE: std::ops::RangeInclusive<u32> = 4..=64;
+/// Clocks a product takes in a shared multiplier unit of the shared pipeline: its
+/// operands registered, multiplied, summed (`lpn_rtl::shared`).
+pub const SHARED_PRODUCT_CLOCKS: u32 = 3;
+
+/// Bounds of `step_clocks` for the shared pipeline: a step must leave a product its
+/// [`SHARED_PRODUCT_CLOCKS`] and the stage registers their last clock.
+pub const STEP_CLOCKS_RANGE: std::ops::RangeInclusive<u32> = SHARED_PRODUCT_CLOCKS + 1..=64;
 
 /// Names of the shipped presets.
 pub const PRESETS: [&str; 4] = ["tiny", "ice40-up5k", "ecp5-25k", "ecp5-85k"];
@@ -507,7 +512,7 @@ impl HwConfig {
         match (self.pipeline, self.step_clocks) {
             (Pipeline::Shared, Some(n)) if !STEP_CLOCKS_RANGE.contains(&n) => {
                 return fail(format!(
-                    "step_clocks must be in {}..={} (a shared multiplier takes 3 clocks per product), got {n}",
+                    "step_clocks must be in {}..={} (a shared multiplier takes {SHARED_PRODUCT_CLOCKS} clocks per product), got {n}",
                     STEP_CLOCKS_RANGE.start(),
                     STEP_CLOCKS_RANGE.end()
                 ))

@@ -2127,27 +2127,39 @@ pub fn gate_divider(
             Ty::BIT,
             format!("{} & ({} == {})", v(&dv), v(&dl), left_ty.lit(0)),
         );
-        if per_clock {
-            blocks += &format!(
-                "// {n}: starts and writes on `adv`, decides a quotient bit every clock between.\nalways @(posedge clk) begin\n    if (rst) begin\n        {dv} <= 1'b0;\n    end else if (adv & {go}) begin\n        {dv} <= 1'b1; {dl} <= {left}; {du} <= {u};\n        {drem} <= {frem}; {dlow} <= {flow}; {dden} <= {den}; {dovf} <= {ovf}; {demp} <= {emp};\n    end else if (adv & {fin}) begin\n        {dv} <= 1'b0;\n    end else if ({dv} & ({dl} != {zero})) begin\n        {dl} <= {dl} - {one}; {drem} <= {nrem}; {dlow} <= {nlow};\n    end\nend\n",
-                go = unit_start[i], dv = v(&dv), dl = v(&dl), du = v(&du), drem = v(&drem),
-                dlow = v(&dlow), dden = v(&dden), dovf = v(&dovf), demp = v(&demp),
-                left = left_ty.lit(i128::from(q_bits) - 1), frem = v(&first_rem), flow = v(&first_low),
-                den = v(divisor), ovf = v(&overflow), emp = v(&empty), fin = v(&fin), one = left_ty.lit(1),
-                zero = left_ty.lit(0), nrem = v(&next_rem), nlow = v(&next_low),
-            );
-            done.push([fin, du, dlow, dovf, demp]);
-            continue;
-        }
-        rst += &format!("{} <= 1'b0;\n", v(&dv));
-        seq += &format!(
-            "if ({go}) begin\n    {dv} <= 1'b1; {dl} <= {left}; {du} <= {u};\n    {drem} <= {frem}; {dlow} <= {flow}; {dden} <= {den}; {dovf} <= {ovf}; {demp} <= {emp};\nend else if ({fin}) begin\n    {dv} <= 1'b0;\nend else if ({dv}) begin\n    {dl} <= {dl} - {one}; {drem} <= {nrem}; {dlow} <= {nlow};\nend\n",
-            go = unit_start[i], dv = v(&dv), dl = v(&dl), du = v(&du), drem = v(&drem),
+        // Per clock (shared pipeline): start and clear only on `adv`, a bit in any clock
+        // with bits left; otherwise (a clock per step) the same without those terms.
+        let (go, clear, bit) = if per_clock {
+            (
+                format!("adv & {}", unit_start[i]),
+                format!("adv & {}", v(&fin)),
+                format!("{} & ({} != {})", v(&dv), v(&dl), left_ty.lit(0)),
+            )
+        } else {
+            (
+                unit_start[i].clone(),
+                v(&fin).to_string(),
+                v(&dv).to_string(),
+            )
+        };
+        let body = format!(
+            "if ({go}) begin\n    {dv} <= 1'b1; {dl} <= {left}; {du} <= {u};\n    {drem} <= {frem}; {dlow} <= {flow}; {dden} <= {den}; {dovf} <= {ovf}; {demp} <= {emp};\nend else if ({clear}) begin\n    {dv} <= 1'b0;\nend else if ({bit}) begin\n    {dl} <= {dl} - {one}; {drem} <= {nrem}; {dlow} <= {nlow};\nend\n",
+            dv = v(&dv), dl = v(&dl), du = v(&du), drem = v(&drem),
             dlow = v(&dlow), dden = v(&dden), dovf = v(&dovf), demp = v(&demp),
             left = left_ty.lit(i128::from(q_bits) - 1), frem = v(&first_rem), flow = v(&first_low),
-            den = v(divisor), ovf = v(&overflow), emp = v(&empty), fin = v(&fin), one = left_ty.lit(1),
+            den = v(divisor), ovf = v(&overflow), emp = v(&empty), one = left_ty.lit(1),
             nrem = v(&next_rem), nlow = v(&next_low),
         );
+        let reset = format!("{} <= 1'b0;\n", v(&dv));
+        if per_clock {
+            blocks += &format!(
+                "// {n}: starts and writes on `adv`, decides a quotient bit every clock between.\n{}",
+                clocked_on(&reset, &body, None)
+            );
+        } else {
+            rst += &reset;
+            seq += &body;
+        }
         done.push([fin, du, dlow, dovf, demp]);
     }
     // Units finish in different clocks (their divisions started K clocks apart), so the
@@ -2437,11 +2449,7 @@ pub fn top_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     // output and slot counters are its bits, not counters of their own; every stage's
     // `_u` and `_k` registers then hold bits of its `_a` register, and synthesis
     // merges them (the shared pipeline is what has to fit the UP5K).
-    let derived = c.pipeline == Pipeline::Shared
-        && k >= 2
-        && k.is_power_of_two()
-        && (1usize << w.k) == k
-        && w.a == w.u + w.k;
+    let derived = c.pipeline == Pipeline::Shared && (1usize << w.k) == k && w.a == w.u + w.k;
     let (iu, ik) = if derived {
         (
             m.wire_across("iss_u", Ty::u(w.u), format!("iss_a[{}:{}]", w.a - 1, w.k)),

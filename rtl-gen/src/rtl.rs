@@ -183,8 +183,7 @@ pub struct Module {
     /// `localparam`s ([`Module::param`]) and shared products (for the schedule's limbs).
     magnitudes: BTreeMap<String, u128>,
     /// Values of [`Module::konst`] wires and `localparam`s.
-    konsts: BTreeMap<String, i128>,
-    params: BTreeMap<String, i128>,
+    values: BTreeMap<String, i128>,
 }
 
 impl Module {
@@ -204,8 +203,7 @@ impl Module {
             ats: BTreeMap::new(),
             shared: None,
             magnitudes: BTreeMap::new(),
-            konsts: BTreeMap::new(),
-            params: BTreeMap::new(),
+            values: BTreeMap::new(),
         }
     }
 
@@ -248,35 +246,16 @@ impl Module {
 
     /// Tells the schedule that nothing reads the `bits` lowest bits of the shared
     /// product `p` (a rounding shift by `bits + 1`, a floor shift by `bits`): its
-    /// register keeps only the bits above them (the wire reads zeros there). Does
-    /// nothing for other values. The caller guarantees `p` has no other reader.
+    /// register keeps only the bits above them (the wire, written by
+    /// [`Module::emit_shared`], reads zeros there). Does nothing for other values. The
+    /// caller guarantees `p` has no other reader.
     pub fn product_low_unused(&mut self, p: &Sig, bits: u32) {
         let Some(sh) = self.shared.as_mut() else {
             return;
         };
-        let Some(prod) = sh.products.iter_mut().find(|x| x.dest.name == p.name) else {
-            return;
-        };
-        prod.drop = bits.min(prod.kept - 2);
-        let rhs = crate::shared::product_wire(
-            &format!("mul{}_r{}", prod.unit, prod.index),
-            prod.dest.ty,
-            prod.kept,
-            prod.drop,
-        );
-        for item in &mut self.items {
-            if let Item::Wire(sig, text) = item {
-                if sig.name == p.name {
-                    *text = rhs;
-                    break;
-                }
-            }
+        if let Some(prod) = sh.products.iter_mut().find(|x| x.dest.name == p.name) {
+            prod.drop = bits.min(prod.kept - 2);
         }
-    }
-
-    /// Shared multiplier units the schedule needs.
-    pub fn shared_units(&self) -> usize {
-        self.shared.as_ref().map_or(0, |s| s.units())
     }
 
     /// `a * b`, exact, from a shared multiplier unit: a register valid from the clock
@@ -334,20 +313,13 @@ impl Module {
             }
         };
         let ready_at = start + n - 1 + crate::shared::PRODUCT_CLOCKS;
-        // The product's register: the unit's `index`-th of this phase. Phases never run
-        // together, so a unit's registers serve one product of each phase (loaded from
-        // that unit's sum alone): the widest decides the register's width.
-        let index = sh
-            .products
-            .iter()
-            .filter(|p| p.unit == unit && p.phase == phase)
-            .count();
         // The register keeps the bits the product's magnitude bound needs (and a sign),
-        // often far fewer than its type's: the wire extends them.
+        // often far fewer than its type's: the wire extends them. Which register holds
+        // it is decided, and the wire written, once every product is known
+        // (`emit_shared`).
         let big = big_a.saturating_mul(big_b);
         let kept = ((128 - big.leading_zeros()) + u32::from(signed)).clamp(2, ty.width);
-        let rhs = crate::shared::product_wire(&format!("mul{unit}_r{index}"), ty, kept, 0);
-        let dest = self.wire_at(name, ty, rhs, Some(ready_at));
+        let dest = self.wire_at(name, ty, String::new(), Some(ready_at));
         self.registered.insert(dest.name.clone());
         if let Some(big) = big_a.checked_mul(big_b) {
             self.magnitudes.insert(dest.name.clone(), big);
@@ -362,7 +334,7 @@ impl Module {
                 unit,
                 start,
                 mag,
-                index,
+                index: 0,
                 kept,
                 drop: 0,
             });
@@ -589,7 +561,7 @@ impl Module {
         self.items.push(Item::Param(s.clone(), ty.lit(value)));
         self.born(&s);
         self.magnitudes.insert(s.name.clone(), value.unsigned_abs());
-        self.params.insert(s.name.clone(), value);
+        self.values.insert(s.name.clone(), value);
         s
     }
 
@@ -720,7 +692,7 @@ impl Module {
     pub fn konst(&mut self, name: &str, value: i128, signed: bool) -> Sig {
         let ty = Ty::fitting(value, value, signed);
         let k = self.wire(name, ty, ty.lit(value));
-        self.konsts.insert(k.name.clone(), value);
+        self.values.insert(k.name.clone(), value);
         k
     }
 
@@ -915,10 +887,9 @@ impl Module {
     /// `localparam`, on either side) as [`Module::const_compare`] logic, or a constant
     /// bit when the constant lies outside the value's range; `None` for other compares.
     fn cmp_constant(&mut self, name: &str, a: &Sig, op: &str, b: &Sig) -> Option<Sig> {
-        let known =
-            |m: &Module, s: &Sig| m.konsts.get(&s.name).copied().or_else(|| m.params_value(s));
+        let known = |s: &Sig| self.values.get(&s.name).copied();
         // As `x op k` with the constant on the right.
-        let (x, op, k) = match (known(self, a), known(self, b)) {
+        let (x, op, k) = match (known(a), known(b)) {
             (None, Some(k)) => (a, op, k),
             (Some(k), None) => {
                 let flipped = match op {
@@ -950,11 +921,6 @@ impl Module {
             (false, b) if b <= lo => always(self, false),
             _ => Some(self.const_compare(name, x, above, bound)),
         }
-    }
-
-    /// The value of a `localparam` ([`Module::param`]).
-    fn params_value(&self, s: &Sig) -> Option<i128> {
-        self.params.get(&s.name).copied()
     }
 
     /// `a > k` (`above`) or `a < k` for a constant `k` within `a`'s range, as AND/OR
@@ -1073,9 +1039,10 @@ impl Module {
         let Some(mut sh) = self.shared.clone() else {
             return 0;
         };
-        // Registers: on each unit, the widest product of each phase shares the first
-        // register, the next widest the second, and so on (a register is as wide as
-        // its widest product); the products' wires are rewritten to match.
+        // Registers: phases never run together, so on each unit the widest product of
+        // each phase shares the first register, the next widest the second, and so on
+        // (a register is as wide as its widest product, loaded from that unit's sum
+        // alone); then every product's wire reads its register.
         for u in 0..sh.units() {
             for phase in 1..=3u8 {
                 let mut mine: Vec<usize> = (0..sh.products.len())
@@ -1094,13 +1061,12 @@ impl Module {
                 p.kept,
                 p.drop,
             );
-            for item in &mut self.items {
-                if let Item::Wire(sig, text) = item {
-                    if sig.name == p.dest.name {
-                        *text = rhs;
-                        break;
-                    }
-                }
+            if let Some(Item::Wire(_, text)) = self
+                .items
+                .iter_mut()
+                .find(|i| matches!(i, Item::Wire(sig, _) if sig.name == p.dest.name))
+            {
+                *text = rhs;
             }
         }
         let phase_name = |p: u8| match p {
@@ -1110,7 +1076,7 @@ impl Module {
         };
         let key =
             |phase: u8, clock: u32| slot.ty.lit(((phase as i128) << sub_bits) | clock as i128);
-        let lim = |n: u32| Ty::u(crate::rtl::bits_for_index(n));
+        let lim = |n: u32| Ty::u(lpn_cycle::format::bits_for(u64::from(n)));
         for u in 0..sh.units() {
             let ps: Vec<&crate::shared::Product> =
                 sh.products.iter().filter(|p| p.unit == u).collect();
@@ -1267,7 +1233,7 @@ impl Module {
             let p_q = reg(self, "product_q", Ty::u(2 * LIMB));
             let neg_q2 = reg(self, "neg_q2", Ty::BIT);
             let first_q2 = reg(self, "first_q2", Ty::BIT);
-            let sh_ty = Ty::u(crate::rtl::bits_for_index(la + lb - 1));
+            let sh_ty = Ty::u(lpn_cycle::format::bits_for(u64::from(la + lb - 1)));
             let sh_q2 = reg(self, "shift_q2", sh_ty);
             let acc = reg(self, "acc", Ty::u(aw));
             let limb = |q: &Sig, l: u32, idx: &Sig| {
@@ -1510,8 +1476,6 @@ always @(posedge clk) begin\n    // operands\n    {aq} <= {{{pada}{n}_a_mag}};\n
     }
 }
 
-/// `wire [w-1:0] <name>_unused = <name>;` (unsigned): tells lint that a register or an
-/// input nothing reads is unread on purpose.
 /// A shared unit's operand magnitude `<unit>_<side>_mag` (`w` bits) from its
 /// multiplexed operand `name`: the absolute value of a signed operand, the operand
 /// itself when it is unsigned.
@@ -1526,11 +1490,6 @@ fn magnitude(unit: &str, side: &str, name: &str, signed: bool, w: u32) -> String
     }
 }
 
-/// Bits to index `n` things (at least 1).
-pub fn bits_for_index(n: u32) -> u32 {
-    (32 - n.saturating_sub(1).leading_zeros()).max(1)
-}
-
 /// `name` (`from` bits, unsigned) zero-extended to `to` bits, as Verilog text.
 fn cast_text(name: &str, from: u32, to: u32) -> String {
     if to > from {
@@ -1540,6 +1499,8 @@ fn cast_text(name: &str, from: u32, to: u32) -> String {
     }
 }
 
+/// `wire [w-1:0] <name>_unused = <name>;` (unsigned): tells lint that a register or an
+/// input nothing reads is unread on purpose.
 fn unused_sink(sig: &Sig) -> Item {
     Item::Wire(
         Sig {

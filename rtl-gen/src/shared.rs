@@ -31,8 +31,9 @@ pub const LIMB: u32 = 16;
 /// The most units a schedule may use.
 pub const MAX_UNITS: usize = 32;
 
-/// Clocks from a partial product's issue to the clock its sum can be read in.
-pub const PRODUCT_CLOCKS: u32 = 3;
+/// Clocks from a partial product's issue to the clock its sum can be read in (the
+/// configuration's bound on `step_clocks` is made from the same constant).
+pub const PRODUCT_CLOCKS: u32 = lpn_cycle::config::SHARED_PRODUCT_CLOCKS;
 
 /// One product on a shared unit.
 #[derive(Debug, Clone)]
@@ -50,8 +51,8 @@ pub(crate) struct Product {
     /// Magnitude bits of each operand (at most their types' widths; fewer for
     /// constants and products of constants).
     pub mag: (u32, u32),
-    /// Its register on the unit (`mul<unit>_r<index>`: the unit's `index`-th product of
-    /// its phase).
+    /// Its register on the unit, `mul<unit>_r<index>`: its rank by width among the
+    /// unit's products of its phase (set by `Module::emit_shared`).
     pub index: usize,
     /// Bits of the product that carry its value (the magnitude bound's, and a sign
     /// when signed).
@@ -129,17 +130,12 @@ impl Shared {
         }
         let new_unit = self.taken.len() < self.max_units && ready + n - 1 <= last;
         let pick = match best {
-            Some((_, t)) if new_unit && ready < t => None,
-            Some(p) => Some(p),
-            None => None,
-        };
-        let pick = match pick {
-            Some(p) => p,
-            None if new_unit => {
+            Some(p) if !(new_unit && ready < p.1) => p,
+            _ if new_unit => {
                 self.taken.push(BTreeSet::new());
                 (self.taken.len() - 1, ready)
             }
-            None => return None,
+            _ => return None,
         };
         for c in pick.1..pick.1 + n {
             self.taken[pick.0].insert((phase, c));
