@@ -260,10 +260,17 @@ fn lane_with(c: &HwConfig, dp: &Datapath, header: &[String], units: usize) -> Mo
 
     // Memories.
     let syn_w = c.syn_bits();
-    // (Deep: declared block by block with the memory ports below.)
+    // (Deep: declared block by block with the memory ports below.) On the iCE40 every
+    // memory the plan puts in block RAM is marked so: logic cells are what the UP5K runs
+    // out of, not EBR, and Yosys would otherwise build a memory of a few words (the
+    // per-output memories of a layer with few outputs) from flip-flops and multiplexers
+    // (the regression board config: 5,594 logic cells so, 5,266 in EBR). SPRAM memories
+    // take their own port below.
     let mem = |m: &mut Module, name: &str, ty: Ty, depth: usize| {
         if deep {
             Sig::named(name, ty)
+        } else if c.family == lpn_cycle::Family::Ice40Up5k {
+            m.mem_block(name, ty, depth)
         } else {
             m.mem(name, ty, depth)
         }

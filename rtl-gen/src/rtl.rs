@@ -149,10 +149,30 @@ enum Item {
     Wire(Sig, String),
     Reg(Sig),
     Net(Sig),
-    /// A memory: its depth, and whether it is marked `no_rw_check`.
-    Mem(Sig, usize, bool),
+    /// A memory: its depth and its synthesis attribute.
+    Mem(Sig, usize, MemAttr),
     Assign(String, String),
     Raw(String),
+}
+
+/// The synthesis attribute a memory is declared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MemAttr {
+    None,
+    /// `(* no_rw_check *)`: see [`Module::mem_no_rw_check`].
+    NoRwCheck,
+    /// `(* ram_style = "block" *)`: see [`Module::mem_block`].
+    Block,
+}
+
+impl MemAttr {
+    fn prefix(self) -> &'static str {
+        match self {
+            MemAttr::None => "",
+            MemAttr::NoRwCheck => "(* no_rw_check *) ",
+            MemAttr::Block => "(* ram_style = \"block\" *) ",
+        }
+    }
 }
 
 /// A module under construction.
@@ -638,24 +658,31 @@ impl Module {
 
     /// A memory `reg [W-1:0] name [0:depth-1]`.
     pub fn mem(&mut self, name: &str, ty: Ty, depth: usize) -> Sig {
-        self.mem_item(name, ty, depth, false)
+        self.mem_item(name, ty, depth, MemAttr::None)
+    }
+
+    /// A memory marked `(* ram_style = "block" *)`: synthesis puts it in block RAM even
+    /// when it has so few words that it would otherwise become flip-flops and
+    /// multiplexers.
+    pub fn mem_block(&mut self, name: &str, ty: Ty, depth: usize) -> Sig {
+        self.mem_item(name, ty, depth, MemAttr::Block)
     }
 
     /// A memory marked `(* no_rw_check *)`: the caller guarantees that a word read in
     /// the clock the same address is written is never used, so synthesis may map it to
     /// block RAM without the logic that would make that read return the old word.
     pub fn mem_no_rw_check(&mut self, name: &str, ty: Ty, depth: usize) -> Sig {
-        self.mem_item(name, ty, depth, true)
+        self.mem_item(name, ty, depth, MemAttr::NoRwCheck)
     }
 
-    fn mem_item(&mut self, name: &str, ty: Ty, depth: usize, no_rw_check: bool) -> Sig {
+    fn mem_item(&mut self, name: &str, ty: Ty, depth: usize, attr: MemAttr) -> Sig {
         let s = Sig {
             name: self.fresh(name),
             ty,
             at: Some(0),
         };
         self.born(&s);
-        self.items.push(Item::Mem(s.clone(), depth, no_rw_check));
+        self.items.push(Item::Mem(s.clone(), depth, attr));
         s
     }
 
@@ -1447,15 +1474,11 @@ always @(posedge clk) begin\n    // operands\n    {aq} <= {{{pada}{n}_a_mag}};\n
                 Item::Net(sig) => {
                     let _ = writeln!(s, "    {};", sig.ty.declare("wire", &sig.name));
                 }
-                Item::Mem(sig, depth, no_rw_check) => {
+                Item::Mem(sig, depth, attr) => {
                     let _ = writeln!(
                         s,
                         "    {}{} [0:{}];",
-                        if *no_rw_check {
-                            "(* no_rw_check *) "
-                        } else {
-                            ""
-                        },
+                        attr.prefix(),
                         sig.ty.declare("reg", &sig.name),
                         depth - 1
                     );
