@@ -96,6 +96,24 @@ fn synth_json(args: &[&str], name: &str) -> (bool, serde_json::Value, String) {
     (out.status.success(), v, o)
 }
 
+/// `lpn synth --target target --config cfg [extra...]`, as [`synth_json`].
+fn synth_config(
+    target: &str,
+    cfg: &std::path::Path,
+    extra: &[&str],
+    name: &str,
+) -> (bool, serde_json::Value, String) {
+    let mut args = vec![
+        "synth",
+        "--target",
+        target,
+        "--config",
+        cfg.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    synth_json(&args, name)
+}
+
 fn have(tools: &[Tool]) -> bool {
     tools.iter().all(|t| for_tests(*t).is_some())
 }
@@ -109,18 +127,7 @@ fn the_ecp5_flow_writes_a_bitstream_and_a_parsed_report() {
         return;
     }
     let cfg = repo("fpga/regression-ecp5.toml");
-    let (ok, v, o) = synth_json(
-        &[
-            "synth",
-            "--target",
-            "ecp5-85k",
-            "--config",
-            cfg.to_str().unwrap(),
-            "--lanes",
-            "1",
-        ],
-        "synth-ecp5",
-    );
+    let (ok, v, o) = synth_config("ecp5-85k", &cfg, &["--lanes", "1"], "synth-ecp5");
     let bit = v["bitstream"]
         .as_str()
         .unwrap_or_else(|| panic!("no bitstream: {o}"));
@@ -161,16 +168,14 @@ fn the_ecp5_flow_writes_a_bitstream_and_a_parsed_report() {
     assert!(o.contains("critical path ("), "{o}");
 }
 
-/// The issue's UP5K target: the `ice40-up5k` preset (the shared pipeline, one
-/// multiplier unit, 12-bit values with 15-bit weights and 14-bit trails) fits the
-/// iCEBreaker's UP5K, meets the flow's default clock (18 MHz) and gets a bitstream; the
-/// report holds it to the device's limits.
-#[test]
-fn the_ice40_preset_fits_meets_its_clock_and_gets_a_bitstream() {
-    if !have(&[Tool::Yosys, Tool::NextpnrIce40, Tool::Icepack]) {
+/// Builds `target`'s own preset at the flow's default clock and holds the report to
+/// the issue's limits: it fits, meets `mhz`, gets a bitstream, and every resource is
+/// within the device's (`luts` available, at least one multiplier used).
+fn preset_meets_its_clock(target: &str, tools: &[Tool], mhz: f64, luts: u64) {
+    if !have(tools) {
         return;
     }
-    let (ok, v, o) = synth_json(&["synth", "--target", "ice40-up5k"], "synth-ice40-preset");
+    let (ok, v, o) = synth_json(&["synth", "--target", target], &format!("synth-{target}"));
     assert!(ok, "{o}");
     assert_eq!(v["outcome"], "met", "{o}");
     let bin = v["bitstream"]
@@ -182,9 +187,34 @@ fn the_ice40_preset_fits_meets_its_clock_and_gets_a_bitstream() {
         assert!(r["used"].as_u64() <= r["available"].as_u64(), "{r}: {o}");
     }
     let kind = |k: &str| res.iter().find(|r| r["kind"] == k).unwrap();
-    assert_eq!(kind("LUT")["available"].as_u64(), Some(5280));
+    assert_eq!(kind("LUT")["available"].as_u64(), Some(luts));
     assert!(kind("DSP")["used"].as_u64().unwrap() >= 1, "{o}");
-    assert!(v["fmax_mhz"].as_f64().unwrap() >= 18.0, "{o}");
+    assert!(v["fmax_mhz"].as_f64().unwrap() >= mhz, "{o}");
+}
+
+/// The issue's UP5K target: the `ice40-up5k` preset (the shared pipeline, one
+/// multiplier unit, 12-bit values with 15-bit weights and 14-bit trails) fits the
+/// iCEBreaker's UP5K, meets the flow's default clock (18 MHz) and gets a bitstream.
+#[test]
+fn the_ice40_preset_fits_meets_its_clock_and_gets_a_bitstream() {
+    preset_meets_its_clock(
+        "ice40-up5k",
+        &[Tool::Yosys, Tool::NextpnrIce40, Tool::Icepack],
+        18.0,
+        5280,
+    );
+}
+
+/// The issue's ECP5 target: the `ecp5-85k` preset (2 deep lanes, 32,768 synapses) meets
+/// 100 MHz on the ULX3S's 85F and gets a bitstream (about 8 minutes: the longest test).
+#[test]
+fn the_ecp5_85k_preset_meets_100_mhz_and_gets_a_bitstream() {
+    preset_meets_its_clock(
+        "ecp5-85k",
+        &[Tool::Yosys, Tool::NextpnrEcp5, Tool::Ecppack],
+        100.0,
+        83640,
+    );
 }
 
 /// The regression board config (the regression task's 16x4 layer with its 32-row batch,
@@ -199,16 +229,7 @@ fn the_ice40_regression_board_config_fits_and_meets_its_clock() {
     if !have(&[Tool::Yosys, Tool::NextpnrIce40, Tool::Icepack]) {
         return;
     }
-    let (ok, v, o) = synth_json(
-        &[
-            "synth",
-            "--target",
-            "ice40-up5k",
-            "--config",
-            cfg.to_str().unwrap(),
-        ],
-        "synth-ice40-regression",
-    );
+    let (ok, v, o) = synth_config("ice40-up5k", &cfg, &[], "synth-ice40-regression");
     assert!(ok, "{o}");
     assert_eq!(v["outcome"], "met", "{o}");
     assert!(v["bitstream"].is_string(), "{o}");
@@ -231,16 +252,7 @@ fn the_ice40_flow_reports_that_the_engine_does_not_fit() {
          pipeline = \"shared\"\n[layer]\ninputs = 16\noutputs = 4\nk = 8\n",
     )
     .unwrap();
-    let (ok, v, o) = synth_json(
-        &[
-            "synth",
-            "--target",
-            "ice40-up5k",
-            "--config",
-            cfg.to_str().unwrap(),
-        ],
-        "synth-ice40",
-    );
+    let (ok, v, o) = synth_config("ice40-up5k", &cfg, &[], "synth-ice40");
     assert!(!ok, "{o}");
     assert_eq!(v["outcome"], "does-not-fit", "{o}");
     let res = v["resources"].as_array().unwrap();
