@@ -346,9 +346,9 @@ fn the_bridges_range_checks_equal_the_host_model() {
 }
 
 /// The whole board tops (pins, reset button, LEDs, the PLL as a pass-through stand-in,
-/// the UART at a real rate of the PLL clock: 1 Mbaud, 48 and 100 clocks per bit, to keep
-/// the test short): the driver connects and trains through them exactly like the cycle
-/// model, for both boards.
+/// the UART at a real rate of the flow's default clock for the board: 1 Mbaud, 18 and
+/// 100 clocks per bit, to keep the test short): the driver connects and trains through
+/// them exactly like the cycle model, for both boards.
 #[test]
 fn both_board_tops_train_through_their_pins() {
     if !have_verilator() {
@@ -357,10 +357,12 @@ fn both_board_tops_train_through_their_pins() {
     use lpn_rtl::board::Board as B;
     let baud = 1_000_000;
     let sc = scenario();
-    for (file, board, clock) in [
-        ("fpga/regression-ice40.toml", B::Icebreaker, 48_000_000),
-        ("fpga/regression-ecp5.toml", B::Ulx3s, 100_000_000),
+    use lpn_rtl::fpga::Target as T;
+    for (file, board, target) in [
+        ("fpga/regression-ice40.toml", B::Icebreaker, T::Ice40Up5k),
+        ("fpga/regression-ecp5.toml", B::Ulx3s, T::Ecp5_85k),
     ] {
+        let clock = target.default_clock_hz();
         let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("..")
             .join(file);
