@@ -73,3 +73,36 @@ fn shared_schedules_fit_the_default_step_and_a_short_step_is_refused() {
         "{e}"
     );
 }
+
+/// On the iCE40 every block-RAM memory of the plan is declared
+/// `(* ram_style = "block" *)` (Yosys builds one of a few words from flip-flops
+/// otherwise; docs/architecture.md, "Memories"), SPRAM ones are not declared at all (an
+/// SPRAM instance holds them), and no other family's memories carry the mark.
+#[test]
+fn ice40_block_memories_are_marked_for_block_ram() {
+    let lane = |c: &lpn_cycle::HwConfig| {
+        let g = generate(c).unwrap();
+        g.files
+            .iter()
+            .find(|(n, _)| n == "lpn_lane.v")
+            .map(|(_, t)| t.clone())
+            .unwrap()
+    };
+    let mut c = preset("ice40-up5k").unwrap();
+    c.layer.outputs = 4;
+    let v = lane(&c);
+    for mem in ["syn", "post_err", "mask", "bias"] {
+        assert!(
+            v.lines()
+                .any(|l| l.contains("(* ram_style = \"block\" *) reg")
+                    && l.contains(&format!(" {mem} [0:"))),
+            "{mem} not marked"
+        );
+    }
+    for mem in ["scratch", "nbr", "pre"] {
+        assert!(!v.contains(&format!(" {mem} [0:")), "{mem} declared");
+    }
+    let mut e = preset("tiny").unwrap();
+    e.family = lpn_cycle::Family::Ecp5_85k;
+    assert!(!lane(&e).contains("ram_style"));
+}
