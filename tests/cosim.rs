@@ -266,8 +266,8 @@ fn equals_the_model_on_random_layers(
 /// `step_clocks` clocks) equals the cycle model bit for bit and cycle for cycle: the
 /// tiny layer with consolidation, the short trail and neighbour-follow exercised by
 /// random layers and inputs, at the default step and at 17 (`step_sub` one bit wider
-/// than 16 needs); and the UP5K's
-/// memory placement (SPRAM, which must hold its word between steps).
+/// than 16 needs); and the UP5K's memory placement (SPRAM, which must hold its word
+/// between steps).
 #[test]
 fn the_shared_pipeline_equals_the_cycle_model() {
     if lpn_toolchain::for_tests(lpn_toolchain::Tool::Verilator).is_none() {

@@ -114,6 +114,11 @@ fn synth_config(
     synth_json(&args, name)
 }
 
+/// The tools an iCE40 build needs.
+const ICE40: [Tool; 3] = [Tool::Yosys, Tool::NextpnrIce40, Tool::Icepack];
+/// The tools an ECP5 build needs.
+const ECP5: [Tool; 3] = [Tool::Yosys, Tool::NextpnrEcp5, Tool::Ecppack];
+
 fn have(tools: &[Tool]) -> bool {
     tools.iter().all(|t| for_tests(*t).is_some())
 }
@@ -123,7 +128,7 @@ fn have(tools: &[Tool]) -> bool {
 /// short). The exit status follows the clock: 1 while Fmax is below 100 MHz.
 #[test]
 fn the_ecp5_flow_writes_a_bitstream_and_a_parsed_report() {
-    if !have(&[Tool::Yosys, Tool::NextpnrEcp5, Tool::Ecppack]) {
+    if !have(&ECP5) {
         return;
     }
     let cfg = repo("fpga/regression-ecp5.toml");
@@ -197,24 +202,14 @@ fn preset_meets_its_clock(target: &str, tools: &[Tool], mhz: f64, luts: u64) {
 /// iCEBreaker's UP5K, meets the flow's default clock (18 MHz) and gets a bitstream.
 #[test]
 fn the_ice40_preset_fits_meets_its_clock_and_gets_a_bitstream() {
-    preset_meets_its_clock(
-        "ice40-up5k",
-        &[Tool::Yosys, Tool::NextpnrIce40, Tool::Icepack],
-        18.0,
-        5280,
-    );
+    preset_meets_its_clock("ice40-up5k", &ICE40, 18.0, 5280);
 }
 
 /// The ECP5 target: the `ecp5-85k` preset (2 deep lanes, 32,768 synapses) meets
-/// 100 MHz on the ULX3S's 85F and gets a bitstream (about 8 minutes: the longest test).
+/// 100 MHz on the ULX3S's 85F and gets a bitstream (about 9 minutes: the longest test).
 #[test]
 fn the_ecp5_85k_preset_meets_100_mhz_and_gets_a_bitstream() {
-    preset_meets_its_clock(
-        "ecp5-85k",
-        &[Tool::Yosys, Tool::NextpnrEcp5, Tool::Ecppack],
-        100.0,
-        83640,
-    );
+    preset_meets_its_clock("ecp5-85k", &ECP5, 100.0, 83640);
 }
 
 /// The regression board config (the regression task's 16x4 layer with its 32-row batch,
@@ -226,7 +221,7 @@ fn the_ice40_regression_board_config_fits_and_meets_its_clock() {
     let cfg = repo("fpga/regression-ice40.toml");
     let c = lpn_cycle::HwConfig::load(cfg.to_str().unwrap()).unwrap();
     assert_eq!(c.formats, lpn_cycle::config::Formats::narrow());
-    if !have(&[Tool::Yosys, Tool::NextpnrIce40, Tool::Icepack]) {
+    if !have(&ICE40) {
         return;
     }
     let (ok, v, o) = synth_config("ice40-up5k", &cfg, &[], "synth-ice40-regression");
@@ -241,7 +236,7 @@ fn the_ice40_regression_board_config_fits_and_meets_its_clock() {
 /// is 1.
 #[test]
 fn the_ice40_flow_reports_that_the_engine_does_not_fit() {
-    if !have(&[Tool::Yosys, Tool::NextpnrIce40, Tool::Icepack]) {
+    if !have(&ICE40) {
         return;
     }
     let dir = scratch("synth-ice40-too-big");
