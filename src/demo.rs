@@ -20,18 +20,18 @@ pub fn run(
     out: &Path,
     cache: &Path,
 ) -> Result<(String, bool), String> {
-    let text = std::fs::read_to_string(scenario)
-        .map_err(|e| format!("cannot read scenario {}: {e}", scenario.display()))?;
-    let sc = Scenario::from_json(&text).map_err(|e| format!("{}: {e}", scenario.display()))?;
+    if steps == 0 {
+        return Err("--steps 0: nothing to train (give at least 1)".into());
+    }
+    let mut inputs = vec![("the scenario", scenario)];
+    inputs.extend(crate::files::config_file(config).map(|p| ("the config", p)));
+    let sc = Scenario::load(scenario)?;
     let config = HwConfig::load(config).map_err(|e| e.to_string())?;
     let mut s = String::new();
 
     // 1. Verilog.
     let g = lpn_rtl::engine::generate(&config).map_err(|e| e.to_string())?;
-    std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
-    for (name, text) in &g.files {
-        std::fs::write(out.join(name), text).map_err(|e| format!("cannot write {name}: {e}"))?;
-    }
+    crate::hw::write_files(out, &g.files, &inputs)?;
     let _ = writeln!(
         s,
         "generated {} ({} lines of Verilog) for config `{}`: {} in, {} out, K {}, {} lanes",

@@ -43,8 +43,7 @@ pub fn run(
     bar.finish_and_clear();
     if let Some(path) = json {
         let text = serde_json::to_string_pretty(&reports).map_err(|e| e.to_string())?;
-        std::fs::write(path, text + "\n")
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        crate::files::write(path, text + "\n")?;
     }
     if let Some(dir) = plot {
         std::fs::create_dir_all(dir)
@@ -101,8 +100,15 @@ pub fn table(r: &ExperimentReport) -> String {
     s
 }
 
+/// Draws the report's curves as SVG and writes them to `path` (whole, or not at all).
 fn plot_report(r: &ExperimentReport, path: &Path) -> Result<(), String> {
-    let err = |e: &dyn std::fmt::Display| format!("cannot plot {}: {e}", path.display());
+    let mut svg = String::new();
+    draw(r, &mut svg).map_err(|e| format!("cannot plot {}: {e}", path.display()))?;
+    crate::files::write(path, svg)
+}
+
+fn draw(r: &ExperimentReport, svg: &mut String) -> Result<(), String> {
+    let err = |e: &dyn std::fmt::Display| e.to_string();
     let points = r.curves.iter().flat_map(|c| c.points.iter());
     let (x_max, y_max) = points.fold((1.0f64, 0.0f64), |(x, y), &(px, py)| (x.max(px), y.max(py)));
     let (x_label, y_label) = r
@@ -111,7 +117,7 @@ fn plot_report(r: &ExperimentReport, path: &Path) -> Result<(), String> {
         .map_or(("x".to_string(), "y".to_string()), |c| {
             (c.x_label.clone(), c.y_label.clone())
         });
-    let root = SVGBackend::new(path, (800, 480)).into_drawing_area();
+    let root = SVGBackend::with_string(svg, (800, 480)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(&e))?;
     let mut chart = ChartBuilder::on(&root)
         .caption(format!("{}: {}", r.name, r.question), ("sans-serif", 16))

@@ -13,6 +13,8 @@ use lpn_host::sim::SimBoard;
 use lpn_host::Board;
 use lpn_rtl::fpga::{format_report, Outcome, SynthOptions, SynthReport, Target};
 
+use crate::files;
+
 /// Options of `lpn synth`.
 pub struct SynthArgs<'a> {
     /// Target name.
@@ -44,19 +46,26 @@ fn clock_hz(mhz: Option<f64>, target: Target) -> Result<u64, String> {
     }
 }
 
-fn load_scenario(path: &Path) -> Result<Scenario, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    Scenario::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))
-}
-
 /// `lpn synth`: the report text and whether every build fit and met its clock (a sweep
 /// is a measurement and always succeeds once it has run).
 pub fn synth(a: &SynthArgs) -> Result<(String, bool), String> {
     let target = Target::parse(a.target)?;
+    let mut inputs: Vec<(&str, &Path)> = a
+        .config
+        .and_then(files::config_file)
+        .map(|p| ("the config", p))
+        .into_iter()
+        .collect();
+    inputs.extend(a.scenario.map(|p| ("the scenario", p)));
+    if let Some(json) = a.json {
+        files::refuse_clobber(&inputs, &[("--json", json)])?;
+    }
+    if let Some(out) = a.out {
+        files::refuse_inputs_in(("the work folder", out), &inputs)?;
+    }
     let mut base = HwConfig::load(a.config.unwrap_or(target.name())).map_err(|e| e.to_string())?;
     if let Some(s) = a.scenario {
-        base = scenario_config(&load_scenario(s)?, &base);
+        base = scenario_config(&Scenario::load(s)?, &base);
     }
     let clock_hz = clock_hz(a.clock_mhz, target)?;
     let lanes: Vec<Option<usize>> = if a.lanes.is_empty() {
@@ -123,7 +132,8 @@ pub fn synth(a: &SynthArgs) -> Result<(String, bool), String> {
             reports.pop().unwrap_or(serde_json::Value::Null)
         };
         let body = serde_json::to_string_pretty(&v).map_err(|e| e.to_string())? + "\n";
-        std::fs::write(path, body).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        files::write(path, body)?;
+        let _ = writeln!(text, "wrote {}", path.display());
     }
     let ok = sweep
         || rows
@@ -224,7 +234,11 @@ pub fn gen_board(
             lpn_rtl::fpga::constraints(b).to_string(),
         ));
     }
-    let mut s = crate::hw::write_files(out, &files)?;
+    let inputs: Vec<_> = files::config_file(config)
+        .map(|p| ("the config", p))
+        .into_iter()
+        .collect();
+    let mut s = crate::hw::write_files(out, &files, &inputs)?;
     let _ = writeln!(
         s,
         "board top {}: {} clocks per UART bit{}",
@@ -265,7 +279,17 @@ pub struct BoardArgs<'a> {
 /// `lpn board`: trains the scenario on the board (through the host driver) and on the
 /// cycle model side by side; the text and whether they agreed on every update.
 pub fn board(a: &BoardArgs) -> Result<(String, bool), String> {
-    let sc = load_scenario(a.scenario)?;
+    if a.steps == 0 {
+        return Err("--steps 0: nothing to train (give at least 1)".into());
+    }
+    let mut inputs = vec![("the scenario", a.scenario)];
+    inputs.extend(files::config_file(a.config).map(|p| ("the config", p)));
+    let outputs: Vec<(&str, &Path)> = [("--json", a.json), ("--vcd", a.vcd)]
+        .into_iter()
+        .filter_map(|(n, p)| p.map(|p| (n, p)))
+        .collect();
+    files::refuse_clobber(&inputs, &outputs)?;
+    let sc = Scenario::load(a.scenario)?;
     let c = HwConfig::load(a.config).map_err(|e| e.to_string())?;
     if (a.vcd.is_some() || a.top.is_some()) && a.port.is_some() {
         return Err(
@@ -286,7 +310,10 @@ pub fn board(a: &BoardArgs) -> Result<(String, bool), String> {
     let port = a.port;
     let baud = a.baud;
     let cache = a.cache;
-    let vcd = a.vcd;
+    // The simulation writes the waveform under a temporary name; it is moved into place
+    // once the simulation has ended.
+    let waveform = a.vcd.map(files::Staged::new).transpose()?;
+    let vcd = waveform.as_ref().map(|w| w.path());
     type Link = Box<dyn ReadWrite>;
     let mut hw: Trainer<Board<Link>> = Trainer::with(&sc, &c, |eff| {
         let link: Link = match (port, top) {
@@ -401,7 +428,14 @@ pub fn board(a: &BoardArgs) -> Result<(String, bool), String> {
             "seconds": run_s,
         });
         let body = serde_json::to_string_pretty(&v).map_err(|e| e.to_string())? + "\n";
-        std::fs::write(path, body).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        files::write(path, body)?;
+        let _ = writeln!(text, "wrote {}", path.display());
+    }
+    // Ending the simulation closes its waveform.
+    drop(hw);
+    if let (Some(w), Some(path)) = (waveform, a.vcd) {
+        w.commit()?;
+        let _ = writeln!(text, "wrote waveform {}", path.display());
     }
     Ok((text, agree))
 }

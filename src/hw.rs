@@ -8,6 +8,8 @@ use lpn_cycle::vectors::{self, Vectors};
 use lpn_cycle::{cycle_formula, cycle_formula_text, HwConfig};
 use lpn_golden::scenario::Scenario;
 
+use crate::files;
+
 /// Reads a scenario: a JSON file, or `example:NAME` for a built-in one.
 fn load_scenario(spec: &str) -> Result<(Scenario, String), String> {
     if let Some(name) = spec.strip_prefix("example:") {
@@ -16,9 +18,7 @@ fn load_scenario(spec: &str) -> Result<(Scenario, String), String> {
             other => Err(format!("unknown example `{other}` (known: regression)")),
         };
     }
-    let text =
-        std::fs::read_to_string(spec).map_err(|e| format!("cannot read scenario {spec}: {e}"))?;
-    let scenario = Scenario::from_json(&text).map_err(|e| format!("{spec}: {e}"))?;
+    let scenario = Scenario::load(Path::new(spec))?;
     let name = Path::new(spec)
         .file_name()
         .map_or(spec.to_string(), |n| n.to_string_lossy().into_owned());
@@ -32,11 +32,20 @@ pub fn golden_gen(
     steps: usize,
     out: &Path,
 ) -> Result<String, String> {
+    let mut inputs = vec![];
+    if !scenario.starts_with("example:") {
+        inputs.push(("the scenario", Path::new(scenario)));
+    }
+    inputs.extend(files::config_file(config).map(|p| ("the config", p)));
+    files::refuse_clobber(&inputs, &[("--out", out)])?;
+    if steps == 0 {
+        return Err("--steps 0: a vector file needs at least one step".into());
+    }
     let (scenario, source) = load_scenario(scenario)?;
     let config = HwConfig::load(config).map_err(|e| e.to_string())?;
     let v = vectors::generate(&scenario, &config, steps, &source).map_err(|e| e.to_string())?;
     let json = v.to_json();
-    std::fs::write(out, &json).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    files::write(out, &json)?;
     Ok(format!(
         "wrote {} ({} steps, {} bytes, config `{}`)\n",
         out.display(),
@@ -54,14 +63,22 @@ pub fn sim(
     every: usize,
     vcd: Option<&Path>,
 ) -> Result<(String, bool), String> {
-    if backend != "cycle" && backend != "verilator" {
+    if !["cycle", "verilator", "icarus"].contains(&backend) {
         return Err(format!(
-            "backend `{backend}` is not available (available: cycle, verilator)"
+            "backend `{backend}` is not available (available: cycle, verilator, icarus)"
         ));
     }
     if vcd.is_some() && backend != "verilator" {
         return Err("--vcd needs --backend verilator".into());
     }
+    let outputs: Vec<(&str, &Path)> = [("--json", json), ("--vcd", vcd)]
+        .into_iter()
+        .filter_map(|(n, p)| p.map(|p| (n, p)))
+        .collect();
+    files::refuse_clobber(&[("the vector file", path)], &outputs)?;
+    // The waveform's folder is checked before the simulation runs, and the file is
+    // reported only once the simulator has written it.
+    let waveform = vcd.map(files::Staged::new).transpose()?;
     let v = Vectors::load(path).map_err(|e| e.to_string())?;
     let mut build_note = String::new();
     // Wall time covers the simulation only (not a Verilator build).
@@ -69,6 +86,15 @@ pub fn sim(
         let started = Instant::now();
         let r = vectors::replay(&v).map_err(|e| e.to_string())?;
         (r, started.elapsed().as_secs_f64())
+    } else if backend == "icarus" {
+        let work = rtl_cache().join("work-icarus");
+        let started = Instant::now();
+        let results = lpn_rtl::icarus::run_vectors(&v, &work)?;
+        let wall = started.elapsed().as_secs_f64();
+        build_note = " (Icarus Verilog: compile and run)".into();
+        let (_, saturations) = vectors::run_cycle_model(&v).map_err(|e| e.to_string())?;
+        let r = vectors::judge(&v, &results, saturations).map_err(|e| e.to_string())?;
+        (r, wall)
     } else {
         let cache = rtl_cache();
         let t0 = Instant::now();
@@ -83,7 +109,8 @@ pub fn sim(
         std::fs::create_dir_all(&work)
             .map_err(|e| format!("cannot create {}: {e}", work.display()))?;
         let started = Instant::now();
-        let results = lpn_rtl::cosim::run_vectors(&model, &v, &work, vcd)?;
+        let results =
+            lpn_rtl::cosim::run_vectors(&model, &v, &work, waveform.as_ref().map(|w| w.path()))?;
         let wall = started.elapsed().as_secs_f64();
         // The RTL does not count saturations; it equals the cycle model bit for bit
         // (checked against the vectors here), so the model's counts are its counts.
@@ -201,7 +228,8 @@ pub fn sim(
         wall,
         r.total_cycles as f64 / wall.max(1e-9) / 1e6
     );
-    if let Some(path) = vcd {
+    if let (Some(w), Some(path)) = (waveform, vcd) {
+        w.commit()?;
         let _ = writeln!(s, "wrote waveform {}", path.display());
     }
     if r.mismatch_count == 0 {
@@ -221,8 +249,7 @@ pub fn sim(
     }
     if let Some(out) = json {
         let text = serde_json::to_string(&r).map_err(|e| e.to_string())?;
-        std::fs::write(out, text + "\n")
-            .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+        files::write(out, text + "\n")?;
         let _ = writeln!(s, "wrote {}", out.display());
     }
     Ok((s, r.ok()))
@@ -240,16 +267,19 @@ pub fn rtl_cache() -> PathBuf {
 pub fn gen(config: &str, out: &Path) -> Result<String, String> {
     let c = HwConfig::load(config).map_err(|e| e.to_string())?;
     let g = lpn_rtl::engine::generate(&c).map_err(|e| e.to_string())?;
-    std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
     let mut s = String::new();
     let manifest = serde_json::to_string_pretty(&g.manifest).map_err(|e| e.to_string())? + "\n";
-    let mut files = g.files.clone();
-    files.push((
+    let mut generated = g.files.clone();
+    generated.push((
         "harness.cpp".into(),
         lpn_rtl::cosim::harness(lpn_cycle::StageDepths::of(&c).host_read()),
     ));
-    files.push(("manifest.json".into(), manifest));
-    s.push_str(&write_files(out, &files)?);
+    generated.push(("manifest.json".into(), manifest));
+    let inputs: Vec<_> = files::config_file(config)
+        .map(|p| ("the config", p))
+        .into_iter()
+        .collect();
+    s.push_str(&write_files(out, &generated, &inputs)?);
     let _ = writeln!(
         s,
         "top lpn_engine for config `{}`: {} synapses, {} lanes; {} cycles per update",
@@ -261,12 +291,21 @@ pub fn gen(config: &str, out: &Path) -> Result<String, String> {
     Ok(s)
 }
 
-/// Writes (name, text) files into `out`; one `wrote PATH (N lines)` line each.
-pub fn write_files(out: &Path, files: &[(String, String)]) -> Result<String, String> {
+/// Writes (name, text) files into the folder `out` (created if missing); one `wrote PATH
+/// (N lines)` line each. None of them may be one of the command's `inputs`: that is
+/// checked for all before the first is written.
+pub fn write_files(
+    out: &Path,
+    generated: &[(String, String)],
+    inputs: &[(&str, &Path)],
+) -> Result<String, String> {
+    let paths: Vec<PathBuf> = generated.iter().map(|(n, _)| out.join(n)).collect();
+    let outputs: Vec<(&str, &Path)> = paths.iter().map(|p| ("--out", p.as_path())).collect();
+    files::refuse_clobber(inputs, &outputs)?;
+    std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
     let mut s = String::new();
-    for (name, text) in files {
-        let path = out.join(name);
-        std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    for ((_, text), path) in generated.iter().zip(&paths) {
+        files::write(path, text)?;
         let _ = writeln!(
             s,
             "wrote {} ({} lines)",
@@ -330,6 +369,11 @@ pub fn show_config(spec: &str, json: bool) -> Result<String, String> {
 /// layers and inputs; every update of the RTL must equal the cycle model.
 pub fn soak(configs: usize, steps: usize, seed: u32) -> Result<String, String> {
     use lpn_cycle::random::{self, Rng};
+    if configs == 0 || steps < configs {
+        return Err(format!(
+            "--configs {configs} --steps {steps}: a soak needs at least one configuration and at least one update per configuration"
+        ));
+    }
     let cache = rtl_cache();
     let mut rng = Rng::new(seed);
     let mut s = String::new();

@@ -13,7 +13,9 @@ use lpn_toolchain::{Tool, Toolchain};
 
 mod demo;
 mod experiment;
+mod files;
 mod fpga;
+mod fuzz;
 mod hw;
 
 #[derive(Parser)]
@@ -42,8 +44,9 @@ enum Command {
     /// Replay golden vectors on a hardware backend: per-step cycles, error against the
     /// f64 reference, selection agreement; exit 1 on any mismatch or broken bound.
     Sim {
-        /// Backend: `cycle` (the cycle-accurate model) or `verilator` (the generated RTL,
-        /// built with the pinned Verilator and cached under target/rtl-cache).
+        /// Backend: `cycle` (the cycle-accurate model), `verilator` (the generated RTL,
+        /// built with the pinned Verilator and cached under target/rtl-cache) or `icarus`
+        /// (the generated RTL under Icarus Verilog, the second simulator).
         #[arg(long, default_value = "cycle")]
         backend: String,
         /// Golden vector file.
@@ -172,6 +175,23 @@ enum Command {
         /// LEDs, the PLL as a pass-through, the UART at --baud of the board clock).
         #[arg(long)]
         top: Option<String>,
+    },
+    /// Seeded random fuzzing of everything the project reads (scenarios, configs,
+    /// vector files, the board's replies): exit 1 on the first panic or hang, with the
+    /// input saved under target/fuzz-findings/.
+    Fuzz {
+        /// Target: all, scenario, config, vectors or replies.
+        #[arg(long, default_value = "all")]
+        target: String,
+        /// Cases per target at most.
+        #[arg(long, default_value_t = 1000)]
+        cases: u64,
+        /// Wall time in all at most, in seconds (split among the targets).
+        #[arg(long, default_value_t = 60.0)]
+        seconds: f64,
+        /// Seed of the mutations.
+        #[arg(long, default_value_t = 1)]
+        seed: u32,
     },
     /// Hardware configurations.
     Hw {
@@ -384,6 +404,18 @@ fn main() -> ExitCode {
                 "the board differs from the cycle model (see above)",
             )
         }),
+        Command::Fuzz {
+            target,
+            cases,
+            seconds,
+            seed,
+        } => fuzz::run(&fuzz::Options {
+            target,
+            cases,
+            seconds,
+            seed,
+        })
+        .map(|t| emit(format_args!("{t}"))),
         Command::Hw {
             command: HwCommand::Config { config, json },
         } => hw::show_config(&config, json).map(|t| emit(format_args!("{t}"))),
@@ -438,9 +470,10 @@ fn ref_example(name: &str) -> Result<(), String> {
 }
 
 fn ref_run(path: &Path, out: Option<&Path>) -> Result<(), String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let scenario = Scenario::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    if let Some(out) = out {
+        files::refuse_clobber(&[("the scenario", path)], &[("--out", out)])?;
+    }
+    let scenario = Scenario::load(path)?;
     let started = Instant::now();
     let result = scenario
         .run()
@@ -452,8 +485,7 @@ fn ref_run(path: &Path, out: Option<&Path>) -> Result<(), String> {
     ));
     if let Some(out) = out {
         let json = serde_json::to_string(&result).map_err(|e| json_error(&e))?;
-        std::fs::write(out, json + "\n")
-            .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+        files::write(out, json + "\n")?;
         emit(format_args!("wrote {}\n", out.display()));
     }
     Ok(())

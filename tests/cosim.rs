@@ -3,8 +3,10 @@
 
 use std::path::PathBuf;
 
-use lpn_cycle::vectors::{judge, run_cycle_model, Vectors};
+use lpn_cycle::vectors::{judge, run_cycle_model};
 use lpn_rtl::cosim;
+
+mod common;
 use lpn_rtl::engine::generate;
 
 const NAMES: [&str; 4] = [
@@ -18,21 +20,11 @@ fn cache() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("rtl-cache")
 }
 
-fn vectors(name: &str) -> Vectors {
-    Vectors::load(
-        &PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join(format!("golden/vectors/{name}.vectors.json")),
-    )
-    .unwrap()
-}
-
 #[test]
 fn golden_vectors_run_bit_exact_on_the_rtl() {
-    if lpn_toolchain::for_tests(lpn_toolchain::Tool::Verilator).is_none() {
-        return;
-    }
+    lpn_toolchain::require(lpn_toolchain::Tool::Verilator);
     for name in NAMES {
-        let v = vectors(name);
+        let v = common::golden_vectors(name);
         let model = cosim::build(&v.config, &cache()).unwrap();
         let work = cache().join(format!("work-golden-{name}"));
         std::fs::create_dir_all(&work).unwrap();
@@ -49,10 +41,8 @@ fn golden_vectors_run_bit_exact_on_the_rtl() {
 
 #[test]
 fn a_corrupted_vector_word_is_reported_with_step_slot_and_field() {
-    if lpn_toolchain::for_tests(lpn_toolchain::Tool::Verilator).is_none() {
-        return;
-    }
-    let mut v = vectors("masked_nogate");
+    lpn_toolchain::require(lpn_toolchain::Tool::Verilator);
+    let mut v = common::golden_vectors("masked_nogate");
     let model = cosim::build(&v.config, &cache()).unwrap();
     let work = cache().join("work-corrupt-vector");
     std::fs::create_dir_all(&work).unwrap();
@@ -71,10 +61,8 @@ fn a_corrupted_vector_word_is_reported_with_step_slot_and_field() {
 
 #[test]
 fn a_flipped_bit_in_one_rtl_constant_is_caught() {
-    if lpn_toolchain::for_tests(lpn_toolchain::Tool::Verilator).is_none() {
-        return;
-    }
-    let v = vectors("regression");
+    lpn_toolchain::require(lpn_toolchain::Tool::Verilator);
+    let v = common::golden_vectors("regression");
     let g = generate(&v.config).unwrap();
     let dp = lpn_cycle::Datapath::new(&v.config).unwrap();
     let from = format!("LONG_EVAPORATION = 24'h{:X};", dp.k.long_evaporation);
@@ -118,30 +106,11 @@ fn a_flipped_bit_in_one_rtl_constant_is_caught() {
 
 #[test]
 fn spram_placement_runs_the_vectors_bit_exact() {
-    if lpn_toolchain::for_tests(lpn_toolchain::Tool::Verilator).is_none() {
-        return;
-    }
+    lpn_toolchain::require(lpn_toolchain::Tool::Verilator);
     // The same layer with the single-access memories in iCE40 SPRAM (behavioural in
     // simulation, SB_SPRAM256KA under synthesis): the model's results do not depend on
     // memory placement, the RTL's must not either.
-    use lpn_cycle::config::{MemoryConfig, RamKind};
-    // Two placements, because the two-lane tiny layer fits four SPRAM blocks at a time:
-    // the scratch (written by the engine), then nbr and pre (written by the host).
-    for (scratch, nbr, pre) in [
-        (RamKind::Spram, RamKind::Block, RamKind::Block),
-        (RamKind::Block, RamKind::Spram, RamKind::Spram),
-    ] {
-        let mut v = vectors("consolidation");
-        v.config.family = lpn_cycle::Family::Ice40Up5k;
-        v.config.memory = MemoryConfig {
-            scratch,
-            nbr,
-            pre,
-            post_err: RamKind::Block,
-        };
-        // The structure is valid; the two-lane layer's many small memories need more
-        // than the UP5K's 30 block RAMs, which does not matter to the simulation.
-        v.config.validate_structure().unwrap();
+    for v in common::spram_placements() {
         let g = generate(&v.config).unwrap();
         assert!(g.files.iter().any(|(n, _)| n == "lpn_spram.v"));
         let model = cosim::build(&v.config, &cache()).unwrap();
@@ -163,9 +132,7 @@ fn spram_placement_runs_the_vectors_bit_exact() {
 /// in every update. The seed is `LPN_COSIM_SEED` (default 1), printed on failure.
 #[test]
 fn random_configurations_equal_the_cycle_model() {
-    if lpn_toolchain::for_tests(lpn_toolchain::Tool::Verilator).is_none() {
-        return;
-    }
+    lpn_toolchain::require(lpn_toolchain::Tool::Verilator);
     use lpn_cycle::random::{self, Rng};
     let seed: u32 = std::env::var("LPN_COSIM_SEED")
         .ok()
@@ -187,9 +154,7 @@ fn random_configurations_equal_the_cycle_model() {
 /// `lpn sim` prints the same report for both backends; only the wall-time line differs.
 #[test]
 fn sim_backends_print_the_same_table() {
-    if lpn_toolchain::for_tests(lpn_toolchain::Tool::Verilator).is_none() {
-        return;
-    }
+    lpn_toolchain::require(lpn_toolchain::Tool::Verilator);
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("golden/vectors/neighbor_follow.vectors.json");
     let run = |backend: &str| {
@@ -226,9 +191,7 @@ fn sim_backends_print_the_same_table() {
 /// 2,048 x 9 blocks) runs equal to the cycle model.
 #[test]
 fn a_deep_memory_of_several_banks_equals_the_cycle_model() {
-    if lpn_toolchain::for_tests(lpn_toolchain::Tool::Verilator).is_none() {
-        return;
-    }
+    lpn_toolchain::require(lpn_toolchain::Tool::Verilator);
     let mut c = lpn_cycle::preset("tiny").unwrap();
     c.name = "banked".into();
     c.pipeline = lpn_cycle::Pipeline::Deep;
@@ -270,12 +233,10 @@ fn equals_the_model_on_random_layers(
 /// between steps).
 #[test]
 fn the_shared_pipeline_equals_the_cycle_model() {
-    if lpn_toolchain::for_tests(lpn_toolchain::Tool::Verilator).is_none() {
-        return;
-    }
+    lpn_toolchain::require(lpn_toolchain::Tool::Verilator);
     use lpn_cycle::config::{MemoryConfig, RamKind};
     let mut rng = lpn_cycle::random::Rng::new(21);
-    let mut c = vectors("consolidation").config;
+    let mut c = common::golden_vectors("consolidation").config;
     c.pipeline = lpn_cycle::Pipeline::Shared;
     c.name = "shared".into();
     for (step, spram) in [(None, false), (Some(17), false), (None, true)] {
@@ -301,9 +262,7 @@ fn the_shared_pipeline_equals_the_cycle_model() {
 /// layers and inputs equal the cycle model.
 #[test]
 fn the_up5k_preset_equals_the_cycle_model() {
-    if lpn_toolchain::for_tests(lpn_toolchain::Tool::Verilator).is_none() {
-        return;
-    }
+    lpn_toolchain::require(lpn_toolchain::Tool::Verilator);
     let c = lpn_cycle::preset("ice40-up5k").unwrap();
     let mut rng = lpn_cycle::random::Rng::new(31);
     equals_the_model_on_random_layers(&c, "up5k-preset", &mut rng, 4, 2);

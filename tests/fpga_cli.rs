@@ -6,7 +6,7 @@
 mod common;
 
 use common::{lpn, repo, scratch, text};
-use lpn_toolchain::{for_tests, Tool};
+use lpn_toolchain::{require, Tool};
 
 fn one_line_error(args: &[&str], expect: &str) {
     let out = lpn().args(args).current_dir(repo("")).output().unwrap();
@@ -58,9 +58,7 @@ fn bad_synth_and_board_arguments_get_one_line_errors() {
 
 #[test]
 fn lpn_board_trains_on_the_simulated_board() {
-    if for_tests(Tool::Verilator).is_none() {
-        return;
-    }
+    require(Tool::Verilator);
     let dir = scratch("board-cli");
     let json = dir.join("board.json");
     let out = lpn()
@@ -119,8 +117,10 @@ const ICE40: [Tool; 3] = [Tool::Yosys, Tool::NextpnrIce40, Tool::Icepack];
 /// The tools an ECP5 build needs.
 const ECP5: [Tool; 3] = [Tool::Yosys, Tool::NextpnrEcp5, Tool::Ecppack];
 
-fn have(tools: &[Tool]) -> bool {
-    tools.iter().all(|t| for_tests(*t).is_some())
+fn require_all(tools: &[Tool]) {
+    for &t in tools {
+        require(t);
+    }
 }
 
 /// The ECP5 flow end to end: synthesis, place and route, a packed bitstream, resources
@@ -128,9 +128,7 @@ fn have(tools: &[Tool]) -> bool {
 /// short). The exit status follows the clock: 1 while Fmax is below 100 MHz.
 #[test]
 fn the_ecp5_flow_writes_a_bitstream_and_a_parsed_report() {
-    if !have(&ECP5) {
-        return;
-    }
+    require_all(&ECP5);
     let cfg = repo("fpga/regression-ecp5.toml");
     let (ok, v, o) = synth_config("ecp5-85k", &cfg, &["--lanes", "1"], "synth-ecp5");
     let bit = v["bitstream"]
@@ -177,9 +175,7 @@ fn the_ecp5_flow_writes_a_bitstream_and_a_parsed_report() {
 /// the limits: it fits, meets `mhz`, gets a bitstream, and every resource is
 /// within the device's (`luts` available, at least one multiplier used).
 fn preset_meets_its_clock(target: &str, tools: &[Tool], mhz: f64, luts: u64) {
-    if !have(tools) {
-        return;
-    }
+    require_all(tools);
     let (ok, v, o) = synth_json(&["synth", "--target", target], &format!("synth-{target}"));
     assert!(ok, "{o}");
     assert_eq!(v["outcome"], "met", "{o}");
@@ -221,9 +217,7 @@ fn the_ice40_regression_board_config_fits_and_meets_its_clock() {
     let cfg = repo("fpga/regression-ice40.toml");
     let c = lpn_cycle::HwConfig::load(cfg.to_str().unwrap()).unwrap();
     assert_eq!(c.formats, lpn_cycle::config::Formats::narrow());
-    if !have(&ICE40) {
-        return;
-    }
+    require_all(&ICE40);
     let (ok, v, o) = synth_config("ice40-up5k", &cfg, &[], "synth-ice40-regression");
     assert!(ok, "{o}");
     assert_eq!(v["outcome"], "met", "{o}");
@@ -236,9 +230,7 @@ fn the_ice40_regression_board_config_fits_and_meets_its_clock() {
 /// is 1.
 #[test]
 fn the_ice40_flow_reports_that_the_engine_does_not_fit() {
-    if !have(&ICE40) {
-        return;
-    }
+    require_all(&ICE40);
     let dir = scratch("synth-ice40-too-big");
     let cfg = dir.join("too-big.toml");
     std::fs::write(

@@ -100,7 +100,7 @@ fn bad_input_is_one_line_and_exit_1() {
         ),
         (
             vec!["sim".into(), "--vectors".into(), "/nonexistent.json".into()],
-            "cannot read /nonexistent.json",
+            "cannot read vector file /nonexistent.json",
         ),
         (
             vec![
@@ -133,7 +133,7 @@ fn bad_input_is_one_line_and_exit_1() {
                 "--config".into(),
                 "nope".into(),
             ],
-            "cannot read config nope",
+            "config nope: neither a preset",
         ),
     ];
     for (args, want) in cases {

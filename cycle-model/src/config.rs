@@ -268,6 +268,11 @@ pub const SHARED_PRODUCT_CLOCKS: u32 = 3;
 /// [`SHARED_PRODUCT_CLOCKS`] and the stage registers their last clock.
 pub const STEP_CLOCKS_RANGE: std::ops::RangeInclusive<u32> = SHARED_PRODUCT_CLOCKS + 1..=64;
 
+/// Most lanes a configuration may have: far beyond what any device here holds (16 deep
+/// lanes exceed the ECP5-85F; docs/fpga.md), and the generated Verilog, about 1 kB per
+/// lane, stays small enough to write and lint.
+pub const MAX_LANES: usize = 1024;
+
 /// Names of the shipped presets.
 pub const PRESETS: [&str; 4] = ["tiny", "ice40-up5k", "ecp5-25k", "ecp5-85k"];
 
@@ -337,24 +342,50 @@ impl HwConfig {
             return preset(spec);
         }
         let path = Path::new(spec);
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::new(format!(
-                "cannot read config {spec}: {e} (or give a preset: {})",
+        let ext = path.extension().and_then(|e| e.to_str());
+        if !matches!(ext, Some("toml" | "json")) {
+            return Err(Error::new(format!(
+                "config {spec}: neither a preset ({}) nor a file ending in .toml or .json (the ending says how to read it)",
                 PRESETS.join(", ")
-            ))
-        })?;
-        let config = Self::parse(&text, path.extension().and_then(|e| e.to_str()))
-            .map_err(|e| Error::new(format!("{spec}: {e}")))?;
+            )));
+        }
+        let text =
+            lpn_golden::input::read_text(path, lpn_golden::input::MAX_CONFIG_BYTES, "config")
+                .map_err(|e| {
+                    Error::new(format!("{e} (or give a preset: {})", PRESETS.join(", ")))
+                })?;
+        let config = Self::parse(&text, ext).map_err(|e| Error::new(format!("{spec}: {e}")))?;
         Ok(config)
     }
 
-    /// Parses TOML (`ext == Some("toml")`) or JSON text and validates it.
+    /// Parses TOML (`ext == Some("toml")`) or JSON text and validates it. `layer` is
+    /// required (every other key defaults to the `tiny` preset's value): a config that
+    /// leaves it out would otherwise silently describe `tiny`'s 16 -> 4 layer.
     pub fn parse(text: &str, ext: Option<&str>) -> Result<HwConfig> {
-        let config: HwConfig = if ext == Some("toml") {
-            toml::from_str(text).map_err(|e| Error::new(one_line(&e.to_string())))?
+        /// Only whether `layer` is there; other keys are skipped without being built.
+        #[derive(Deserialize)]
+        struct Keys {
+            layer: Option<serde::de::IgnoredAny>,
+        }
+        // The config first, so that a malformed file's error names HwConfig's fields.
+        let (config, keys): (HwConfig, Keys) = if ext == Some("toml") {
+            let e = |e: toml::de::Error| Error::new(one_line(&e.to_string()));
+            (
+                toml::from_str(text).map_err(e)?,
+                toml::from_str(text).map_err(e)?,
+            )
         } else {
-            serde_json::from_str(text).map_err(|e| Error::new(e.to_string()))?
+            let e = |e: serde_json::Error| Error::new(e.to_string());
+            (
+                serde_json::from_str(text).map_err(e)?,
+                serde_json::from_str(text).map_err(e)?,
+            )
         };
+        if keys.layer.is_none() {
+            return Err(Error::new(
+                "layer: missing (every config names its layer: inputs, outputs and k)",
+            ));
+        }
         config.validate()?;
         Ok(config)
     }
@@ -450,6 +481,12 @@ impl HwConfig {
         }
         if self.lanes == 0 {
             return fail("lanes must be at least 1".into());
+        }
+        if self.lanes > MAX_LANES {
+            return fail(format!(
+                "lanes = {}: at most {MAX_LANES} (the generated Verilog grows with the lanes; 16 deep lanes already exceed the ECP5-85F)",
+                self.lanes
+            ));
         }
         if self.lanes > outputs {
             return fail(format!(
@@ -583,11 +620,6 @@ impl HwConfig {
             2.0 / l.min_pheromone,
             "2 / min_pheromone",
         )?;
-        if l.short_weight < 0.0 || l.long_weight < 0.0 {
-            return fail(
-                "learning.short_weight and long_weight must not be negative in hardware".into(),
-            );
-        }
         if l.consolidation_strength > 0.0 && f.plasticity.q(l.consolidation_lr_floor) <= 0 {
             return fail(format!(
                 "learning.consolidation_lr_floor = {} must be positive in hardware (a slot with q = 0 would make the descent test need the full sum)",
@@ -783,8 +815,7 @@ impl MemoryPlan {
 
     /// Fails when the memories do not fit the family.
     pub fn check(&self) -> Result<()> {
-        if self.spram_used > 0 && self.family != Family::Ice40Up5k && self.family != Family::Generic
-        {
+        if self.spram_used > 0 && self.family != Family::Ice40Up5k {
             return Err(Error::new(format!(
                 "memory: SPRAM exists only on the iCE40 UltraPlus, not on {}",
                 self.family.as_str()

@@ -100,6 +100,10 @@ pub fn generate(
     let mut out = Vec::new();
     while out.len() < steps {
         let Some(s) = trainer.step()? else { break };
+        // A diverging scenario stops here: JSON has no infinity, and a `null` loss could
+        // not be read back.
+        lpn_golden::scenario::finite_loss(s.loss)
+            .map_err(|e| Error::new(format!("step {}: {e}", out.len())))?;
         out.push(VectorStep {
             loss: s.loss,
             input: s.input,
@@ -129,35 +133,43 @@ impl Vectors {
     /// Parses and checks a vector file's text.
     pub fn from_json(text: &str) -> Result<Vectors> {
         // Look at the header first so that a file of another version gets a clear message
-        // rather than a complaint about some field.
-        let header: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| Error::new(format!("not JSON: {e}")))?;
-        match header.get("format").and_then(|f| f.as_str()) {
-            Some(FORMAT) => {}
-            _ => {
-                return Err(Error::new(format!(
-                    "not a golden vector file (`format` must be \"{FORMAT}\")"
-                )))
-            }
+        // rather than a complaint about some field. The header pass skips every other
+        // value without building it, so a large file costs no memory before its `format`
+        // and `version` are known.
+        #[derive(Deserialize)]
+        struct Header {
+            format: Option<serde_json::Value>,
+            version: Option<serde_json::Value>,
         }
-        match header.get("version").and_then(|v| v.as_u64()) {
-            Some(v) if v == VERSION as u64 => {}
-            Some(v) => {
+        let header: Header =
+            serde_json::from_str(text).map_err(|e| Error::new(format!("not JSON: {e}")))?;
+        if header.format.as_ref().and_then(|f| f.as_str()) != Some(FORMAT) {
+            return Err(Error::new(format!(
+                "not a golden vector file (`format` must be \"{FORMAT}\")"
+            )));
+        }
+        match header.version.as_ref().map(|v| v.as_u64()) {
+            Some(Some(v)) if v == VERSION as u64 => {}
+            Some(Some(v)) => {
                 return Err(Error::new(format!(
                 "vector format version {v} is not supported (this build reads version {VERSION})"
             )))
             }
+            Some(None) => return Err(Error::new("`version` must be a whole number")),
             None => return Err(Error::new("`version` is missing")),
         }
-        let v: Vectors = serde_json::from_value(header).map_err(|e| Error::new(e.to_string()))?;
+        // Straight into the types (not through a `serde_json::Value`), which also refuses
+        // a key given twice, as scenario files do.
+        let v: Vectors = serde_json::from_str(text).map_err(|e| Error::new(e.to_string()))?;
         v.check()?;
         Ok(v)
     }
 
     /// Reads a vector file.
     pub fn load(path: &std::path::Path) -> Result<Vectors> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::new(format!("cannot read {}: {e}", path.display())))?;
+        let text =
+            lpn_golden::input::read_text(path, lpn_golden::input::MAX_VECTORS_BYTES, "vector file")
+                .map_err(Error::new)?;
         Self::from_json(&text).map_err(|e| Error::new(format!("{}: {e}", path.display())))
     }
 

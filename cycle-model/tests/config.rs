@@ -107,7 +107,7 @@ fn impossible_configurations_are_rejected_with_the_key_named() {
             format!("{LAYER}[learning]\nconsolidation_strength = 1.0\nconsolidation_lr_floor = 0.0\n"),
             "consolidation_lr_floor = 0 must be positive in hardware",
         ),
-        (format!("{LAYER}[learning]\nshort_weight = -1.0\n"), "must not be negative in hardware"),
+        (format!("{LAYER}[learning]\nshort_weight = -1.0\n"), "learning.short_weight: -1 is outside its domain: >= 0"),
         (format!("{LAYER}[learning]\nsignal_clip = nan\n"), "learning.signal_clip: not a finite number"),
         (
             "family = \"ice40-up5k\"\n[layer]\ninputs = 256\noutputs = 4096\nk = 8\n".into(),

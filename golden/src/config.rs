@@ -127,6 +127,98 @@ pub struct TrailRates {
     pub long_reinforcement: f64,
 }
 
+/// Where a learning constant's value makes sense: the range the rule's formulas are
+/// defined for (spec sections 4-6). Keys not listed take any finite value
+/// (`consolidation_strength <= 0` switches consolidation off; `consolidation_threshold`
+/// and `consolidation_loss_gate` are compared with trails and losses of any sign).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Domain {
+    /// The scenario key.
+    pub key: &'static str,
+    /// Smallest value allowed.
+    pub min: f64,
+    /// Whether `min` itself is allowed (`false`: the value must exceed it).
+    pub min_inclusive: bool,
+    /// Largest value allowed (inclusive).
+    pub max: f64,
+}
+
+impl Domain {
+    const fn at_least(key: &'static str, min: f64) -> Self {
+        Domain {
+            key,
+            min,
+            min_inclusive: true,
+            max: f64::INFINITY,
+        }
+    }
+
+    const fn fraction(key: &'static str) -> Self {
+        Domain {
+            key,
+            min: 0.0,
+            min_inclusive: true,
+            max: 1.0,
+        }
+    }
+
+    /// Whether `v` lies in the domain.
+    pub fn holds(&self, v: f64) -> bool {
+        let low = if self.min_inclusive {
+            v >= self.min
+        } else {
+            v > self.min
+        };
+        low && v <= self.max
+    }
+
+    /// The domain in words (`> 0`, `in [0, 1]`, `>= 1`).
+    pub fn text(&self) -> String {
+        let op = if self.min_inclusive { ">=" } else { ">" };
+        if self.max.is_finite() {
+            let open = if self.min_inclusive { "[" } else { "(" };
+            format!("in {open}{}, {}]", self.min, self.max)
+        } else {
+            format!("{op} {}", self.min)
+        }
+    }
+}
+
+/// The domain of every bounded learning constant; `docs/scenario-format.md` prints the
+/// same table. A rate outside `[0, 1]` turns a decay into growth or a sign flip, a
+/// negative clip, weight or reinforcement inverts what the rule means by it, and a
+/// learning rate of 0 or below never descends.
+pub const DOMAINS: [Domain; 23] = [
+    Domain {
+        key: "learning_rate",
+        min: 0.0,
+        min_inclusive: false,
+        max: f64::INFINITY,
+    },
+    Domain::at_least("min_budget", 0.0),
+    Domain::at_least("max_budget", 0.0),
+    Domain::at_least("initial_budget", 0.0),
+    Domain::fraction("shrink"),
+    Domain::at_least("grow", 1.0),
+    Domain::at_least("loss_tolerance", 0.0),
+    Domain::fraction("evaporation"),
+    Domain::at_least("pheromone_reinforcement", 0.0),
+    Domain::fraction("synapse_decay"),
+    Domain::at_least("signal_clip", 0.0),
+    Domain::at_least("weight_clip", 0.0),
+    Domain::at_least("neighbor_follow_distance", 0.0),
+    Domain::at_least("min_pheromone", 0.0),
+    Domain::fraction("short_evaporation"),
+    Domain::fraction("long_evaporation"),
+    Domain::at_least("short_reinforcement", 0.0),
+    Domain::at_least("long_reinforcement", 0.0),
+    Domain::at_least("short_weight", 0.0),
+    Domain::at_least("long_weight", 0.0),
+    Domain::at_least("consolidation_growth", 0.0),
+    Domain::fraction("consolidation_decay"),
+    Domain::fraction("consolidation_lr_floor"),
+];
+
 impl LearningConfig {
     /// The short/long evaporation and reinforcement, derived where not given.
     pub fn trail_rates(&self) -> TrailRates {
@@ -190,6 +282,14 @@ impl LearningConfig {
                 if !v.is_finite() {
                     return Err(Error::invalid(name, "not a finite number"));
                 }
+                if let Some(domain) = DOMAINS.iter().find(|d| d.key == name) {
+                    if !domain.holds(v) {
+                        return Err(Error::invalid(
+                            name,
+                            format!("{v} is outside its domain: {}", domain.text()),
+                        ));
+                    }
+                }
             }
         }
         if self.min_pheromone > self.max_pheromone {
@@ -200,12 +300,6 @@ impl LearningConfig {
                     self.min_pheromone, self.max_pheromone
                 ),
             ));
-        }
-        if self.signal_clip < 0.0 {
-            return Err(Error::invalid("signal_clip", "must not be negative"));
-        }
-        if self.weight_clip < 0.0 {
-            return Err(Error::invalid("weight_clip", "must not be negative"));
         }
         if let Some(max) = self.max_budget {
             if max < self.min_budget {
@@ -253,6 +347,35 @@ mod tests {
         assert!(
             err.to_string().contains("unknown field `learnig_rate`"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn every_domain_is_enforced_with_the_key_named() {
+        for d in DOMAINS {
+            let below = if d.min_inclusive { d.min - 0.5 } else { d.min };
+            for bad in [below, d.max + 0.5] {
+                if !bad.is_finite() {
+                    continue;
+                }
+                let mut v = serde_json::to_value(LearningConfig::default()).unwrap();
+                v[d.key] = serde_json::json!(bad);
+                let c: LearningConfig = serde_json::from_value(v).unwrap();
+                let e = c.validate().unwrap_err().to_string();
+                assert!(
+                    e.starts_with(&format!("{}:", d.key)),
+                    "{}={bad}: {e}",
+                    d.key
+                );
+            }
+        }
+        let negative = LearningConfig {
+            learning_rate: -0.1,
+            ..Default::default()
+        };
+        assert_eq!(
+            negative.validate().unwrap_err().to_string(),
+            "learning_rate: -0.1 is outside its domain: > 0"
         );
     }
 

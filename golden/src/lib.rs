@@ -28,6 +28,7 @@ pub mod config;
 pub mod contrastive;
 pub mod error;
 pub mod experiments;
+pub mod input;
 pub mod layer;
 pub mod matrix;
 pub mod network;

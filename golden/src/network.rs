@@ -17,6 +17,21 @@ pub const MAX_UNITS: usize = 1 << 22;
 /// Largest number of slots (outputs x K) in one layer: a few GB of state and scratch.
 pub const MAX_SLOTS: usize = 1 << 26;
 
+/// Largest memory a network may need, by [`NetworkSpec::memory_estimate`]: far beyond
+/// any experiment here (the 1024 -> 1024 bench layer needs about 2 MiB) and below what a
+/// workstation has, so a mistyped size is an error instead of a machine swapping.
+pub const MAX_NETWORK_BYTES: u64 = 4 << 30;
+
+/// Bytes per slot: 13 f64 arrays (state, update scratch, gate), 3 byte arrays and the
+/// neighbour index (`layer.rs`).
+const BYTES_PER_SLOT: u64 = 13 * 8 + 3 + 4;
+/// Bytes per unit of a layer's input or output side: tags, position, in-degree terms,
+/// bias and bias direction, wiring scratch.
+const BYTES_PER_UNIT: u64 = 64;
+/// Bytes per batch row and unit: the forward cache (input, pre-activation, activation,
+/// error) and the batch itself.
+const BYTES_PER_ROW_UNIT: u64 = 5 * 8;
+
 /// Hidden-layer activation. The last layer is always linear.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -124,6 +139,129 @@ pub struct NetworkSpec {
 }
 
 impl NetworkSpec {
+    /// The memory, in bytes, that the network and a batch of `rows` rows need: the
+    /// per-slot, per-unit and per-row costs above, computed from the sizes alone (nothing
+    /// is allocated). Measured: a 4096-65536-4096 network with 8 rows is estimated at
+    /// 95 MB; `lpn ref run` peaks at 109 MB RSS, the scenario's text and batches included.
+    pub fn memory_estimate(&self, rows: usize) -> u64 {
+        let mut sizes = vec![self.inputs as u64];
+        sizes.extend(self.hidden.iter().map(|&h| h as u64));
+        sizes.push(self.outputs as u64);
+        let units: u64 = sizes.iter().fold(0u64, |a, &n| a.saturating_add(n));
+        let slots = sizes.windows(2).fold(0u64, |a, w| {
+            let k = (self.max_neighbors as u64).min(w[0]);
+            a.saturating_add(w[1].saturating_mul(k))
+        });
+        slots
+            .saturating_mul(BYTES_PER_SLOT)
+            .saturating_add(units.saturating_mul(2 * BYTES_PER_UNIT))
+            .saturating_add(
+                units
+                    .saturating_mul(rows as u64)
+                    .saturating_mul(BYTES_PER_ROW_UNIT),
+            )
+    }
+
+    /// Fails when [`NetworkSpec::memory_estimate`] for `rows` rows is above
+    /// [`MAX_NETWORK_BYTES`], with the estimate in the message.
+    pub fn check_memory(&self, rows: usize) -> Result<()> {
+        let need = self.memory_estimate(rows);
+        if need > MAX_NETWORK_BYTES {
+            // Name the layer with the most units: the size a user would shrink.
+            let field = match self.hidden.iter().enumerate().max_by_key(|(_, &h)| h) {
+                Some((i, &h)) if h >= self.inputs.max(self.outputs) => format!("hidden[{i}]"),
+                _ if self.inputs > self.outputs => "inputs".to_string(),
+                _ => "outputs".to_string(),
+            };
+            return Err(Error::invalid(
+                field,
+                format!(
+                    "the network and a batch of {rows} rows need about {:.1} GiB (estimate), above the limit of {} GiB",
+                    need as f64 / (1u64 << 30) as f64,
+                    MAX_NETWORK_BYTES >> 30
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks every size, limit and learning constant without allocating anything
+    /// large; [`Network::new`] starts with it.
+    pub fn check(&self) -> Result<()> {
+        let spec = self;
+        spec.learning.validate().map_err(|e| e.within("learning"))?;
+        if let Some(structural) = &spec.structural {
+            structural.validate().map_err(|e| e.within("structural"))?;
+        }
+        if spec.inputs == 0 {
+            return Err(Error::invalid("inputs", "must be at least 1"));
+        }
+        if spec.outputs == 0 {
+            return Err(Error::invalid("outputs", "must be at least 1"));
+        }
+        if let Some(h) = spec.hidden.iter().position(|&h| h == 0) {
+            return Err(Error::invalid(format!("hidden[{h}]"), "must be at least 1"));
+        }
+        if spec.max_neighbors == 0 {
+            return Err(Error::invalid("max_neighbors", "must be at least 1"));
+        }
+        if spec.tag_count > crate::topology::MAX_TAG_COUNT {
+            return Err(Error::invalid(
+                "tag_count",
+                format!(
+                    "{} is above the limit of {}",
+                    spec.tag_count,
+                    crate::topology::MAX_TAG_COUNT
+                ),
+            ));
+        }
+        let named_sizes = std::iter::once(("inputs".to_string(), spec.inputs))
+            .chain(
+                spec.hidden
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &h)| (format!("hidden[{i}]"), h)),
+            )
+            .chain(std::iter::once(("outputs".to_string(), spec.outputs)));
+        for (field, units) in named_sizes {
+            if units > MAX_UNITS {
+                return Err(Error::invalid(
+                    field,
+                    format!("{units} units exceed the limit of {MAX_UNITS} per layer"),
+                ));
+            }
+        }
+        if spec.hidden_shapes.len() != spec.hidden.len() {
+            return Err(Error::invalid(
+                "hidden_shapes",
+                format!(
+                    "expected {} shapes, got {}",
+                    spec.hidden.len(),
+                    spec.hidden_shapes.len()
+                ),
+            ));
+        }
+        let mut sizes = vec![spec.inputs];
+        sizes.extend(&spec.hidden);
+        sizes.push(spec.outputs);
+        let last = sizes.len() - 1;
+        for l in 0..last {
+            let slots = sizes[l + 1].saturating_mul(spec.max_neighbors.min(sizes[l]));
+            if slots > MAX_SLOTS {
+                let field = if l + 1 == last {
+                    "outputs".to_string()
+                } else {
+                    format!("hidden[{l}]")
+                };
+                return Err(Error::invalid(
+                    field,
+                    format!("layer {l} would have {slots} slots (outputs x K), above the limit of {MAX_SLOTS}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// A spec with the defaults of spec section 7.
     pub fn new(inputs: usize, hidden: Vec<usize>, outputs: usize) -> Self {
         let hidden_shapes = vec![Shape::Line; hidden.len()];
@@ -278,58 +416,8 @@ impl Budget {
 impl Network {
     /// Build and initialise a network (spec sections 2 and 6).
     pub fn new(spec: &NetworkSpec) -> Result<Self> {
-        spec.learning.validate().map_err(|e| e.within("learning"))?;
-        if let Some(structural) = &spec.structural {
-            structural.validate().map_err(|e| e.within("structural"))?;
-        }
-        if spec.inputs == 0 {
-            return Err(Error::invalid("inputs", "must be at least 1"));
-        }
-        if spec.outputs == 0 {
-            return Err(Error::invalid("outputs", "must be at least 1"));
-        }
-        if let Some(h) = spec.hidden.iter().position(|&h| h == 0) {
-            return Err(Error::invalid(format!("hidden[{h}]"), "must be at least 1"));
-        }
-        if spec.max_neighbors == 0 {
-            return Err(Error::invalid("max_neighbors", "must be at least 1"));
-        }
-        if spec.tag_count > crate::topology::MAX_TAG_COUNT {
-            return Err(Error::invalid(
-                "tag_count",
-                format!(
-                    "{} is above the limit of {}",
-                    spec.tag_count,
-                    crate::topology::MAX_TAG_COUNT
-                ),
-            ));
-        }
-        let named_sizes = std::iter::once(("inputs".to_string(), spec.inputs))
-            .chain(
-                spec.hidden
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &h)| (format!("hidden[{i}]"), h)),
-            )
-            .chain(std::iter::once(("outputs".to_string(), spec.outputs)));
-        for (field, units) in named_sizes {
-            if units > MAX_UNITS {
-                return Err(Error::invalid(
-                    field,
-                    format!("{units} units exceed the limit of {MAX_UNITS} per layer"),
-                ));
-            }
-        }
-        if spec.hidden_shapes.len() != spec.hidden.len() {
-            return Err(Error::invalid(
-                "hidden_shapes",
-                format!(
-                    "expected {} shapes, got {}",
-                    spec.hidden.len(),
-                    spec.hidden_shapes.len()
-                ),
-            ));
-        }
+        spec.check()?;
+        spec.check_memory(0)?;
         let mut sizes = vec![spec.inputs];
         sizes.extend(&spec.hidden);
         sizes.push(spec.outputs);
@@ -348,20 +436,6 @@ impl Network {
                 topology::resolve_tags(explicit, shapes[i], sizes[i], spec.tag_count, field)
             })
             .collect::<Result<_>>()?;
-        for l in 0..last {
-            let slots = sizes[l + 1].saturating_mul(spec.max_neighbors.min(sizes[l]));
-            if slots > MAX_SLOTS {
-                let field = if l + 1 == last {
-                    "outputs".to_string()
-                } else {
-                    format!("hidden[{l}]")
-                };
-                return Err(Error::invalid(
-                    field,
-                    format!("layer {l} would have {slots} slots (outputs x K), above the limit of {MAX_SLOTS}"),
-                ));
-            }
-        }
         let layers = (0..last)
             .map(|l| {
                 Layer::new(

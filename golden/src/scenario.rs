@@ -259,6 +259,13 @@ impl Scenario {
         serde_json::from_str(text).map_err(|e| Error::invalid("scenario", json_error(&e)))
     }
 
+    /// Reads a scenario file (at most [`crate::input::MAX_SCENARIO_BYTES`]); errors are
+    /// one line that starts with the path.
+    pub fn load(path: &std::path::Path) -> std::result::Result<Self, String> {
+        let text = crate::input::read_text(path, crate::input::MAX_SCENARIO_BYTES, "scenario")?;
+        Self::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
     fn batches(&self, inputs: usize, outputs: usize) -> Result<Vec<Batch>> {
         if self.phases.is_empty() {
             return Err(Error::invalid("phases", "at least one phase is needed"));
@@ -306,10 +313,13 @@ impl Scenario {
                             format!("expected {outputs} values, got {}", m.len()),
                         ));
                     }
-                    if let Some(i) = m.iter().position(|v| !v.is_finite()) {
+                    if let Some(i) = m.iter().position(|v| !v.is_finite() || *v < 0.0) {
                         return Err(Error::invalid(
                             format!("{}[{i}]", f("output_mask")),
-                            "not a finite number",
+                            format!(
+                                "{} is not a weight: must be a finite number >= 0 (0 disables the output)",
+                                m[i]
+                            ),
                         ));
                     }
                 }
@@ -324,15 +334,26 @@ impl Scenario {
             .collect()
     }
 
-    /// Build the network, train every phase and return the result.
+    /// Check the whole scenario, build the network, train every phase and return the
+    /// result. Everything that can be checked before the network is allocated is (batch
+    /// shapes, step count, the memory estimate), so a bad file costs no allocation.
     pub fn run(&self) -> Result<ScenarioResult> {
-        let mut net = Network::new(&self.network.to_spec()?).map_err(|e| e.within("network"))?;
-        self.run_on(&mut net)
+        let spec = self.network.to_spec()?;
+        spec.check().map_err(|e| e.within("network"))?;
+        let batches = self.batches(self.network.inputs, self.network.outputs)?;
+        let rows = batches.iter().map(|b| b.x.rows()).max().unwrap_or(0);
+        spec.check_memory(rows).map_err(|e| e.within("network"))?;
+        let mut net = Network::new(&spec).map_err(|e| e.within("network"))?;
+        self.train(&mut net, batches)
     }
 
     /// Train every phase on an already built network.
     pub fn run_on(&self, net: &mut Network) -> Result<ScenarioResult> {
         let batches = self.batches(net.inputs(), net.outputs())?;
+        self.train(net, batches)
+    }
+
+    fn train(&self, net: &mut Network, batches: Vec<Batch>) -> Result<ScenarioResult> {
         let probe = match &self.probe {
             Some(rows) => Some(Matrix::from_rows(rows, net.inputs(), "probe")?),
             None => None,
@@ -355,9 +376,9 @@ impl Scenario {
         let mut trajectory = Vec::with_capacity(total);
         let mut previous = None;
         let structural = self.network.structural.is_some();
-        for b in &batches {
+        for (p, b) in batches.iter().enumerate() {
             let mut shuffles = b.contrastive.map(Mulberry32::new);
-            for _ in 0..b.steps {
+            for step in 0..b.steps {
                 // Contrastive steps neither replay nor rewire, so they report neither.
                 let (r, replayed, rewired) = match (shuffles.as_mut(), replay.as_mut()) {
                     (Some(rng), _) => {
@@ -378,6 +399,14 @@ impl Scenario {
                         (report, None, structural.then_some(report.rewired))
                     }
                 };
+                // A diverging run is stopped where it diverges: a non-finite loss or
+                // state would be written as `null` and could not be read back.
+                if !r.loss.is_finite() {
+                    return Err(Error::invalid(
+                        format!("phases[{p}] step {} (step {} in all)", step + 1, trajectory.len() + 1),
+                        format!("the loss is {}: the run diverged (inputs, targets or learning constants too large for f64)", r.loss),
+                    ));
+                }
                 previous = Some(r.mode);
                 trajectory.push(TrajectoryPoint {
                     loss: r.loss,
@@ -389,6 +418,7 @@ impl Scenario {
                 });
             }
         }
+        finite_state(net)?;
         let layers = net
             .layers()
             .iter()
@@ -415,6 +445,43 @@ impl Scenario {
             probe_outputs,
         })
     }
+}
+
+/// Fails when a step's loss is not finite.
+pub fn finite_loss(loss: f64) -> Result<()> {
+    if loss.is_finite() {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "loss",
+            format!("{loss}: the run diverged (inputs, targets or learning constants too large for f64)"),
+        ))
+    }
+}
+
+/// Fails when any layer's state holds a value that is not finite, naming the field. The
+/// rule clamps weights, biases, trails and consolidation, so this guards the result file
+/// rather than a path known to produce one.
+pub fn finite_state(net: &Network) -> Result<()> {
+    for (l, layer) in net.layers().iter().enumerate() {
+        let s = layer.state();
+        let fields: [(&str, &[f64]); 5] = [
+            ("weight", &s.weight),
+            ("bias", s.bias.as_deref().unwrap_or(&[])),
+            ("long", &s.long),
+            ("short", &s.short),
+            ("consolidation", &s.consolidation),
+        ];
+        for (name, values) in fields {
+            if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+                return Err(Error::invalid(
+                    format!("layers[{l}].{name}[{i}]"),
+                    format!("{}: the run diverged", values[i]),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// serde_json's message, which names the field, kept to one line.

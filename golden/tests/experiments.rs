@@ -30,6 +30,22 @@ fn regression_learns_sparse_local_rules() {
     assert!(lpn < 0.5 * dense, "lpn {lpn} dense {dense}");
 }
 
+/// Without locality (every output wired to another tag group) the rule cannot learn the
+/// task: the claim fails.
+#[test]
+fn regression_fails_when_the_wiring_is_not_local() {
+    let r = report("regression", true);
+    assert_eq!(verdicts(&r), vec![false], "{:?}", r.claims);
+}
+
+/// The conflict experiment checks that B erases part of A; with B made of A's own rows
+/// (its control) nothing is erased and the claim fails.
+#[test]
+fn a_conflicting_task_erases_part_of_a_and_a_non_conflicting_one_does_not() {
+    assert_eq!(verdicts(&report("conflict", false)), vec![true]);
+    assert_eq!(verdicts(&report("conflict", true)), vec![false]);
+}
+
 #[test]
 fn consolidation_lowers_forgetting_and_fails_when_switched_off() {
     assert_eq!(

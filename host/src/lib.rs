@@ -12,6 +12,7 @@
 //! the driver waits for the oldest reply.
 #![warn(missing_docs)]
 
+pub mod scripted;
 pub mod serial;
 pub mod sim;
 

@@ -22,10 +22,6 @@ fn scenario() -> Scenario {
     Scenario::from_json(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-fn have_verilator() -> bool {
-    lpn_toolchain::for_tests(lpn_toolchain::Tool::Verilator).is_some()
-}
-
 fn open(c: &HwConfig) -> lpn_cycle::Result<Board<SimBoard>> {
     let sim = SimBoard::start(c, &cache(), None)?;
     Ok(Board::open(sim, c)?)
@@ -35,9 +31,7 @@ fn open(c: &HwConfig) -> lpn_cycle::Result<Board<SimBoard>> {
 /// selection, descent flag, selected count and cycles per phase equal the cycle model's.
 #[test]
 fn training_through_the_simulated_uart_equals_the_cycle_model() {
-    if !have_verilator() {
-        return;
-    }
+    lpn_toolchain::require(lpn_toolchain::Tool::Verilator);
     let sc = scenario();
     let c = preset("tiny").unwrap();
     let mut model = Trainer::new(&sc, &c).unwrap();
@@ -68,9 +62,7 @@ fn training_through_the_simulated_uart_equals_the_cycle_model() {
 /// A board built from another configuration is refused when the driver connects.
 #[test]
 fn a_board_from_another_configuration_is_refused() {
-    if !have_verilator() {
-        return;
-    }
+    lpn_toolchain::require(lpn_toolchain::Tool::Verilator);
     let c = preset("tiny").unwrap();
     let sim = SimBoard::start(&c, &cache(), None).unwrap();
     let mut other = c.clone();
@@ -86,9 +78,7 @@ fn a_board_from_another_configuration_is_refused() {
 /// before and after all of them; the link still works afterwards.
 #[test]
 fn bad_frames_get_error_replies_and_change_nothing() {
-    if !have_verilator() {
-        return;
-    }
+    lpn_toolchain::require(lpn_toolchain::Tool::Verilator);
     let sc = scenario();
     let c = preset("tiny").unwrap();
     let mut trainer = Trainer::with(&sc, &c, open).unwrap();
@@ -248,9 +238,7 @@ fn bad_frames_get_error_replies_and_change_nothing() {
 /// The cycle counts the bridge reports are the engine's, for every row count.
 #[test]
 fn the_bridge_counts_the_cycle_formula() {
-    if !have_verilator() {
-        return;
-    }
+    lpn_toolchain::require(lpn_toolchain::Tool::Verilator);
     let sc = scenario();
     let c = preset("tiny").unwrap();
     let mut trainer = Trainer::with(&sc, &c, open).unwrap();
@@ -268,9 +256,7 @@ fn the_bridge_counts_the_cycle_formula() {
 /// the board's engine, training through the UART departs from the cycle model.
 #[test]
 fn a_flipped_bit_in_the_boards_engine_is_caught() {
-    if !have_verilator() {
-        return;
-    }
+    lpn_toolchain::require(lpn_toolchain::Tool::Verilator);
     let sc = scenario();
     let c = lpn_cycle::train::scenario_config(&sc, &preset("tiny").unwrap());
     let dp = lpn_cycle::Datapath::new(&c).unwrap();
@@ -304,9 +290,7 @@ fn a_flipped_bit_in_the_boards_engine_is_caught() {
 /// (`protocol::Link::check_access`) on random accesses around every memory's edges.
 #[test]
 fn the_bridges_range_checks_equal_the_host_model() {
-    if !have_verilator() {
-        return;
-    }
+    lpn_toolchain::require(lpn_toolchain::Tool::Verilator);
     let c = preset("tiny").unwrap();
     let mut board = open(&c).unwrap();
     let link = board.link().clone();
@@ -351,9 +335,7 @@ fn the_bridges_range_checks_equal_the_host_model() {
 /// them exactly like the cycle model, for both boards.
 #[test]
 fn both_board_tops_train_through_their_pins() {
-    if !have_verilator() {
-        return;
-    }
+    lpn_toolchain::require(lpn_toolchain::Tool::Verilator);
     use lpn_rtl::board::Board as B;
     let baud = 1_000_000;
     let sc = scenario();
@@ -395,9 +377,7 @@ fn the_serial_driver_trains_through_a_pseudo_terminal() {
     use std::io::{Read, Write};
     use std::os::fd::FromRawFd;
     use std::process::{Command as Process, Stdio};
-    if !have_verilator() {
-        return;
-    }
+    lpn_toolchain::require(lpn_toolchain::Tool::Verilator);
     let sc = scenario();
     let c = preset("tiny").unwrap();
     let eff = lpn_cycle::train::scenario_config(&sc, &c);

@@ -1222,6 +1222,7 @@ fn icebreaker_top(c: &HwConfig, p: &Ice40Pll) -> String {
             p.out_hz / 1e6
         )],
     ));
+    s += crate::TIMESCALE;
     let _ = write!(
         s,
         r#"`default_nettype none
@@ -1283,6 +1284,7 @@ fn ulx3s_top(c: &HwConfig, p: &Ecp5Pll) -> String {
             p.out_hz / 1e6
         )],
     ));
+    s += crate::TIMESCALE;
     let _ = write!(
         s,
         r#"`default_nettype none

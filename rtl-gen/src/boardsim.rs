@@ -224,6 +224,7 @@ pub fn build_files(b: &BoardBuild, cache: &Path) -> Result<Model, String> {
 /// once (the design under test is everything after the PLL; the PLL's settings are
 /// checked against the vendor tools' own calculators in `board`'s tests).
 pub const PLL_STUBS: &str = r#"// Simulation stand-ins for SB_PLL40_PAD and EHXPLLL (rtl-gen/src/boardsim.rs).
+`timescale 1ns / 1ps
 /* verilator lint_off UNUSEDPARAM */
 /* verilator lint_off UNUSEDSIGNAL */
 module SB_PLL40_PAD #(

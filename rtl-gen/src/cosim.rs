@@ -267,8 +267,13 @@ pub fn run_vectors(
 ) -> Result<Vec<StepResult>, String> {
     let inputs: Vec<StepInput> = v.steps.iter().map(|s| s.input.clone()).collect();
     let got = run_traced(model, &v.config, &v.wiring, &v.initial, &inputs, work, vcd)?;
-    Ok(got
-        .into_iter()
+    Ok(step_results(got))
+}
+
+/// The RTL's updates as the vectors' judge takes them (accepted slots: the selected
+/// count of a descent step, none otherwise).
+pub fn step_results(got: Vec<RtlStep>) -> Vec<StepResult> {
+    got.into_iter()
         .map(|g| StepResult {
             accepted: if g.descent { g.selected_count } else { 0 },
             state: g.state,
@@ -276,7 +281,7 @@ pub fn run_vectors(
             cycles: g.cycles,
             descent: g.descent,
         })
-        .collect())
+        .collect()
 }
 
 /// Runs `updates` random updates of configuration `c` on a built RTL model and on the

@@ -2942,6 +2942,7 @@ pub fn spram_module(c: &HwConfig) -> String {
         c,
         "Single-port RAM on iCE40 SPRAM (SB_SPRAM256KA), behavioural in simulation.",
     ));
+    s += crate::TIMESCALE;
     s += r#"`default_nettype none
 module lpn_spram #(
     parameter integer WIDTH = 16,

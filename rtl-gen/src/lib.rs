@@ -5,7 +5,8 @@
 //!   extension before every operation) and its Verilog-2005 emitter.
 //! - [`datapath`]: one emitter per named rounding point of the model's datapath.
 //! - [`verilator`]: building a Verilator model with a generated C++ harness (cached)
-//!   and running it; [`cosim`]: the engine against the cycle model under Verilator.
+//!   and running it; [`cosim`]: the engine against the cycle model under Verilator;
+//!   [`icarus`]: the same command script under Icarus Verilog, the second simulator.
 //! - [`hostmap`]: which host words hold the layer, a batch and the state (one map for
 //!   the co-simulation and the board driver).
 //! - [`protocol`]: the framed UART protocol's constants, CRC and frame layouts.
@@ -23,6 +24,7 @@ pub mod datapath;
 pub mod engine;
 pub mod fpga;
 pub mod hostmap;
+pub mod icarus;
 pub mod protocol;
 pub mod rtl;
 pub mod shared;
@@ -47,6 +49,12 @@ pub fn header(config: &lpn_cycle::HwConfig, what: &str) -> Vec<String> {
         "Do not edit: generated from the configuration above. Formats and rounding points: docs/architecture.md.".into(),
     ]
 }
+
+/// The time unit and precision every generated file declares, right after its header:
+/// simulators that mix files with and without one (Icarus Verilog, slang with Yosys's
+/// `cells_sim.v`) refuse or warn otherwise. Synthesis ignores it; the engine's timing is
+/// in clocks.
+pub const TIMESCALE: &str = "`timescale 1ns / 1ps\n";
 
 /// `lines` as a Verilog `//` comment block, one line each.
 pub fn comment_block(lines: &[String]) -> String {

@@ -1436,6 +1436,7 @@ always @(posedge clk) begin\n    // operands\n    {aq} <= {{{pada}{n}_a_mag}};\n
     /// The module as Verilog-2005 text.
     pub fn emit(&self) -> String {
         let mut s = crate::comment_block(&self.header);
+        s += crate::TIMESCALE;
         let _ = writeln!(s, "`default_nettype none");
         let _ = writeln!(s, "module {} (", self.name);
         for (i, (dir, sig)) in self.ports.iter().enumerate() {
@@ -1680,7 +1681,9 @@ mod tests {
         assert!(!text.contains("dead"), "{text}");
         assert!(text.contains("wire [3:0] b_unused = b;"), "{text}");
         assert!(
-            text.starts_with("// a header\n`default_nettype none\nmodule t (\n"),
+            text.starts_with(
+                "// a header\n`timescale 1ns / 1ps\n`default_nettype none\nmodule t (\n"
+            ),
             "{text}"
         );
     }

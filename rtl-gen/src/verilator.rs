@@ -142,11 +142,22 @@ pub fn build_with(
     extra.hash(&mut h);
     sources.hash(&mut h);
     harness.hash(&mut h);
-    let dir = cache.join(format!("{top}-{:016x}", h.finish()));
-    let exe = dir.join("obj").join("sim");
+    let done = cache.join(format!("{top}-{:016x}", h.finish()));
+    let exe = done.join("obj").join("sim");
     if exe.exists() {
         return Ok(Model { exe, built: false });
     }
+    // Built in a folder of its own and renamed into place when complete, so a test
+    // running beside this one never finds (and runs) a half-linked executable; when two
+    // build the same model at once, the first rename wins and the other build is dropped.
+    static BUILDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = BUILDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = cache.join(format!(
+        "{top}-{:016x}.building-{}-{n}",
+        h.finish(),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
     let files = write_sources(&dir, sources)?;
     std::fs::write(dir.join("harness.cpp"), harness)
         .map_err(|e| format!("cannot write harness: {e}"))?;
@@ -170,7 +181,7 @@ pub fn build_with(
         .current_dir(&dir)
         .output()
         .map_err(|e| format!("cannot run verilator: {e}"))?;
-    if !out.status.success() || !exe.exists() {
+    if !out.status.success() || !dir.join("obj").join("sim").exists() {
         let err = String::from_utf8_lossy(&out.stderr);
         let first = err
             .lines()
@@ -180,6 +191,16 @@ pub fn build_with(
             "verilator build of {top} failed ({}): {first}",
             dir.display()
         ));
+    }
+    if std::fs::rename(&dir, &done).is_err() {
+        // Another build of the same sources finished first.
+        let _ = std::fs::remove_dir_all(&dir);
+        if !exe.exists() {
+            return Err(format!(
+                "cannot move the build of {top} into {}",
+                done.display()
+            ));
+        }
     }
     Ok(Model { exe, built: true })
 }

@@ -20,9 +20,7 @@ fn lint(c: &lpn_cycle::HwConfig) -> Result<(), String> {
 
 #[test]
 fn every_preset_board_is_lint_clean() {
-    if lpn_toolchain::for_tests(lpn_toolchain::Tool::Verilator).is_none() {
-        return;
-    }
+    lpn_toolchain::require(lpn_toolchain::Tool::Verilator);
     for name in PRESETS {
         lint(&preset(name).unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"));
     }

@@ -31,9 +31,7 @@ fn constants(signed: bool) -> Vec<i128> {
 
 #[test]
 fn compares_with_constants_equal_the_integer_comparisons() {
-    if lpn_toolchain::for_tests(lpn_toolchain::Tool::Verilator).is_none() {
-        return;
-    }
+    lpn_toolchain::require(lpn_toolchain::Tool::Verilator);
     let mut m = Module::new("lpn_compare", &[]);
     let a = m.port(Dir::Input, "a", Ty::s(BITS));
     let b = m.port(Dir::Input, "b", Ty::u(BITS));

