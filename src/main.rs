@@ -17,6 +17,7 @@ mod files;
 mod fpga;
 mod fuzz;
 mod hw;
+mod prove;
 
 #[derive(Parser)]
 #[command(
@@ -192,6 +193,20 @@ enum Command {
         /// Seed of the mutations.
         #[arg(long, default_value_t = 1)]
         seed: u32,
+    },
+    /// Prove properties of the generated RTL with SymbiYosys (bounded model checking to
+    /// the depth the behaviour needs); exit 1 unless each holds (and, with --mutants,
+    /// fails on its mutant).
+    Prove {
+        /// Hardware config: a preset name or a .toml/.json file.
+        #[arg(long, default_value = "tiny")]
+        config: String,
+        /// Property: all, idle or divider.
+        #[arg(long, default_value = "all")]
+        property: String,
+        /// Also run each property on a deliberately broken RTL, where it must fail.
+        #[arg(long)]
+        mutants: bool,
     },
     /// Hardware configurations.
     Hw {
@@ -416,6 +431,17 @@ fn main() -> ExitCode {
             seed,
         })
         .map(|t| emit(format_args!("{t}"))),
+        Command::Prove {
+            config,
+            property,
+            mutants,
+        } => prove::run(&config, &property, mutants).and_then(|(text, ok)| {
+            verdict(
+                &text,
+                ok,
+                "a property does not hold or a mutant passed (see above)",
+            )
+        }),
         Command::Hw {
             command: HwCommand::Config { config, json },
         } => hw::show_config(&config, json).map(|t| emit(format_args!("{t}"))),

@@ -207,6 +207,49 @@ fn bad_frames_get_error_replies_and_change_nothing() {
             protocol::request(Command::Start as u8, &[1, 0, 1, 4, 0]),
             Status::BadValue,
         ),
+        (
+            "START with budget 0",
+            protocol::request(Command::Start as u8, &[1, 0, 0, 1, 0]),
+            Status::BadValue,
+        ),
+        (
+            "START with consolidate 2",
+            protocol::request(Command::Start as u8, &[1, 0, 1, 1, 2]),
+            Status::BadValue,
+        ),
+        (
+            "START of the wrong length",
+            protocol::request(Command::Start as u8, &[1, 0, 1, 1]),
+            Status::BadLength,
+        ),
+        (
+            "STATUS with a payload",
+            protocol::request(Command::Status as u8, &[0]),
+            Status::BadLength,
+        ),
+        (
+            "READ whose reply would exceed 255 bytes",
+            read(sel::SYN, 0, 0, (255 / wb + 1) as u8),
+            Status::BadLength,
+        ),
+        (
+            "READ with a bad checksum",
+            {
+                let mut f = read(sel::SYN, 0, 0, 1);
+                *f.last_mut().unwrap() ^= 0x80;
+                f
+            },
+            Status::BadChecksum,
+        ),
+        (
+            "START with a bad checksum",
+            {
+                let mut f = protocol::request(Command::Start as u8, &[1, 0, 1, 1, 0]);
+                *f.last_mut().unwrap() ^= 0x01;
+                f
+            },
+            Status::BadChecksum,
+        ),
     ];
     for (what, frame, want) in cases {
         board.send_raw(&frame).unwrap();
@@ -299,7 +342,7 @@ fn the_bridges_range_checks_equal_the_host_model() {
     let mut checked = 0;
     while checked < 120 {
         let write = pick(2) == 1;
-        let sel = pick(11);
+        let sel = pick(16);
         let lane = pick(c.lanes as u8 as u64 + 1);
         let depth = link.depths[sel as usize].max(1) as u64;
         let count = 1 + pick(4);

@@ -13,6 +13,7 @@
 //! - [`board`]: UART, receive FIFO, host bridge, `lpn_board`, and the iCEBreaker and
 //!   ULX3S tops with their PLLs; [`boardsim`]: the Verilator board simulation as a byte
 //!   pipe.
+//! - [`formal`]: properties of the RTL proven with SymbiYosys (`lpn prove`).
 //! - [`fpga`]: the FPGA flow (Yosys, nextpnr, packers) and its parsed report;
 //!   [`yosys`]: synthesis scripts and log checks.
 #![warn(missing_docs)]
@@ -22,6 +23,7 @@ pub mod boardsim;
 pub mod cosim;
 pub mod datapath;
 pub mod engine;
+pub mod formal;
 pub mod fpga;
 pub mod hostmap;
 pub mod icarus;

@@ -1,0 +1,78 @@
+//! `lpn prove`: the RTL's formal properties (`lpn_rtl::formal`) with SymbiYosys, each
+//! also run on its mutant, which must fail.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use lpn_cycle::HwConfig;
+use lpn_rtl::formal::Property;
+
+/// Runs the properties named (`all` or one) on `config`; with `mutants`, each also on its
+/// mutant. The report, and whether every property held (and every mutant failed).
+pub fn run(config: &str, property: &str, mutants: bool) -> Result<(String, bool), String> {
+    let c = HwConfig::load(config).map_err(|e| e.to_string())?;
+    let props: Vec<Property> = if property == "all" {
+        Property::ALL.to_vec()
+    } else {
+        vec![Property::ALL
+            .into_iter()
+            .find(|p| p.name() == property)
+            .ok_or_else(|| {
+                format!(
+                    "unknown property `{property}` (known: all, {})",
+                    Property::ALL.map(|p| p.name()).join(", ")
+                )
+            })?]
+    };
+    let root = PathBuf::from("target").join("prove").join(&c.name);
+    let mut s = String::new();
+    let mut ok = true;
+    for p in props {
+        let _ = writeln!(s, "{}: {}", p.name(), p.statement());
+        for mutant in if mutants {
+            vec![false, true]
+        } else {
+            vec![false]
+        } {
+            let job = p.job(&c, mutant)?;
+            let dir = root.join(format!(
+                "{}{}",
+                p.name(),
+                if mutant { "-mutant" } else { "" }
+            ));
+            let v = lpn_rtl::formal::run(&job, &dir)?;
+            let good = v.pass != mutant;
+            ok &= good;
+            let _ = writeln!(
+                s,
+                "  {:<8} {:<5} {} ({:.1} s){}",
+                if mutant { "mutant" } else { "rtl" },
+                if v.pass { "PASS" } else { "FAIL" },
+                v.detail,
+                v.seconds,
+                if good { "" } else { "  <- unexpected" }
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "{}",
+        if ok {
+            format!(
+                "config `{}`: every property holds{}",
+                c.name,
+                if mutants {
+                    " and fails on its mutant"
+                } else {
+                    ""
+                }
+            )
+        } else {
+            format!(
+                "config `{}`: a property does not hold, or a mutant passed (see above)",
+                c.name
+            )
+        }
+    );
+    Ok((s, ok))
+}
