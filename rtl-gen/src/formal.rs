@@ -116,13 +116,7 @@ fn idle_job(c: &HwConfig, mutant: bool) -> Result<Job, String> {
     let mut v = String::new();
     let _ = write!(
         v,
-        "// Formal property `idle` (rtl-gen/src/formal.rs) for config `{name}`.\n\
-         {ts}`default_nettype none\n\
-         module lpn_prove_idle (input wire clk);\n\
-         \x20   reg [{tm}:0] t = {tb}'d0;\n\
-         \x20   always @(posedge clk) if (t != {{{tb}{{1'b1}}}}) t <= t + {tb}'d1;\n\
-         \x20   wire rst = t < {tb}'d2;\n\
-         \x20   wire start = t == {tb}'d2;\n\
+        "{head}\
          \x20   (* anyconst *) reg [{rm}:0] rows;\n\
          \x20   (* anyconst *) reg [{bm}:0] budget;\n\
          \x20   (* anyconst *) reg [1:0] mode;\n\
@@ -148,8 +142,7 @@ fn idle_job(c: &HwConfig, mutant: bool) -> Result<Job, String> {
          \x20   end\n\
          endmodule\n\
          `default_nettype wire\n",
-        name = c.name,
-        ts = crate::TIMESCALE,
+        head = prologue("idle", &c.name, tb),
         tm = tb - 1,
         rm = w.rows - 1,
         rw = w.rows,
@@ -223,13 +216,7 @@ fn divider_job(c: &HwConfig, mutant: bool) -> Result<Job, String> {
     };
     let tb = bits(q + 16);
     let v = format!(
-        "// Formal property `divider` (rtl-gen/src/formal.rs) for config `{name}`.\n\
-         {ts}`default_nettype none\n\
-         module lpn_prove_divider (input wire clk);\n\
-         \x20   reg [{tm}:0] t = {tb}'d0;\n\
-         \x20   always @(posedge clk) if (t != {{{tb}{{1'b1}}}}) t <= t + {tb}'d1;\n\
-         \x20   wire rst = t < {tb}'d2;\n\
-         \x20   wire start = t == {tb}'d2;\n\
+        "{head}\
          \x20   (* anyconst *) reg [7:0] u;\n\
          \x20   (* anyconst *) reg [{cm}:0] count;\n\
          \x20   (* anyconst *) reg [{dm}:0] divisor;\n\
@@ -254,9 +241,7 @@ fn divider_job(c: &HwConfig, mutant: bool) -> Result<Job, String> {
          \x20   end\n\
          endmodule\n\
          `default_nettype wire\n",
-        name = c.name,
-        ts = crate::TIMESCALE,
-        tm = tb - 1,
+        head = prologue("divider", &c.name, tb),
         cm = cw - 1,
         dm = dw - 1,
         qm = qw - 1,
@@ -273,6 +258,22 @@ fn divider_job(c: &HwConfig, mutant: bool) -> Result<Job, String> {
         top: "lpn_prove_divider".into(),
         depth: q + 8,
     })
+}
+
+/// A wrapper's first lines: its header, module `lpn_prove_<property>`, and the clock
+/// count `t` (`tb` bits) that drives two clocks of reset and then `start` for one.
+fn prologue(property: &str, config: &str, tb: u32) -> String {
+    format!(
+        "// Formal property `{property}` (rtl-gen/src/formal.rs) for config `{config}`.\n\
+         {ts}`default_nettype none\n\
+         module lpn_prove_{property} (input wire clk);\n\
+         \x20   reg [{tm}:0] t = {tb}'d0;\n\
+         \x20   always @(posedge clk) if (t != {{{tb}{{1'b1}}}}) t <= t + {tb}'d1;\n\
+         \x20   wire rst = t < {tb}'d2;\n\
+         \x20   wire start = t == {tb}'d2;\n",
+        ts = crate::TIMESCALE,
+        tm = tb - 1,
+    )
 }
 
 /// The `.sby` file of a job.
