@@ -563,6 +563,20 @@ impl HwConfig {
             _ => {}
         }
 
+        // The deep pipeline's stages (`StageDepths`) are timed for products of the
+        // default formats' widths: a wider operand needs one more limb, its product one
+        // more clock, and the schedule no longer holds (found by `lpn fuzz`).
+        if self.pipeline == Pipeline::Deep {
+            let default = Formats::default().named();
+            for ((name, f), (_, d)) in self.formats.named().into_iter().zip(default) {
+                if f.bits > d.bits {
+                    return fail(format!(
+                        "formats.{name} = {} bits: the deep pipeline takes at most {} (its stages are timed for the default formats' products; use pipeline = \"compact\" for wider ones)",
+                        f.bits, d.bits
+                    ));
+                }
+            }
+        }
         // The deep pipeline builds every memory from block RAM with registers behind it
         // (`StageDepths::ram_regs`); SPRAM's single port and timing are the compact one's.
         if self.pipeline == Pipeline::Deep {

@@ -122,6 +122,11 @@ fn impossible_configurations_are_rejected_with_the_key_named() {
             "memory.scratch = \"spram\" needs pipeline = \"compact\"",
         ),
         (format!("{LAYER}lanes = 2\nbogus = 1\n"), "unknown field `bogus`"),
+        // Found by `lpn fuzz`: generation panicked on a product one clock late.
+        (
+            format!("pipeline = \"deep\"\n{LAYER}[formats.plasticity]\nbits = 24\nfrac = 15\nsigned = false\n"),
+            "formats.plasticity = 24 bits: the deep pipeline takes at most 16",
+        ),
         ("lanes = [\n".into(), "TOML"),
         ("family = \"virtex\"\n".into(), "unknown variant `virtex`"),
     ];
