@@ -375,7 +375,7 @@ impl HwConfig {
                 toml::from_str(text).map_err(e)?,
             )
         } else {
-            let e = |e: serde_json::Error| Error::new(e.to_string());
+            let e = |e: serde_json::Error| Error::new(lpn_golden::scenario::json_error(&e));
             (
                 serde_json::from_str(text).map_err(e)?,
                 serde_json::from_str(text).map_err(e)?,

@@ -141,8 +141,12 @@ impl Vectors {
             format: Option<serde_json::Value>,
             version: Option<serde_json::Value>,
         }
-        let header: Header =
-            serde_json::from_str(text).map_err(|e| Error::new(format!("not JSON: {e}")))?;
+        let header: Header = serde_json::from_str(text).map_err(|e| {
+            Error::new(format!(
+                "not JSON: {}",
+                lpn_golden::scenario::json_error(&e)
+            ))
+        })?;
         if header.format.as_ref().and_then(|f| f.as_str()) != Some(FORMAT) {
             return Err(Error::new(format!(
                 "not a golden vector file (`format` must be \"{FORMAT}\")"
@@ -160,7 +164,8 @@ impl Vectors {
         }
         // Straight into the types (not through a `serde_json::Value`), which also refuses
         // a key given twice, as scenario files do.
-        let v: Vectors = serde_json::from_str(text).map_err(|e| Error::new(e.to_string()))?;
+        let v: Vectors = serde_json::from_str(text)
+            .map_err(|e| Error::new(lpn_golden::scenario::json_error(&e)))?;
         v.check()?;
         Ok(v)
     }

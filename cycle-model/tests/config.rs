@@ -165,3 +165,19 @@ fn config_files_load_by_extension_and_missing_files_say_so() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Found by `lpn fuzz`: a key with a newline in it (JSON allows `\n` in a key) was echoed
+/// into a two-line error; config and vector errors are one line.
+#[test]
+fn json_errors_stay_on_one_line() {
+    let e = HwConfig::parse("{\"l\\nanes\": 2}", Some("json"))
+        .unwrap_err()
+        .to_string();
+    assert!(!e.contains('\n') && e.contains("unknown field `l anes`"), "{e}");
+    let e = lpn_cycle::vectors::Vectors::from_json(
+        "{\"format\": \"lpn-golden-vectors\", \"version\": 1, \"x\\ny\": 0}",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(!e.contains('\n'), "{e}");
+}
