@@ -173,7 +173,10 @@ fn json_errors_stay_on_one_line() {
     let e = HwConfig::parse("{\"l\\nanes\": 2}", Some("json"))
         .unwrap_err()
         .to_string();
-    assert!(!e.contains('\n') && e.contains("unknown field `l anes`"), "{e}");
+    assert!(
+        !e.contains('\n') && e.contains("unknown field `l anes`"),
+        "{e}"
+    );
     let e = lpn_cycle::vectors::Vectors::from_json(
         "{\"format\": \"lpn-golden-vectors\", \"version\": 1, \"x\\ny\": 0}",
     )

@@ -2095,7 +2095,9 @@ pub fn gate_divider(
         format!("{}[{}:0]", v(&num), q_bits - 1),
     );
     let (first_rem, first_low) = step(m, "div_first", v(&first_rem), v(&first_low), v(divisor));
-    let left_ty = Ty::u(bits_for(u64::from(q_bits) - 1));
+    // Counts the bits left, from `q_bits - 1` down (found by `lpn fuzz`: with
+    // `bits_for(q_bits - 1)`, a 17-bit reciprocal's 16 did not fit and generation panicked).
+    let left_ty = Ty::u(bits_for(u64::from(q_bits)));
     // The unit each division starts in: `div_next`, one-hot, rotating.
     let unit_start: Vec<String> = if units == 1 {
         vec![start.to_string()]

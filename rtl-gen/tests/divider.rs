@@ -153,6 +153,25 @@ fn the_divider_writes_every_reciprocal_q_clocks_after_its_start() {
     }
 }
 
+/// Reciprocal widths whose last bit index is a power of two (9 and 17 bits: the
+/// bits-left counter needs one more bit than for 8 or 16). Found by `lpn fuzz`: a 17-bit
+/// `gate_recip` made generation panic.
+#[test]
+fn the_divider_takes_every_reciprocal_width() {
+    lpn_toolchain::require(lpn_toolchain::Tool::Verilator);
+    // (bits, frac, K): the reciprocal must hold 2 / min_pheromone.
+    for (q, frac, k) in [(9, 1, 1), (17, 6, 8)] {
+        let mut c = config(k, Pipeline::Compact);
+        c.formats.gate_recip = lpn_cycle::Format::unsigned(q, frac);
+        c.validate().unwrap();
+        let dp = Datapath::new(&c).unwrap();
+        let m = divider_module(&c, &dp);
+        let divs = divisions(k as u64, divisor_bits(&m), 200, 3);
+        let bad = mismatches(&c, None, &divs, &format!("divider-q{q}"));
+        assert_eq!(bad, 0, "gate_recip {q} bits: {bad} clocks differ");
+    }
+}
+
 /// A divider that decides a bit wrongly only when the partial remainder equals the
 /// divisor (`>` for `>=`) is caught: the operands above make that case frequent.
 #[test]
