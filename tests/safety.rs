@@ -378,3 +378,62 @@ fn a_request_to_do_nothing_is_not_a_success() {
         "--steps 0: nothing to train",
     );
 }
+
+/// A waveform is reported once it exists, whole: `sim --vcd` and `board --vcd` (the
+/// simulators write under a temporary name that is renamed when they have finished).
+#[test]
+fn waveforms_are_written_whole_and_then_reported() {
+    lpn_toolchain::require(lpn_toolchain::Tool::Verilator);
+    let dir = with_scenario("safety-vcd");
+    two_step_vectors(&dir);
+    let cache = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("rtl-cache");
+    for (args, file) in [
+        (
+            vec![
+                "sim",
+                "--backend",
+                "verilator",
+                "--vectors",
+                "v.json",
+                "--vcd",
+                "sim.vcd",
+            ],
+            "sim.vcd",
+        ),
+        (
+            vec![
+                "board",
+                "--scenario",
+                "s.json",
+                "--steps",
+                "2",
+                "--vcd",
+                "board.vcd",
+            ],
+            "board.vcd",
+        ),
+    ] {
+        let o = lpn()
+            .current_dir(&dir)
+            .env("LPN_RTL_CACHE", &cache)
+            .args(&args)
+            .output()
+            .unwrap();
+        let out = text(&o.stdout);
+        assert!(o.status.success(), "{args:?}: {}{out}", text(&o.stderr));
+        assert!(out.contains(&format!("wrote waveform {file}")), "{out}");
+        let vcd = std::fs::read_to_string(dir.join(file)).unwrap();
+        assert!(
+            vcd.starts_with("$version") || vcd.starts_with("$date"),
+            "{file}"
+        );
+        assert!(vcd.contains("$enddefinitions"), "{file}");
+    }
+    // No temporary file is left behind.
+    let leftovers: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("lpn-partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
