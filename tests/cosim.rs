@@ -117,12 +117,7 @@ fn spram_placement_runs_the_vectors_bit_exact() {
         let work = cache().join("work-spram");
         std::fs::create_dir_all(&work).unwrap();
         let got = cosim::run_vectors(&model, &v, &work, None).unwrap();
-        let r = judge(&v, &got, Default::default()).unwrap();
-        assert_eq!(
-            r.mismatch_count, 0,
-            "{:?}: {:?}",
-            v.config.memory, r.mismatches
-        );
+        common::assert_bit_exact(&v, &got);
     }
 }
 

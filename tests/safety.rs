@@ -301,32 +301,23 @@ fn inputs_too_large_to_hold_are_refused_before_they_are_read_or_allocated() {
 #[test]
 fn configs_and_vector_files_are_read_as_documented() {
     let dir = with_scenario("safety-formats");
-    std::fs::write(dir.join("empty.toml"), "name = \"x\"\n").unwrap();
-    refused(
-        &dir,
-        &["hw", "config", "--config", "empty.toml"],
-        "layer: missing",
-    );
-    std::fs::write(
-        dir.join("spram.toml"),
-        "[layer]\ninputs = 16\noutputs = 4\nk = 8\n[memory]\npre = \"spram\"\n",
-    )
-    .unwrap();
-    refused(
-        &dir,
-        &["hw", "config", "--config", "spram.toml"],
-        "SPRAM exists only on the iCE40 UltraPlus, not on generic",
-    );
-    std::fs::write(
-        dir.join("c.txt"),
-        "[layer]\ninputs = 16\noutputs = 4\nk = 8\n",
-    )
-    .unwrap();
-    refused(
-        &dir,
-        &["hw", "config", "--config", "c.txt"],
-        "nor a file ending in .toml or .json",
-    );
+    // Each file: (name, contents, what the error says).
+    for (name, body, want) in [
+        ("empty.toml", "name = \"x\"\n", "layer: missing"),
+        (
+            "spram.toml",
+            "[layer]\ninputs = 16\noutputs = 4\nk = 8\n[memory]\npre = \"spram\"\n",
+            "SPRAM exists only on the iCE40 UltraPlus, not on generic",
+        ),
+        (
+            "c.txt",
+            "[layer]\ninputs = 16\noutputs = 4\nk = 8\n",
+            "nor a file ending in .toml or .json",
+        ),
+    ] {
+        std::fs::write(dir.join(name), body).unwrap();
+        refused(&dir, &["hw", "config", "--config", name], want);
+    }
 
     two_step_vectors(&dir);
     let v = std::fs::read_to_string(dir.join("v.json")).unwrap();

@@ -60,3 +60,13 @@ pub fn spram_placements() -> Vec<lpn_cycle::vectors::Vectors> {
     })
     .collect()
 }
+
+/// Asserts that RTL results equal the vectors in every word, selection and cycle count.
+pub fn assert_bit_exact(v: &lpn_cycle::vectors::Vectors, got: &[lpn_cycle::vectors::StepResult]) {
+    let r = lpn_cycle::vectors::judge(v, got, Default::default()).unwrap();
+    assert_eq!(
+        r.mismatch_count, 0,
+        "{:?}: {:?}",
+        v.config.memory, r.mismatches
+    );
+}
