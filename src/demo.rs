@@ -23,8 +23,10 @@ pub fn run(
     if steps == 0 {
         return Err("--steps 0: nothing to train (give at least 1)".into());
     }
-    let mut inputs = vec![("the scenario", scenario)];
-    inputs.extend(crate::files::config_file(config).map(|p| ("the config", p)));
+    let inputs = crate::files::given(&[
+        ("the scenario", Some(scenario)),
+        ("the config", crate::files::config_file(config)),
+    ]);
     let sc = Scenario::load(scenario)?;
     let config = HwConfig::load(config).map_err(|e| e.to_string())?;
     let mut s = String::new();

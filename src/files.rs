@@ -161,6 +161,15 @@ pub fn refuse_inputs_in(folder: (&str, &Path), inputs: &[(&str, &Path)]) -> Resu
     Ok(())
 }
 
+/// The files among a command's optional arguments, each with what the user calls it
+/// (`("--json", json)`, `("the config", config_file(spec))`): the list
+/// [`refuse_clobber`] takes.
+pub fn given<'a>(args: &[(&'a str, Option<&'a Path>)]) -> Vec<(&'a str, &'a Path)> {
+    args.iter()
+        .filter_map(|&(name, path)| path.map(|p| (name, p)))
+        .collect()
+}
+
 /// A config argument's file, when it names one (a preset name is no file).
 pub fn config_file(spec: &str) -> Option<&Path> {
     (!lpn_cycle::PRESETS.contains(&spec)).then_some(Path::new(spec))

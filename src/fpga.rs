@@ -50,13 +50,10 @@ fn clock_hz(mhz: Option<f64>, target: Target) -> Result<u64, String> {
 /// is a measurement and always succeeds once it has run).
 pub fn synth(a: &SynthArgs) -> Result<(String, bool), String> {
     let target = Target::parse(a.target)?;
-    let mut inputs: Vec<(&str, &Path)> = a
-        .config
-        .and_then(files::config_file)
-        .map(|p| ("the config", p))
-        .into_iter()
-        .collect();
-    inputs.extend(a.scenario.map(|p| ("the scenario", p)));
+    let inputs = files::given(&[
+        ("the config", a.config.and_then(files::config_file)),
+        ("the scenario", a.scenario),
+    ]);
     if let Some(json) = a.json {
         files::refuse_clobber(&inputs, &[("--json", json)])?;
     }
@@ -234,10 +231,7 @@ pub fn gen_board(
             lpn_rtl::fpga::constraints(b).to_string(),
         ));
     }
-    let inputs: Vec<_> = files::config_file(config)
-        .map(|p| ("the config", p))
-        .into_iter()
-        .collect();
+    let inputs = files::given(&[("the config", files::config_file(config))]);
     let mut s = crate::hw::write_files(out, &files, &inputs)?;
     let _ = writeln!(
         s,
@@ -282,12 +276,11 @@ pub fn board(a: &BoardArgs) -> Result<(String, bool), String> {
     if a.steps == 0 {
         return Err("--steps 0: nothing to train (give at least 1)".into());
     }
-    let mut inputs = vec![("the scenario", a.scenario)];
-    inputs.extend(files::config_file(a.config).map(|p| ("the config", p)));
-    let outputs: Vec<(&str, &Path)> = [("--json", a.json), ("--vcd", a.vcd)]
-        .into_iter()
-        .filter_map(|(n, p)| p.map(|p| (n, p)))
-        .collect();
+    let inputs = files::given(&[
+        ("the scenario", Some(a.scenario)),
+        ("the config", files::config_file(a.config)),
+    ]);
+    let outputs = files::given(&[("--json", a.json), ("--vcd", a.vcd)]);
     files::refuse_clobber(&inputs, &outputs)?;
     let sc = Scenario::load(a.scenario)?;
     let c = HwConfig::load(a.config).map_err(|e| e.to_string())?;

@@ -32,11 +32,13 @@ pub fn golden_gen(
     steps: usize,
     out: &Path,
 ) -> Result<String, String> {
-    let mut inputs = vec![];
-    if !scenario.starts_with("example:") {
-        inputs.push(("the scenario", Path::new(scenario)));
-    }
-    inputs.extend(files::config_file(config).map(|p| ("the config", p)));
+    let inputs = files::given(&[
+        (
+            "the scenario",
+            (!scenario.starts_with("example:")).then(|| Path::new(scenario)),
+        ),
+        ("the config", files::config_file(config)),
+    ]);
     files::refuse_clobber(&inputs, &[("--out", out)])?;
     if steps == 0 {
         return Err("--steps 0: a vector file needs at least one step".into());
@@ -71,10 +73,7 @@ pub fn sim(
     if vcd.is_some() && backend != "verilator" {
         return Err("--vcd needs --backend verilator".into());
     }
-    let outputs: Vec<(&str, &Path)> = [("--json", json), ("--vcd", vcd)]
-        .into_iter()
-        .filter_map(|(n, p)| p.map(|p| (n, p)))
-        .collect();
+    let outputs = files::given(&[("--json", json), ("--vcd", vcd)]);
     files::refuse_clobber(&[("the vector file", path)], &outputs)?;
     // The waveform's folder is checked before the simulation runs, and the file is
     // reported only once the simulator has written it.
@@ -86,32 +85,35 @@ pub fn sim(
         let started = Instant::now();
         let r = vectors::replay(&v).map_err(|e| e.to_string())?;
         (r, started.elapsed().as_secs_f64())
-    } else if backend == "icarus" {
-        let work = rtl_cache().join("work-icarus");
-        let started = Instant::now();
-        let results = lpn_rtl::icarus::run_vectors(&v, &work)?;
-        let wall = started.elapsed().as_secs_f64();
-        build_note = " (Icarus Verilog: compile and run)".into();
-        let (_, saturations) = vectors::run_cycle_model(&v).map_err(|e| e.to_string())?;
-        let r = vectors::judge(&v, &results, saturations).map_err(|e| e.to_string())?;
-        (r, wall)
     } else {
-        let cache = rtl_cache();
-        let t0 = Instant::now();
-        let model = lpn_rtl::cosim::build(&v.config, &cache)?;
-        build_note = format!(
-            " (Verilator model {} in {:.1} s, cached in {})",
-            if model.built { "built" } else { "reused" },
-            t0.elapsed().as_secs_f64(),
-            cache.display()
-        );
-        let work = cache.join("work-sim");
-        std::fs::create_dir_all(&work)
-            .map_err(|e| format!("cannot create {}: {e}", work.display()))?;
-        let started = Instant::now();
-        let results =
-            lpn_rtl::cosim::run_vectors(&model, &v, &work, waveform.as_ref().map(|w| w.path()))?;
-        let wall = started.elapsed().as_secs_f64();
+        let (results, wall) = if backend == "icarus" {
+            let work = rtl_cache().join("work-icarus");
+            let started = Instant::now();
+            let results = lpn_rtl::icarus::run_vectors(&v, &work)?;
+            build_note = " (Icarus Verilog: compile and run)".into();
+            (results, started.elapsed().as_secs_f64())
+        } else {
+            let cache = rtl_cache();
+            let t0 = Instant::now();
+            let model = lpn_rtl::cosim::build(&v.config, &cache)?;
+            build_note = format!(
+                " (Verilator model {} in {:.1} s, cached in {})",
+                if model.built { "built" } else { "reused" },
+                t0.elapsed().as_secs_f64(),
+                cache.display()
+            );
+            let work = cache.join("work-sim");
+            std::fs::create_dir_all(&work)
+                .map_err(|e| format!("cannot create {}: {e}", work.display()))?;
+            let started = Instant::now();
+            let results = lpn_rtl::cosim::run_vectors(
+                &model,
+                &v,
+                &work,
+                waveform.as_ref().map(|w| w.path()),
+            )?;
+            (results, started.elapsed().as_secs_f64())
+        };
         // The RTL does not count saturations; it equals the cycle model bit for bit
         // (checked against the vectors here), so the model's counts are its counts.
         let (_, saturations) = vectors::run_cycle_model(&v).map_err(|e| e.to_string())?;
@@ -275,10 +277,7 @@ pub fn gen(config: &str, out: &Path) -> Result<String, String> {
         lpn_rtl::cosim::harness(lpn_cycle::StageDepths::of(&c).host_read()),
     ));
     generated.push(("manifest.json".into(), manifest));
-    let inputs: Vec<_> = files::config_file(config)
-        .map(|p| ("the config", p))
-        .into_iter()
-        .collect();
+    let inputs = files::given(&[("the config", files::config_file(config))]);
     s.push_str(&write_files(out, &generated, &inputs)?);
     let _ = writeln!(
         s,

@@ -231,7 +231,7 @@ fn a_diverging_run_stops_at_the_step_instead_of_writing_nulls() {
     refused(
         &dir,
         &["golden", "gen", "--scenario", &huge, "--out", "v.json"],
-        "step 0: loss: inf: the run diverged",
+        "step 0: the loss is inf: the run diverged",
     );
     assert!(!dir.join("r.json").exists() && !dir.join("v.json").exists());
 }

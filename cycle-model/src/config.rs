@@ -563,10 +563,10 @@ impl HwConfig {
             _ => {}
         }
 
-        // The deep pipeline's stages (`StageDepths`) are timed for products of the
-        // default formats' widths: a wider operand needs one more limb, its product one
-        // more clock, and the schedule no longer holds (found by `lpn fuzz`).
         if self.pipeline == Pipeline::Deep {
+            // The deep pipeline's stages (`StageDepths`) are timed for products of the
+            // default formats' widths: a wider operand needs one more limb, its product
+            // one more clock, and the schedule no longer holds (found by `lpn fuzz`).
             let default = Formats::default().named();
             for ((name, f), (_, d)) in self.formats.named().into_iter().zip(default) {
                 if f.bits > d.bits {
@@ -576,10 +576,9 @@ impl HwConfig {
                     ));
                 }
             }
-        }
-        // The deep pipeline builds every memory from block RAM with registers behind it
-        // (`StageDepths::ram_regs`); SPRAM's single port and timing are the compact one's.
-        if self.pipeline == Pipeline::Deep {
+            // It builds every memory from block RAM with registers behind it
+            // (`StageDepths::ram_regs`); SPRAM's single port and timing are the compact
+            // one's.
             let m = &self.memory;
             for (name, kind) in [
                 ("scratch", m.scratch),

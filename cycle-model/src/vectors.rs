@@ -102,8 +102,7 @@ pub fn generate(
         let Some(s) = trainer.step()? else { break };
         // A diverging scenario stops here: JSON has no infinity, and a `null` loss could
         // not be read back.
-        lpn_golden::scenario::finite_loss(s.loss)
-            .map_err(|e| Error::new(format!("step {}: {e}", out.len())))?;
+        lpn_golden::scenario::finite_loss(s.loss, format!("step {}", out.len()))?;
         out.push(VectorStep {
             loss: s.loss,
             input: s.input,

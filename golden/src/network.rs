@@ -144,9 +144,7 @@ impl NetworkSpec {
     /// is allocated). Measured: a 4096-65536-4096 network with 8 rows is estimated at
     /// 95 MB; `lpn ref run` peaks at 109 MB RSS, the scenario's text and batches included.
     pub fn memory_estimate(&self, rows: usize) -> u64 {
-        let mut sizes = vec![self.inputs as u64];
-        sizes.extend(self.hidden.iter().map(|&h| h as u64));
-        sizes.push(self.outputs as u64);
+        let sizes: Vec<u64> = self.sizes().iter().map(|&n| n as u64).collect();
         let units: u64 = sizes.iter().fold(0u64, |a, &n| a.saturating_add(n));
         let slots = sizes.windows(2).fold(0u64, |a, w| {
             let k = (self.max_neighbors as u64).min(w[0]);
@@ -185,44 +183,51 @@ impl NetworkSpec {
         Ok(())
     }
 
+    /// Unit counts of every layer boundary: inputs, each hidden layer, outputs.
+    pub fn sizes(&self) -> Vec<usize> {
+        let mut sizes = vec![self.inputs];
+        sizes.extend(&self.hidden);
+        sizes.push(self.outputs);
+        sizes
+    }
+
     /// Checks every size, limit and learning constant without allocating anything
     /// large; [`Network::new`] starts with it.
     pub fn check(&self) -> Result<()> {
-        let spec = self;
-        spec.learning.validate().map_err(|e| e.within("learning"))?;
-        if let Some(structural) = &spec.structural {
+        self.learning.validate().map_err(|e| e.within("learning"))?;
+        if let Some(structural) = &self.structural {
             structural.validate().map_err(|e| e.within("structural"))?;
         }
-        if spec.inputs == 0 {
+        if self.inputs == 0 {
             return Err(Error::invalid("inputs", "must be at least 1"));
         }
-        if spec.outputs == 0 {
+        if self.outputs == 0 {
             return Err(Error::invalid("outputs", "must be at least 1"));
         }
-        if let Some(h) = spec.hidden.iter().position(|&h| h == 0) {
+        if let Some(h) = self.hidden.iter().position(|&h| h == 0) {
             return Err(Error::invalid(format!("hidden[{h}]"), "must be at least 1"));
         }
-        if spec.max_neighbors == 0 {
+        if self.max_neighbors == 0 {
             return Err(Error::invalid("max_neighbors", "must be at least 1"));
         }
-        if spec.tag_count > crate::topology::MAX_TAG_COUNT {
+        if self.tag_count > crate::topology::MAX_TAG_COUNT {
             return Err(Error::invalid(
                 "tag_count",
                 format!(
                     "{} is above the limit of {}",
-                    spec.tag_count,
+                    self.tag_count,
                     crate::topology::MAX_TAG_COUNT
                 ),
             ));
         }
-        let named_sizes = std::iter::once(("inputs".to_string(), spec.inputs))
+        let named_sizes = std::iter::once(("inputs".to_string(), self.inputs))
             .chain(
-                spec.hidden
+                self.hidden
                     .iter()
                     .enumerate()
                     .map(|(i, &h)| (format!("hidden[{i}]"), h)),
             )
-            .chain(std::iter::once(("outputs".to_string(), spec.outputs)));
+            .chain(std::iter::once(("outputs".to_string(), self.outputs)));
         for (field, units) in named_sizes {
             if units > MAX_UNITS {
                 return Err(Error::invalid(
@@ -231,22 +236,20 @@ impl NetworkSpec {
                 ));
             }
         }
-        if spec.hidden_shapes.len() != spec.hidden.len() {
+        if self.hidden_shapes.len() != self.hidden.len() {
             return Err(Error::invalid(
                 "hidden_shapes",
                 format!(
                     "expected {} shapes, got {}",
-                    spec.hidden.len(),
-                    spec.hidden_shapes.len()
+                    self.hidden.len(),
+                    self.hidden_shapes.len()
                 ),
             ));
         }
-        let mut sizes = vec![spec.inputs];
-        sizes.extend(&spec.hidden);
-        sizes.push(spec.outputs);
+        let sizes = self.sizes();
         let last = sizes.len() - 1;
         for l in 0..last {
-            let slots = sizes[l + 1].saturating_mul(spec.max_neighbors.min(sizes[l]));
+            let slots = sizes[l + 1].saturating_mul(self.max_neighbors.min(sizes[l]));
             if slots > MAX_SLOTS {
                 let field = if l + 1 == last {
                     "outputs".to_string()
@@ -418,9 +421,7 @@ impl Network {
     pub fn new(spec: &NetworkSpec) -> Result<Self> {
         spec.check()?;
         spec.check_memory(0)?;
-        let mut sizes = vec![spec.inputs];
-        sizes.extend(&spec.hidden);
-        sizes.push(spec.outputs);
+        let sizes = spec.sizes();
         let mut shapes = vec![spec.input_shape];
         shapes.extend(&spec.hidden_shapes);
         shapes.push(spec.output_shape);

@@ -401,12 +401,14 @@ impl Scenario {
                 };
                 // A diverging run is stopped where it diverges: a non-finite loss or
                 // state would be written as `null` and could not be read back.
-                if !r.loss.is_finite() {
-                    return Err(Error::invalid(
-                        format!("phases[{p}] step {} (step {} in all)", step + 1, trajectory.len() + 1),
-                        format!("the loss is {}: the run diverged (inputs, targets or learning constants too large for f64)", r.loss),
-                    ));
-                }
+                finite_loss(
+                    r.loss,
+                    format!(
+                        "phases[{p}] step {} (step {} in all)",
+                        step + 1,
+                        trajectory.len() + 1
+                    ),
+                )?;
                 previous = Some(r.mode);
                 trajectory.push(TrajectoryPoint {
                     loss: r.loss,
@@ -447,14 +449,14 @@ impl Scenario {
     }
 }
 
-/// Fails when a step's loss is not finite.
-pub fn finite_loss(loss: f64) -> Result<()> {
+/// Fails when a step's loss is not finite; `step` names the step in the error.
+pub fn finite_loss(loss: f64, step: String) -> Result<()> {
     if loss.is_finite() {
         Ok(())
     } else {
         Err(Error::invalid(
-            "loss",
-            format!("{loss}: the run diverged (inputs, targets or learning constants too large for f64)"),
+            step,
+            format!("the loss is {loss}: the run diverged (inputs, targets or learning constants too large for f64)"),
         ))
     }
 }

@@ -16,7 +16,7 @@
 //! fail there, so a pass is known to mean something.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use lpn_cycle::arith::Datapath;
@@ -290,36 +290,18 @@ pub fn sby_file(job: &Job) -> String {
 
 /// Runs a job with SymbiYosys in `dir` (its sources and `.sby` written there first).
 pub fn run(job: &Job, dir: &Path) -> Result<Verdict, String> {
-    let sby = Toolchain::from_env()
-        .locate(Tool::Sby)
-        .map_err(|e| e.to_string())?;
-    let solver = Toolchain::from_env()
-        .locate(Tool::YicesSmt2)
-        .map_err(|e| e.to_string())?;
+    let tools = Toolchain::from_env();
+    let sby = tools.locate(Tool::Sby).map_err(|e| e.to_string())?;
+    // The solver, which the toolchain puts on SymbiYosys's PATH: a missing one is
+    // reported with how to install it.
+    tools.find(Tool::YicesSmt2).map_err(|e| e.to_string())?;
     let _ = std::fs::remove_dir_all(dir);
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    for (name, text) in &job.sources {
-        std::fs::write(dir.join(name), text).map_err(|e| format!("cannot write {name}: {e}"))?;
-    }
+    crate::verilator::write_sources(dir, &job.sources)?;
     std::fs::write(dir.join("prove.sby"), sby_file(job))
         .map_err(|e| format!("cannot write prove.sby: {e}"))?;
-    // SymbiYosys looks up the solver on PATH.
-    let mut path: Vec<PathBuf> = solver
-        .path
-        .parent()
-        .map(Path::to_path_buf)
-        .into_iter()
-        .collect();
-    if let Some(p) = std::env::var_os("PATH") {
-        path.extend(std::env::split_paths(&p));
-    }
     let t0 = Instant::now();
     let out = sby
         .command()
-        .env(
-            "PATH",
-            std::env::join_paths(path).map_err(|e| e.to_string())?,
-        )
         .args(["-f", "prove.sby"])
         .current_dir(dir)
         .output()

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use lpn_cycle::vectors::{StepResult, Vectors};
 use lpn_cycle::{HwConfig, StepInput};
-use lpn_toolchain::{Tool, Toolchain};
+use lpn_toolchain::{Located, Tool, Toolchain};
 
 use crate::cosim::{self, RtlStep};
 use crate::engine::{generate, uses_spram, PortInfo};
@@ -133,10 +133,18 @@ fn ice40_cells_sim() -> Result<PathBuf, String> {
     }
 }
 
+/// A compiled simulation: the `vvp` file and the Icarus Verilog that compiled it (whose
+/// runtime runs it).
+pub struct Compiled {
+    /// The compiled design (`<top>.vvp`).
+    pub exe: PathBuf,
+    iverilog: Located,
+}
+
 /// Compiles the engine of `c` with its testbench under Icarus Verilog in `work` (the
 /// SPRAM placement with `SYNTHESIS` defined, so `lpn_spram` instantiates
 /// `SB_SPRAM256KA`, and Yosys's model of it) and returns the compiled simulation.
-pub fn compile(c: &HwConfig, work: &Path) -> Result<PathBuf, String> {
+pub fn compile(c: &HwConfig, work: &Path) -> Result<Compiled, String> {
     let g = generate(c).map_err(|e| e.to_string())?;
     let host_read = lpn_cycle::StageDepths::of(c).host_read();
     let mut sources = g.files.clone();
@@ -153,20 +161,19 @@ pub fn compile_sources(
     top: &str,
     vendor_ice40: bool,
     work: &Path,
-) -> Result<PathBuf, String> {
+) -> Result<Compiled, String> {
     let iverilog = Toolchain::from_env()
         .locate(Tool::Iverilog)
         .map_err(|e| e.to_string())?;
-    std::fs::create_dir_all(work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
     let mut files = Vec::new();
     if vendor_ice40 {
         files.push(ice40_cells_sim()?);
     }
-    for (name, text) in sources {
-        let p = work.join(name);
-        std::fs::write(&p, text).map_err(|e| format!("cannot write {}: {e}", p.display()))?;
-        files.push(p);
-    }
+    files.extend(
+        crate::verilator::write_sources(work, sources)?
+            .into_iter()
+            .map(|name| work.join(name)),
+    );
     let exe = work.join(format!("{top}.vvp"));
     let mut cmd = iverilog.command();
     cmd.args(["-g2005", "-s", top, "-o"]).arg(&exe);
@@ -186,20 +193,18 @@ pub fn compile_sources(
     if !out.status.success() || !said.trim().is_empty() {
         return Err(format!("iverilog: {}", said.trim().replace('\n', "; ")));
     }
-    Ok(exe)
+    Ok(Compiled { exe, iverilog })
 }
 
 /// Runs a command script ([`cosim::script`]) on a compiled testbench; its answers.
-pub fn run_script(exe: &Path, script: &str, work: &Path) -> Result<String, String> {
-    let iverilog = Toolchain::from_env()
-        .locate(Tool::Iverilog)
-        .map_err(|e| e.to_string())?;
+pub fn run_script(sim: &Compiled, script: &str, work: &Path) -> Result<String, String> {
     let path = work.join("script.txt");
     std::fs::write(&path, script).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    let out = iverilog
+    let out = sim
+        .iverilog
         .vvp_command()
         .arg("-n")
-        .arg(exe)
+        .arg(&sim.exe)
         .arg(format!("+script={}", path.display()))
         .output()
         .map_err(|e| format!("cannot run vvp: {e}"))?;
@@ -225,9 +230,9 @@ pub fn run(
     steps: &[StepInput],
     work: &Path,
 ) -> Result<Vec<RtlStep>, String> {
-    let exe = compile(c, work)?;
+    let sim = compile(c, work)?;
     let script = cosim::script(c, wiring, initial, steps)?;
-    let out = run_script(&exe, &script, work)?;
+    let out = run_script(&sim, &script, work)?;
     cosim::parse(c, wiring, steps.len(), &out)
 }
 

@@ -32,7 +32,7 @@ fn verilator() -> Result<Command> {
 }
 
 /// Writes `(file name, text)` sources into `dir` (created if needed); their names.
-fn write_sources(dir: &Path, sources: &[(String, String)]) -> Result<Vec<String>> {
+pub(crate) fn write_sources(dir: &Path, sources: &[(String, String)]) -> Result<Vec<String>> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     sources
         .iter()

@@ -165,6 +165,9 @@ pub struct Located {
     pub version: String,
     cache_dir: Option<PathBuf>,
     sby_env: Vec<(String, PathBuf)>,
+    /// Folders put before `PATH` for the programs the tool runs by name: Debian's
+    /// Yosys runs its ABC as `berkeley-abc`, SymbiYosys runs the `yices-smt2` solver.
+    path_first: Vec<PathBuf>,
 }
 
 impl Located {
@@ -211,17 +214,13 @@ impl Located {
         if let Some(cache) = &self.cache_dir {
             cmd.env("YOWASP_CACHE_DIR", cache);
         }
-        // Debian's Yosys runs its ABC as `berkeley-abc` from PATH: put the folder it came
-        // from first.
-        if self.tool == Tool::Yosys && self.source == Source::Project && self.is_native() {
-            if let Some(dir) = self.path.parent() {
-                let mut paths = vec![dir.to_path_buf()];
-                if let Some(p) = std::env::var_os("PATH") {
-                    paths.extend(std::env::split_paths(&p));
-                }
-                if let Ok(joined) = std::env::join_paths(paths) {
-                    cmd.env("PATH", joined);
-                }
+        if !self.path_first.is_empty() {
+            let mut paths = self.path_first.clone();
+            if let Some(p) = std::env::var_os("PATH") {
+                paths.extend(std::env::split_paths(&p));
+            }
+            if let Ok(joined) = std::env::join_paths(paths) {
+                cmd.env("PATH", joined);
             }
         }
         for (k, v) in &self.sby_env {
@@ -419,8 +418,21 @@ impl Toolchain {
             version: String::new(),
             cache_dir,
             sby_env: Vec::new(),
+            path_first: Vec::new(),
         };
+        // Debian's Yosys runs its ABC from the folder it came from.
+        if tool == Tool::Yosys && source == Source::Project && located.is_native() {
+            located
+                .path_first
+                .extend(located.path.parent().map(Path::to_path_buf));
+        }
         if tool == Tool::Sby {
+            // SymbiYosys looks its solver up on PATH.
+            if let Ok((yices, _)) = self.find(Tool::YicesSmt2) {
+                located
+                    .path_first
+                    .extend(yices.parent().map(Path::to_path_buf));
+            }
             // yowasp-sby runs whatever yosys is on PATH unless told otherwise.
             for (var, helper) in [
                 ("YOSYS", "yosys"),
