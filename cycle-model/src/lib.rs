@@ -32,6 +32,8 @@ pub use engine::{
 };
 pub use format::Format;
 pub use image::{FixedState, StepInput, Wiring};
+/// The budget modes (the reference's), encoded in 2 bits by [`constants::mode_code`].
+pub use lpn_golden::Mode;
 
 use std::fmt;
 

@@ -19,8 +19,29 @@ use lpn_cycle::format::bits_for;
 use lpn_cycle::HwConfig;
 
 use crate::engine::{generate, Widths};
+use crate::ir::{BinOp, Expr};
 use crate::protocol::{self, Command, Link, Status};
-use crate::rtl::{Dir, Module, Ty};
+use crate::rtl::{Dir, Module, Sig, Ty};
+
+/// A name in the bridge's text (its registers and parameters are declared by name).
+fn n(name: &str) -> Expr {
+    Expr::name(name)
+}
+
+/// `x` as an expression.
+fn x(s: &Sig) -> Expr {
+    Expr::from(s)
+}
+
+/// An 8-bit literal in decimal.
+fn d8(v: i128) -> Expr {
+    Expr::dec(8, v)
+}
+
+/// `a <op> b`.
+fn op(o: BinOp, a: impl Into<Expr>, b: impl Into<Expr>) -> Expr {
+    Expr::bin(o, a, b)
+}
 
 /// A board the generator has a top for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -434,20 +455,23 @@ pub fn rx_fifo(c: &HwConfig, extra: &[String]) -> Module {
     m.reg("ram_data", Ty::u(8));
     m.reg("wr_ptr", Ty::u(aw + 1));
     m.reg("rd_ptr", Ty::u(aw + 1));
+    let ptr = |name: &str| Sig::named(name, Ty::u(aw + 1));
+    let (wr, rd) = (ptr("wr_ptr"), ptr("rd_ptr"));
     m.wire(
         "fifo_full",
         Ty::BIT,
-        format!(
-            "(wr_ptr[{aw}] != rd_ptr[{aw}]) & (wr_ptr[{}:0] == rd_ptr[{}:0])",
-            aw - 1,
-            aw - 1
-        ),
+        op(BinOp::Ne, Expr::bit_of(&wr, aw), Expr::bit_of(&rd, aw))
+            .and(Expr::slice(&wr, aw - 1, 0).eq(Expr::slice(&rd, aw - 1, 0))),
     );
-    m.raw("assign not_empty = wr_ptr != rd_ptr;".into());
+    m.assign_expr(&Sig::named("not_empty", Ty::BIT), op(BinOp::Ne, &wr, &rd));
+    let not = |name: &str| Expr::un(crate::ir::UnOp::LogicNot, n(name));
     m.wire(
         "pop",
         Ty::BIT,
-        "take & not_empty & !ram_valid & !out_valid".into(),
+        n("take")
+            .and(n("not_empty"))
+            .and(not("ram_valid"))
+            .and(not("out_valid")),
     );
     m.raw(format!(
         r#"always @(posedge clk) begin
@@ -534,23 +558,22 @@ end"#
 /// CRC-8 of one byte as XOR equations, derived from [`protocol::crc8_byte`] (the CRC is
 /// linear in `crc ^ byte`): `name = f(crc ^ data)`.
 fn crc_wire(m: &mut Module, name: &str, crc: &str, data: &str) {
-    let x = format!("{name}_x");
-    m.wire(&x, Ty::u(8), format!("{crc} ^ {data}"));
-    let bits: Vec<String> = (0..8)
+    let x = m.wire(
+        &format!("{name}_x"),
+        Ty::u(8),
+        op(BinOp::Xor, n(crc), n(data)),
+    );
+    let bits: Vec<Expr> = (0..8)
         .rev()
         .map(|i| {
-            let terms: Vec<String> = (0..8)
+            (0..8)
                 .filter(|&j| protocol::crc8_byte(1 << j, 0) >> i & 1 == 1)
-                .map(|j| format!("{x}[{j}]"))
-                .collect();
-            if terms.is_empty() {
-                "1'b0".into()
-            } else {
-                terms.join(" ^ ")
-            }
+                .map(|j| Expr::bit_of(&x, j))
+                .reduce(|a, b| op(BinOp::Xor, a, b))
+                .unwrap_or_else(|| Expr::bit(false))
         })
         .collect();
-    m.wire(name, Ty::u(8), format!("{{{}}}", bits.join(", ")));
+    m.wire(name, Ty::u(8), Expr::Concat(bits));
 }
 
 /// A `case` over `idx` returning `bytes` for `idx` = `first`, `first + 1`, ... (0
@@ -709,12 +732,20 @@ pub fn bridge(c: &HwConfig, w: &Widths, link: &Link, cpb: u16, extra: &[String])
 
     // Receive side.
     crc_wire(&mut m, "crc_next", "crc", "rx_data");
-    m.wire("frame_count", Ty::u(8), "p4".into());
-    m.wire("frame_addr", Ty::u(16), "{p3, p2}".into());
+    let frame_count = m.wire("frame_count", Ty::u(8), n("p4"));
+    let frame_addr = m.wire(
+        "frame_addr",
+        Ty::u(16),
+        Expr::Concat(vec![n("p3"), n("p2")]),
+    );
     m.wire(
         "frame_end",
         Ty::u(17),
-        "{1'b0, frame_addr} + {9'd0, frame_count}".into(),
+        op(
+            BinOp::Add,
+            Expr::zext(&frame_addr, 16, 17),
+            Expr::zext(&frame_count, 8, 17),
+        ),
     );
     // Memory depths per selector (words per lane).
     let mut depth_case = String::from("always @(*) begin\n    case (p0)\n");
@@ -741,41 +772,83 @@ pub fn bridge(c: &HwConfig, w: &Widths, link: &Link, cpb: u16, extra: &[String])
     m.reg("byte_allowed", Ty::u(8));
     m.raw(mask_case);
     // count * WORD_BYTES as shifts and adds (a constant multiplier must not take a DSP).
-    let terms: Vec<String> = (0..8)
+    let count16 = Expr::zext(&frame_count, 8, 16);
+    let terms: Vec<Expr> = (0..8)
         .filter(|i| wb >> i & 1 == 1)
-        .map(|i| format!("({{8'd0, frame_count}} << {i})"))
+        .map(|i| op(BinOp::Shl, count16.clone(), Expr::int(i)))
         .collect();
-    m.wire("count_bytes", Ty::u(16), terms.join(" + "));
+    let sum = terms
+        .into_iter()
+        .reduce(|a, b| op(BinOp::Add, a, b))
+        .expect("WORD_BYTES >= 1");
+    let count_bytes = m.wire("count_bytes", Ty::u(16), sum);
+    let p1 = Sig::named("p1", Ty::u(8));
     m.wire(
         "range_ok",
         Ty::BIT,
-        "(p0 < 8'd16) & ({1'b0, p1} < LANES) & (frame_count != 8'd0) & (frame_end <= sel_depth)"
-            .to_string(),
+        op(BinOp::Lt, n("p0"), d8(16))
+            .and(op(BinOp::Lt, Expr::zext(&p1, 8, 9), n("LANES")))
+            .and(op(BinOp::Ne, &frame_count, d8(0)))
+            .and(op(BinOp::Le, n("frame_end"), n("sel_depth"))),
     );
-    m.wire("read_ok", Ty::BIT, "range_ok & READABLE[p0[3:0]]".into());
-    m.wire("write_ok", Ty::BIT, "range_ok & WRITABLE[p0[3:0]]".into());
-    m.wire("start_rows", Ty::u(16), "{p1, p0}".into());
+    let p0 = Sig::named("p0", Ty::u(8));
+    let by_sel = |table: &str| Expr::Index {
+        of: table.into(),
+        at: Box::new(Expr::slice(&p0, 3, 0)),
+    };
+    m.wire("read_ok", Ty::BIT, n("range_ok").and(by_sel("READABLE")));
+    m.wire("write_ok", Ty::BIT, n("range_ok").and(by_sel("WRITABLE")));
+    let start_rows = m.wire("start_rows", Ty::u(16), Expr::Concat(vec![x(&p1), x(&p0)]));
     m.wire(
         "start_ok",
         Ty::BIT,
-        "(start_rows != 16'd0) & (start_rows <= MAX_ROWS) & (p2 != 8'd0) & (p2 <= K) & (p3 < 8'd4) & (p4 < 8'd2)"
-            .into(),
+        op(BinOp::Ne, &start_rows, Expr::dec(16, 0))
+            .and(op(BinOp::Le, &start_rows, n("MAX_ROWS")))
+            .and(op(BinOp::Ne, n("p2"), d8(0)))
+            .and(op(BinOp::Le, n("p2"), n("K")))
+            .and(op(BinOp::Lt, n("p3"), d8(4)))
+            .and(op(BinOp::Lt, n("p4"), d8(2))),
     );
-    m.wire("write_len", Ty::u(16), "count_bytes + 16'd5".into());
+    let write_len = m.wire(
+        "write_len",
+        Ty::u(16),
+        op(BinOp::Add, &count_bytes, Expr::dec(16, 5)),
+    );
+    let is = |c: Command| n("cmd").eq(n(c.param()));
     m.wire(
         "is_known",
         Ty::BIT,
-        "(cmd == CMD_INFO) | (cmd == CMD_WRITE) | (cmd == CMD_READ) | (cmd == CMD_START) | (cmd == CMD_STATUS)"
-            .into(),
+        Expr::any(
+            [
+                Command::Info,
+                Command::Write,
+                Command::Read,
+                Command::Start,
+                Command::Status,
+            ]
+            .map(is)
+            .to_vec(),
+        ),
     );
+    let len = Sig::named("len", Ty::u(8));
     m.wire(
         "len_ok",
         Ty::BIT,
-        "((cmd == CMD_INFO) | (cmd == CMD_STATUS)) ? (len == 8'd0) : \
-         ((cmd == CMD_START) ? (len == 8'd5) : \
-         ((cmd == CMD_READ) ? ((len == 8'd5) & (count_bytes <= 16'd255)) : \
-         ({8'd0, len} == write_len)))"
-            .into(),
+        Expr::mux(
+            is(Command::Info).or(is(Command::Status)),
+            x(&len).eq(d8(0)),
+            Expr::mux(
+                is(Command::Start),
+                x(&len).eq(d8(5)),
+                Expr::mux(
+                    is(Command::Read),
+                    x(&len)
+                        .eq(d8(5))
+                        .and(op(BinOp::Le, &count_bytes, Expr::dec(16, 255))),
+                    Expr::zext(&len, 8, 16).eq(&write_len),
+                ),
+            ),
+        ),
     );
     // The frame's checks, registered, so that S_EXEC's decision tree starts from
     // registers (checks and tree together do not fit one clock at 100 MHz). Their
@@ -801,10 +874,11 @@ pub fn bridge(c: &HwConfig, w: &Widths, link: &Link, cpb: u16, extra: &[String])
     // The tables are indexed by the reply byte's position (payload from byte 3), not by
     // a difference: the subtraction was on the bridge's longest path.
     byte_table(&mut m, "info_byte", "reply_idx", 3, &info);
+    let selected_count = Sig::named("selected_count", Ty::u(count_w));
     let sc = if count_w >= 32 {
-        "selected_count[31:0]".to_string()
+        Expr::slice(&selected_count, 31, 0)
     } else {
-        format!("{{{}'d0, selected_count}}", 32 - count_w)
+        Expr::Concat(vec![Expr::dec(32 - count_w, 0), x(&selected_count)])
     };
     m.wire("selected_32", Ty::u(32), sc);
     let cycles_32 = |name: &str| {
@@ -819,7 +893,7 @@ pub fn bridge(c: &HwConfig, w: &Widths, link: &Link, cpb: u16, extra: &[String])
             m.wire(
                 &format!("{n}_32"),
                 Ty::u(32),
-                format!("{{{}'d0, {n}}}", 32 - cyc_w),
+                Expr::Concat(vec![Expr::dec(32 - cyc_w, 0), Expr::name(n)]),
             );
         }
     }
@@ -862,8 +936,11 @@ end"#
     m.wire(
         "need_word",
         Ty::BIT,
-        "(reply_kind == 2'd3) & (reply_idx >= 9'd3) & (reply_idx != payload_end) & !have_word"
-            .into(),
+        n("reply_kind")
+            .eq(Expr::dec(2, 3))
+            .and(op(BinOp::Ge, n("reply_idx"), Expr::dec(9, 3)))
+            .and(op(BinOp::Ne, n("reply_idx"), n("payload_end")))
+            .and(Expr::un(crate::ir::UnOp::LogicNot, n("have_word"))),
     );
     // The byte is chosen in S_REPLY and sent from its register in S_SEND: choosing it
     // (the INFO and STATUS tables, the CRC index) and the CRC after it do not fit one
@@ -897,7 +974,15 @@ end"#
     m.raw("assign activity = (state >= S_EXEC) | !tx_ready;".into());
     m.raw("assign rx_take = state <= S_CRC;".into());
     // Modulo 128, idx[6:0] - 5 is idx - 5 for every buffered byte (idx 5..132).
-    m.wire("buf_waddr", Ty::u(7), "idx[6:0] - 7'd5".into());
+    m.wire(
+        "buf_waddr",
+        Ty::u(7),
+        op(
+            BinOp::Sub,
+            Expr::slice(&Sig::named("idx", Ty::u(8)), 6, 0),
+            Expr::dec(7, 5),
+        ),
+    );
     let host_take = if word_bits > w.host_data {
         format!("{{{}'d0, host_rdata}}", word_bits - w.host_data)
     } else {
@@ -1138,7 +1223,11 @@ pub fn board_module(c: &HwConfig, w: &Widths, extra: &[String]) -> Module {
         "always @(posedge clk or posedge rst_async) begin\n    if (rst_async) rst_sync <= 2'b11;\n    else rst_sync <= {rst_sync[0], 1'b0};\nend"
             .into(),
     );
-    m.wire("rst", Ty::BIT, "rst_sync[1]".into());
+    m.wire(
+        "rst",
+        Ty::BIT,
+        Expr::bit_of(&Sig::named("rst_sync", Ty::u(2)), 1),
+    );
     for (n, t) in [
         ("rx_valid", Ty::BIT),
         ("rx_data", Ty::u(8)),

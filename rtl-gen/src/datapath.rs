@@ -6,6 +6,7 @@
 use lpn_cycle::arith::Datapath;
 use lpn_cycle::HwConfig;
 
+use crate::ir::Expr;
 use crate::rtl::{Dir, Module, Sig, Ty};
 
 /// Types of the datapath's values, derived once from the formats.
@@ -118,7 +119,7 @@ fn limbs(m: &mut Module, name: &str, x: &Sig, signed: bool) -> Vec<(Sig, u32)> {
         let limb = m.wire(
             &format!("{name}_limb{}", out.len()),
             Ty::u(LIMB),
-            format!("{}[{}:{lo}]", x.name, lo + LIMB - 1),
+            Expr::slice(x, lo + LIMB - 1, lo),
         );
         out.push((limb, lo));
         lo += LIMB;
@@ -131,11 +132,11 @@ fn limbs(m: &mut Module, name: &str, x: &Sig, signed: bool) -> Vec<(Sig, u32)> {
             signed: x.ty.signed,
         },
         if x.ty.signed {
-            format!("$signed({}[{}:{lo}])", x.name, x.ty.width - 1)
+            Expr::signed(Expr::slice(x, x.ty.width - 1, lo))
         } else if top_w == 1 {
-            format!("{}[{lo}]", x.name)
+            Expr::bit_of(x, lo)
         } else {
-            format!("{}[{}:{lo}]", x.name, x.ty.width - 1)
+            Expr::slice(x, x.ty.width - 1, lo)
         },
     );
     out.push((top, lo));
@@ -269,7 +270,7 @@ impl<'a> Emit<'a> {
             }
         }
         let total = sum.expect("at least one limb");
-        let out = m.wire(name, exact, total.name.clone());
+        let out = m.wire(name, exact, &total);
         m.cut(&out)
     }
 
@@ -297,14 +298,14 @@ impl<'a> Emit<'a> {
     }
 
     fn zero(&self, m: &mut Module, name: &str, t: Ty) -> Sig {
-        m.wire(name, t, t.lit(0))
+        m.wire(name, t, Expr::lit(t, 0))
     }
 
     /// One of four per-mode constants by the 2-bit mode code (held in a register in the
     /// deep pipeline: only APPLY reads these, long after the mode is latched).
     pub fn by_mode(&self, m: &mut Module, name: &str, mode: &Sig, c: &[Sig; 4]) -> Sig {
-        let b0 = m.wire(&format!("{name}_m0"), Ty::BIT, format!("{}[0]", mode.name));
-        let b1 = m.wire(&format!("{name}_m1"), Ty::BIT, format!("{}[1]", mode.name));
+        let b0 = m.wire(&format!("{name}_m0"), Ty::BIT, Expr::bit_of(mode, 0));
+        let b1 = m.wire(&format!("{name}_m1"), Ty::BIT, Expr::bit_of(mode, 1));
         let lo = m.mux(&format!("{name}_lo"), &b0, &c[1], &c[0]);
         let hi = m.mux(&format!("{name}_hi"), &b0, &c[3], &c[2]);
         let v = m.mux(name, &b1, &hi, &lo);
@@ -388,7 +389,11 @@ impl<'a> Emit<'a> {
     pub fn gate(&self, m: &mut Module, effective: &Sig, recip: &Sig) -> Sig {
         let f = &self.dp.f;
         if !self.dp.gate_on {
-            return m.wire("gate", self.t.gate, self.t.gate.lit(f.gate.one() as i128));
+            return m.wire(
+                "gate",
+                self.t.gate,
+                Expr::lit(self.t.gate, f.gate.one() as i128),
+            );
         }
         let frac = f.trail.frac + f.gate_recip.frac;
         let p = self.product(m, "gate_prod", effective, recip);

@@ -27,10 +27,12 @@ pub mod formal;
 pub mod fpga;
 pub mod hostmap;
 pub mod icarus;
+pub mod ir;
 pub mod protocol;
 pub mod rtl;
 pub mod shared;
 pub mod verilator;
+pub mod verilog;
 pub mod yosys;
 
 /// The header every generated file starts with: what produced it, from which config.

@@ -7,7 +7,8 @@
 //! allows only on names) are always legal and a waveform shows every intermediate.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
+
+use crate::ir::{BinOp, Expr, Lhs, Process, Stmt, UnOp};
 
 /// Width and signedness.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -142,22 +143,34 @@ pub enum Dir {
     OutputReg,
 }
 
+/// One declaration or statement of a module body, in creation order.
 #[derive(Debug, Clone)]
-enum Item {
+pub(crate) enum Item {
+    /// `// text`.
     Comment(String),
-    Param(Sig, String),
-    Wire(Sig, String),
+    /// `localparam`.
+    Param(Sig, Expr),
+    /// `wire name = expr;`.
+    Wire(Sig, Expr),
+    /// `reg name;` (driven by a process).
     Reg(Sig),
+    /// `wire name;` (driven by an instance).
     Net(Sig),
     /// A memory: its depth and its synthesis attribute.
     Mem(Sig, usize, MemAttr),
-    Assign(String, String),
+    /// `assign port = expr;`.
+    Assign(String, Expr),
+    /// An `always` block.
+    Process(Process),
+    /// An instance of another module.
+    Instance(crate::ir::Instance),
+    /// Verbatim Verilog: instances of vendor primitives and of other modules.
     Raw(String),
 }
 
 /// The synthesis attribute a memory is declared with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum MemAttr {
+pub(crate) enum MemAttr {
     None,
     /// `(* no_rw_check *)`: see [`Module::mem_no_rw_check`].
     NoRwCheck,
@@ -166,7 +179,7 @@ enum MemAttr {
 }
 
 impl MemAttr {
-    fn prefix(self) -> &'static str {
+    pub(crate) fn prefix(self) -> &'static str {
         match self {
             MemAttr::None => "",
             MemAttr::NoRwCheck => "(* no_rw_check *) ",
@@ -180,7 +193,7 @@ impl MemAttr {
 pub struct Module {
     /// Module name.
     pub name: String,
-    header: Vec<String>,
+    pub(crate) header: Vec<String>,
     ports: Vec<(Dir, Sig)>,
     items: Vec<Item>,
     used: BTreeMap<String, u32>,
@@ -188,7 +201,7 @@ pub struct Module {
     /// Whether [`Module::cut`] inserts a register (the `deep` pipeline) or nothing.
     pipelined: bool,
     /// Pipeline registers: (register, source, cleared on reset).
-    pipes: Vec<(String, String, bool)>,
+    pipes: Vec<(String, Expr, bool)>,
     delayed: BTreeMap<(String, u32), Sig>,
     /// Names whose value comes straight out of a register (registers, input ports, and
     /// casts and slices of them): a multiplier fed by one needs no register in front.
@@ -310,7 +323,7 @@ impl Module {
         let (big_a, big_b) = (largest(a), largest(b));
         if big_a == 0 || big_b == 0 {
             // A constant 0 (a feature weighted out, such as `short_weight = 0`).
-            let z = self.wire_at(name, ty, ty.lit(0), None);
+            let z = self.wire_at(name, ty, Expr::lit(ty, 0), None);
             self.magnitudes.insert(z.name.clone(), 0);
             return z;
         }
@@ -339,7 +352,8 @@ impl Module {
         // (`emit_shared`).
         let big = big_a.saturating_mul(big_b);
         let kept = ((128 - big.leading_zeros()) + u32::from(signed)).clamp(2, ty.width);
-        let dest = self.wire_at(name, ty, String::new(), Some(ready_at));
+        // (Its value is written once the schedule is complete: `emit_shared`.)
+        let dest = self.wire_at(name, ty, Expr::lit(ty, 0), Some(ready_at));
         self.registered.insert(dest.name.clone());
         if let Some(big) = big_a.checked_mul(big_b) {
             self.magnitudes.insert(dest.name.clone(), big);
@@ -387,23 +401,26 @@ impl Module {
         self.ats.insert(s.name.clone(), s.at);
     }
 
-    /// The clock of a Verilog expression: that of the names it reads, which must agree
+    /// The clock of an expression: that of the names it reads, which must agree
     /// (`None` when it reads only constants and per-update control).
-    fn clock_of(&self, name: &str, rhs: &str) -> Option<u32> {
+    fn clock_of(&self, name: &str, rhs: &Expr) -> Option<u32> {
         let mut at: Option<u32> = None;
-        for tok in strip_comments(rhs).split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
-            if let Some(Some(t)) = self.ats.get(tok) {
+        let shared = self.shared.is_some();
+        rhs.reads(&mut |n| {
+            if let Some(Some(t)) = self.ats.get(n) {
                 match at {
                     None => at = Some(*t),
                     // Shared: values hold still for the whole step; the latest counts.
-                    Some(a) if self.shared.is_some() => at = Some(a.max(*t)),
+                    Some(a) if shared => at = Some(a.max(*t)),
                     Some(a) => assert_eq!(
-                        a, *t,
-                        "{name} = {rhs}: reads values of different clocks of its stage"
+                        a,
+                        *t,
+                        "{name} = {}: reads values of different clocks of its stage",
+                        crate::verilog::expr(rhs)
                     ),
                 }
             }
-        }
+        });
         at
     }
 
@@ -440,7 +457,7 @@ impl Module {
         self.items.push(Item::Reg(s.clone()));
         self.born(&s);
         self.registered.insert(s.name.clone());
-        self.pipes.push((s.name.clone(), a.name.clone(), false));
+        self.pipes.push((s.name.clone(), Expr::from(a), false));
         s
     }
 
@@ -493,7 +510,7 @@ impl Module {
                     self.items.push(Item::Reg(s.clone()));
                     self.born(&s);
                     self.registered.insert(s.name.clone());
-                    self.pipes.push((s.name.clone(), cur.name.clone(), reset));
+                    self.pipes.push((s.name.clone(), Expr::from(&cur), reset));
                     self.delayed.insert(key, s.clone());
                     s
                 }
@@ -515,18 +532,18 @@ impl Module {
 
     /// A wire that joins values of different stages (a memory port's address or data,
     /// chosen by phase): it has no clock of its own and must not feed a stage's logic.
-    pub fn wire_across(&mut self, name: &str, ty: Ty, rhs: String) -> Sig {
-        self.wire_at(name, ty, rhs, None)
+    pub fn wire_across(&mut self, name: &str, ty: Ty, rhs: impl Into<Expr>) -> Sig {
+        self.wire_at(name, ty, rhs.into(), None)
     }
 
     /// A wire valid at `at`.
-    fn wire_at(&mut self, name: &str, ty: Ty, rhs: String, at: Option<u32>) -> Sig {
+    fn wire_at(&mut self, name: &str, ty: Ty, rhs: Expr, at: Option<u32>) -> Sig {
         let s = Sig {
             name: self.fresh(name),
             ty,
             at,
         };
-        if let Some(src) = wired_name(&rhs) {
+        if let Some(src) = rhs.rewires() {
             if self.registered.contains(src) {
                 self.registered.insert(s.name.clone());
             }
@@ -578,22 +595,24 @@ impl Module {
             ty,
             at: None,
         };
-        self.items.push(Item::Param(s.clone(), ty.lit(value)));
+        self.items
+            .push(Item::Param(s.clone(), Expr::lit(ty, value)));
         self.born(&s);
         self.magnitudes.insert(s.name.clone(), value.unsigned_abs());
         self.values.insert(s.name.clone(), value);
         s
     }
 
-    /// A wire driven by the Verilog expression `rhs`, which must already have type `ty`.
-    /// It is valid at the clock of the names it reads ([`Sig::at`]; they must agree), or
-    /// never changes when it reads none that do.
-    pub fn wire(&mut self, name: &str, ty: Ty, rhs: String) -> Sig {
+    /// A wire driven by `rhs`, which must already have type `ty`. It is valid at the
+    /// clock of the names it reads ([`Sig::at`]; they must agree), or never changes when
+    /// it reads none that do.
+    pub fn wire(&mut self, name: &str, ty: Ty, rhs: impl Into<Expr>) -> Sig {
+        let rhs = rhs.into();
         let at = self.clock_of(name, &rhs);
         self.wire_at(name, ty, rhs, at)
     }
 
-    /// A register (driven in a clocked block written with [`Module::raw`]).
+    /// A register (driven by a [`Module::process`]).
     pub fn reg(&mut self, name: &str, ty: Ty) -> Sig {
         let s = Sig {
             name: self.fresh(name),
@@ -606,7 +625,7 @@ impl Module {
         s
     }
 
-    /// A `reg` driven by an `always @(*)` block written with [`Module::raw`], valid at
+    /// A `reg` driven by an `always @(*)` [`Module::process`], valid at
     /// clock `at` of its stage (it comes out of logic: a multiplexer of registers).
     pub fn comb(&mut self, name: &str, ty: Ty, at: Option<u32>) -> Sig {
         let s = Sig {
@@ -619,28 +638,33 @@ impl Module {
         s
     }
 
-    /// `n` registers in a row behind the Verilog expression `src`, named `<base>_q`,
-    /// `<base>_q2`, ...: each with the expression it takes every clock (the caller writes
-    /// the clocked assignments where they belong). The last one is `src` of `n` clocks
-    /// ago.
-    pub fn reg_chain(&mut self, base: &str, ty: Ty, src: &str, n: u32) -> Vec<(Sig, String)> {
-        let mut prev = src.to_string();
+    /// `n` registers in a row behind `src`, named `<base>_q`, `<base>_q2`, ...: each with
+    /// the value it takes every clock (the caller puts the assignments,
+    /// [`Module::chain_stmts`], in the clocked process where they belong). The last one
+    /// is `src` of `n` clocks ago.
+    pub fn reg_chain(
+        &mut self,
+        base: &str,
+        ty: Ty,
+        src: impl Into<Expr>,
+        n: u32,
+    ) -> Vec<(Sig, Expr)> {
+        let mut prev = src.into();
         (1..=n)
             .map(|i| {
                 let suffix = if i == 1 { String::new() } else { i.to_string() };
                 let q = self.reg(&format!("{base}_q{suffix}"), ty);
-                let from = std::mem::replace(&mut prev, q.name.clone());
+                let from = std::mem::replace(&mut prev, Expr::from(&q));
                 (q, from)
             })
             .collect()
     }
 
-    /// The clocked assignments of a [`Module::reg_chain`], one `    q <= from;` line
-    /// each, for the caller's `always @(posedge clk)` block.
-    pub fn chain_lines(chain: &[(Sig, String)]) -> String {
+    /// The clocked assignments of a [`Module::reg_chain`], `q <= from` each.
+    pub fn chain_stmts(chain: &[(Sig, Expr)]) -> Vec<Stmt> {
         chain
             .iter()
-            .map(|(q, from)| format!("    {} <= {from};\n", q.name))
+            .map(|(q, from)| Stmt::set(q, from.clone()))
             .collect()
     }
 
@@ -692,12 +716,10 @@ impl Module {
         if width == 0 {
             return;
         }
-        let rhs = if a.ty.width == 1 {
-            a.name.clone()
-        } else if width == 1 {
-            format!("{}[{lo}]", a.name)
+        let rhs = if width == 1 {
+            Expr::bit_of(a, lo)
         } else {
-            format!("{}[{}:{lo}]", a.name, lo + width - 1)
+            Expr::field(a, lo, width)
         };
         let name = format!("{}_{lo}_unused", a.name);
         self.wire(&name, Ty::u(width), rhs);
@@ -707,10 +729,26 @@ impl Module {
     pub fn assign(&mut self, lhs: &Sig, rhs: &Sig) {
         assert_eq!(lhs.ty, rhs.ty, "assign {} = {}", lhs.name, rhs.name);
         self.items
-            .push(Item::Assign(lhs.name.clone(), rhs.name.clone()));
+            .push(Item::Assign(lhs.name.clone(), Expr::from(rhs)));
     }
 
-    /// Verbatim Verilog (clocked blocks).
+    /// `assign lhs = rhs;` for an output port driven by an expression of its type.
+    pub fn assign_expr(&mut self, lhs: &Sig, rhs: impl Into<Expr>) {
+        self.items.push(Item::Assign(lhs.name.clone(), rhs.into()));
+    }
+
+    /// An `always` block.
+    pub fn process(&mut self, p: Process) {
+        self.items.push(Item::Process(p));
+    }
+
+    /// An instance of another module.
+    pub fn instance(&mut self, i: crate::ir::Instance) {
+        self.items.push(Item::Instance(i));
+    }
+
+    /// Verbatim Verilog: instances of vendor primitives and of other modules (what
+    /// they read and drive is found by name in the text).
     pub fn raw(&mut self, text: String) {
         self.items.push(Item::Raw(text));
     }
@@ -718,7 +756,7 @@ impl Module {
     /// A constant as a wire of the smallest fitting type (or `ty` when given).
     pub fn konst(&mut self, name: &str, value: i128, signed: bool) -> Sig {
         let ty = Ty::fitting(value, value, signed);
-        let k = self.wire(name, ty, ty.lit(value));
+        let k = self.wire(name, ty, Expr::lit(ty, value));
         self.values.insert(k.name.clone(), value);
         k
     }
@@ -736,24 +774,20 @@ impl Module {
         let w = a.ty.width;
         let body = if ty.width > w {
             let fill = if a.ty.signed {
-                if w == 1 {
-                    format!("{{{}{{{}}}}}", ty.width - w, a.name)
-                } else {
-                    format!("{{{}{{{}[{}]}}}}", ty.width - w, a.name, w - 1)
-                }
+                Expr::Repeat(ty.width - w, Box::new(Expr::bit_of(a, w - 1)))
             } else {
-                format!("{}'b0", ty.width - w)
+                Expr::bits(ty.width - w, 0)
             };
-            format!("{{{fill}, {}}}", a.name)
+            Expr::Concat(vec![fill, Expr::from(a)])
         } else if ty.width == w {
-            a.name.clone()
+            Expr::from(a)
         } else {
             // The dropped high bits go to an `_unused` wire: the caller guarantees they
             // carry nothing (the value fits), and the name tells lint so.
             let hi = if w - ty.width == 1 {
-                format!("{}[{}]", a.name, w - 1)
+                Expr::bit_of(a, w - 1)
             } else {
-                format!("{}[{}:{}]", a.name, w - 1, ty.width)
+                Expr::slice(a, w - 1, ty.width)
             };
             self.wire(
                 &format!("{}_hi_unused", base(&a.name)),
@@ -761,15 +795,15 @@ impl Module {
                 hi,
             );
             if ty.width == 1 {
-                format!("{}[0]", a.name)
+                Expr::bit_of(a, 0)
             } else {
-                format!("{}[{}:0]", a.name, ty.width - 1)
+                Expr::slice(a, ty.width - 1, 0)
             }
         };
         let rhs = if ty.signed {
-            format!("$signed({body})")
+            Expr::signed(body)
         } else {
-            format!("$unsigned({body})")
+            Expr::unsigned(body)
         };
         let out = self.wire(&format!("{}_c", base(&a.name)), ty, rhs);
         self.casts.insert(key, out.clone());
@@ -792,7 +826,7 @@ impl Module {
     /// `a + b`, exact.
     pub fn add(&mut self, name: &str, a: &Sig, b: &Sig) -> Sig {
         let (x, y, ty) = self.common(a, b, 1);
-        self.wire(name, ty, format!("{} + {}", x.name, y.name))
+        self.wire(name, ty, Expr::bin(BinOp::Add, &x, &y))
     }
 
     /// `a - b`, exact (signed result).
@@ -800,7 +834,7 @@ impl Module {
         let a = self.to_signed(a);
         let b = self.to_signed(b);
         let (x, y, ty) = self.common(&a, &b, 1);
-        self.wire(name, ty, format!("{} - {}", x.name, y.name))
+        self.wire(name, ty, Expr::bin(BinOp::Sub, &x, &y))
     }
 
     /// `a * b`, exact.
@@ -816,7 +850,7 @@ impl Module {
         };
         let x = self.cast(&a, ty);
         let y = self.cast(&b, ty);
-        self.wire(name, ty, format!("{} * {}", x.name, y.name))
+        self.wire(name, ty, Expr::bin(BinOp::Mul, &x, &y))
     }
 
     /// `a` as a signed value (one more bit if it was unsigned).
@@ -838,25 +872,25 @@ impl Module {
         let neg = self.wire(
             &format!("{name}_neg"),
             Ty::s(w + 1),
-            format!("-{}", wide.name),
+            Expr::un(UnOp::Neg, &wide),
         );
         let pick = self.wire(
             &format!("{name}_s"),
             Ty::s(w + 1),
-            format!("{}[{}] ? {} : {}", a.name, w - 1, neg.name, wide.name),
+            Expr::mux(Expr::bit_of(a, w - 1), &neg, &wide),
         );
         self.cast(&pick, Ty::u(w))
     }
 
     /// A comparison (`<`, `<=`, `>`, `>=`, `==`, `!=`) as one bit, signed if either is.
-    pub fn cmp(&mut self, name: &str, a: &Sig, op: &str, b: &Sig) -> Sig {
+    pub fn cmp(&mut self, name: &str, a: &Sig, op: BinOp, b: &Sig) -> Sig {
         if self.shared.is_some() {
             if let Some(c) = self.cmp_constant(name, a, op, b) {
                 return c;
             }
         }
         let (x, y, _) = self.common(a, b, 0);
-        self.wire(name, Ty::BIT, format!("{} {op} {}", x.name, y.name))
+        self.wire(name, Ty::BIT, Expr::bin(op, &x, &y))
     }
 
     /// `c ? a : b` in the common type of `a` and `b`.
@@ -864,18 +898,18 @@ impl Module {
         assert_eq!(c.ty.width, 1);
         let v = self.align(&[c, a, b]);
         let (x, y, ty) = self.common(&v[1], &v[2], 0);
-        self.wire(name, ty, format!("{} ? {} : {}", v[0].name, x.name, y.name))
+        self.wire(name, ty, Expr::mux(&v[0], &x, &y))
     }
 
     /// `min(a, b)`.
     pub fn min(&mut self, name: &str, a: &Sig, b: &Sig) -> Sig {
-        let lt = self.cmp(&format!("{name}_lt"), a, "<", b);
+        let lt = self.cmp(&format!("{name}_lt"), a, BinOp::Lt, b);
         self.mux(name, &lt, a, b)
     }
 
     /// `max(a, b)`.
     pub fn max(&mut self, name: &str, a: &Sig, b: &Sig) -> Sig {
-        let gt = self.cmp(&format!("{name}_gt"), a, ">", b);
+        let gt = self.cmp(&format!("{name}_gt"), a, BinOp::Gt, b);
         self.mux(name, &gt, a, b)
     }
 
@@ -894,7 +928,7 @@ impl Module {
             let above = if lut {
                 self.const_compare(&format!("{name}_hi_gt"), a, true, hi)
             } else {
-                self.cmp(&format!("{name}_hi_gt"), a, ">", &h)
+                self.cmp(&format!("{name}_hi_gt"), a, BinOp::Gt, &h)
             };
             v = self.mux(&format!("{name}_hi"), &above, &h, &v);
         }
@@ -903,7 +937,7 @@ impl Module {
             let below = if lut {
                 self.const_compare(&format!("{name}_lo_lt"), a, false, lo)
             } else {
-                self.cmp(&format!("{name}_lo_lt"), a, "<", &l)
+                self.cmp(&format!("{name}_lo_lt"), a, BinOp::Lt, &l)
             };
             v = self.mux(&format!("{name}_lo"), &below, &l, &v);
         }
@@ -913,17 +947,17 @@ impl Module {
     /// An ordering compare of a value with a constant ([`Module::konst`] or a
     /// `localparam`, on either side) as [`Module::const_compare`] logic, or a constant
     /// bit when the constant lies outside the value's range; `None` for other compares.
-    fn cmp_constant(&mut self, name: &str, a: &Sig, op: &str, b: &Sig) -> Option<Sig> {
+    fn cmp_constant(&mut self, name: &str, a: &Sig, op: BinOp, b: &Sig) -> Option<Sig> {
         let known = |s: &Sig| self.values.get(&s.name).copied();
         // As `x op k` with the constant on the right.
         let (x, op, k) = match (known(a), known(b)) {
             (None, Some(k)) => (a, op, k),
             (Some(k), None) => {
                 let flipped = match op {
-                    "<" => ">",
-                    "<=" => ">=",
-                    ">" => "<",
-                    ">=" => "<=",
+                    BinOp::Lt => BinOp::Gt,
+                    BinOp::Le => BinOp::Ge,
+                    BinOp::Gt => BinOp::Lt,
+                    BinOp::Ge => BinOp::Le,
                     _ => return None,
                 };
                 (b, flipped, k)
@@ -932,15 +966,14 @@ impl Module {
         };
         // Strict forms: x >= k is x > k - 1, x <= k is x < k + 1.
         let (above, bound) = match op {
-            ">" => (true, k),
-            ">=" => (true, k - 1),
-            "<" => (false, k),
-            "<=" => (false, k + 1),
+            BinOp::Gt => (true, k),
+            BinOp::Ge => (true, k - 1),
+            BinOp::Lt => (false, k),
+            BinOp::Le => (false, k + 1),
             _ => return None,
         };
         let (lo, hi) = (x.ty.min(), x.ty.max());
-        let always =
-            |m: &mut Module, v: bool| Some(m.wire(name, Ty::BIT, format!("1'b{}", u8::from(v))));
+        let always = |m: &mut Module, v: bool| Some(m.wire(name, Ty::BIT, Expr::bit(v)));
         match (above, bound) {
             (true, b) if b < lo => always(self, true),
             (true, b) if b >= hi => always(self, false),
@@ -964,32 +997,24 @@ impl Module {
         let w = a.ty.width;
         let offset = if a.ty.signed { 1i128 << (w - 1) } else { 0 };
         let kk = (k + offset) as u128;
-        let mut g: Option<String> = None; // None: constant false
+        let mut g: Option<Expr> = None; // None: constant false
         for i in 0..w {
-            let raw = if w == 1 {
-                a.name.clone()
-            } else {
-                format!("{}[{i}]", a.name)
-            };
+            let raw = Expr::bit_of(a, i);
             let flip = a.ty.signed && i == w - 1;
             // The bit as it counts for the verdict: set when it pushes `a` above
             // (`above`) or below `k`.
-            let bit = if flip != above {
-                raw
-            } else {
-                format!("~{raw}")
-            };
+            let bit = if flip != above { raw } else { !raw };
             let k_bit = (kk >> i) & 1 == 1;
             // above: k 1 -> bit & g, k 0 -> bit | g; below: k 0 -> bit & g, k 1 -> bit | g.
             let and = k_bit == above;
             g = match (and, g) {
                 (true, None) => None,
-                (true, Some(x)) => Some(format!("({bit} & {x})")),
+                (true, Some(x)) => Some(Expr::bin(BinOp::And, bit, x)),
                 (false, None) => Some(bit),
-                (false, Some(x)) => Some(format!("({bit} | {x})")),
+                (false, Some(x)) => Some(Expr::bin(BinOp::Or, bit, x)),
             };
         }
-        self.wire(name, Ty::BIT, g.unwrap_or_else(|| "1'b0".into()))
+        self.wire(name, Ty::BIT, g.unwrap_or_else(|| Expr::bit(false)))
     }
 
     /// `(a + 2^(s-1)) >> s` (round half up); arithmetic for signed values.
@@ -1010,17 +1035,17 @@ impl Module {
         }
         let w = a.ty.width;
         let low = if s == 1 {
-            format!("{}[0]", a.name)
+            Expr::bit_of(a, 0)
         } else {
-            format!("{}[{}:0]", a.name, s.min(w) - 1)
+            Expr::slice(a, s.min(w) - 1, 0)
         };
         self.wire(&format!("{name}_lo_unused"), Ty::u(s.min(w)), low);
         if s >= w {
             // Everything shifted out: 0, or the sign for a signed value.
             return if a.ty.signed {
-                self.wire(name, Ty::s(1), format!("$signed({}[{}])", a.name, w - 1))
+                self.wire(name, Ty::s(1), Expr::signed(Expr::bit_of(a, w - 1)))
             } else {
-                self.wire(name, Ty::u(1), "1'b0".into())
+                self.wire(name, Ty::u(1), Expr::bit(false))
             };
         }
         let ty = Ty {
@@ -1028,12 +1053,12 @@ impl Module {
             signed: a.ty.signed,
         };
         let slice = if w - s == 1 {
-            format!("{}[{}]", a.name, w - 1)
+            Expr::bit_of(a, w - 1)
         } else {
-            format!("{}[{}:{}]", a.name, w - 1, s)
+            Expr::slice(a, w - 1, s)
         };
         let rhs = if a.ty.signed {
-            format!("$signed({slice})")
+            Expr::signed(slice)
         } else {
             slice
         };
@@ -1050,8 +1075,8 @@ impl Module {
             signed: a.ty.signed,
         };
         let wide = self.cast(a, ty);
-        let op = if a.ty.signed { "<<<" } else { "<<" };
-        let out = self.wire(name, ty, format!("{} {op} {s}", wide.name));
+        let op = if a.ty.signed { BinOp::Ashl } else { BinOp::Shl };
+        let out = self.wire(name, ty, Expr::bin(op, &wide, Expr::int(s.into())));
         if self.registered.contains(&wide.name) {
             self.registered.insert(out.name.clone());
         }
@@ -1083,17 +1108,20 @@ impl Module {
         }
         for p in &sh.products {
             let rhs = crate::shared::product_wire(
-                &format!("mul{}_r{}", p.unit, p.index),
+                &Sig::named(
+                    &format!("mul{}_r{}", p.unit, p.index),
+                    Ty::u(p.kept - p.drop),
+                ),
                 p.dest.ty,
                 p.kept,
                 p.drop,
             );
-            if let Some(Item::Wire(_, text)) = self
+            if let Some(Item::Wire(_, value)) = self
                 .items
                 .iter_mut()
                 .find(|i| matches!(i, Item::Wire(sig, _) if sig.name == p.dest.name))
             {
-                *text = rhs;
+                *value = rhs;
             }
         }
         let phase_name = |p: u8| match p {
@@ -1328,34 +1356,19 @@ always @(posedge clk) begin\n    // operands\n    {aq} <= {{{pada}{n}_a_mag}};\n
     }
 
     /// Drops wires and parameters nothing reads (constants a configuration does not
-    /// need, operations whose result is unused), and marks unread input ports with an
-    /// `_unused` wire, so that `verilator -Wall` has nothing to say.
-    fn pruned(&self) -> Vec<Item> {
+    /// need, operations whose result is unused), and marks unread input ports and
+    /// registers with an `_unused` wire, so that `verilator -Wall` has nothing to say.
+    pub(crate) fn pruned(&self) -> Vec<Item> {
         let mut items = self.items.clone();
         if !self.pipes.is_empty() {
-            items.push(Item::Raw(self.pipe_block()));
+            items.push(Item::Process(self.pipe_process()));
         }
         loop {
             let mut used = std::collections::BTreeSet::new();
-            let mut note = |text: &str| {
-                let text = strip_comments(text);
-                for tok in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
-                    if !tok.is_empty() {
-                        used.insert(tok.to_string());
-                    }
-                }
-            };
             for item in &items {
-                match item {
-                    Item::Param(_, v) => note(v),
-                    Item::Wire(_, rhs) => note(rhs),
-                    Item::Assign(l, r) => {
-                        note(l);
-                        note(r);
-                    }
-                    Item::Raw(t) => note(t),
-                    Item::Comment(_) | Item::Reg(_) | Item::Net(_) | Item::Mem(..) => {}
-                }
+                reads_of(item, true, &mut |n| {
+                    used.insert(n.to_string());
+                });
             }
             let before = items.len();
             items.retain(|item| match item {
@@ -1364,21 +1377,12 @@ always @(posedge clk) begin\n    // operands\n    {aq} <= {{{pada}{n}_a_mag}};\n
                 _ => true,
             });
             if items.len() == before {
-                // Registers written but never read (fields a configuration does not use):
-                // strip the left-hand sides of non-blocking assignments, then look again.
+                // Registers written but never read (fields a configuration does not use).
                 let mut read = std::collections::BTreeSet::new();
                 for item in &items {
-                    let text = match item {
-                        Item::Wire(_, rhs) => rhs.clone(),
-                        Item::Assign(_, r) => r.clone(),
-                        Item::Raw(t) => strip_lhs(&strip_comments(t)),
-                        _ => String::new(),
-                    };
-                    for tok in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
-                        if !tok.is_empty() {
-                            read.insert(tok.to_string());
-                        }
-                    }
+                    reads_of(item, false, &mut |n| {
+                        read.insert(n.to_string());
+                    });
                 }
                 let outputs: std::collections::BTreeSet<&str> =
                     self.ports.iter().map(|(_, p)| p.name.as_str()).collect();
@@ -1407,96 +1411,70 @@ always @(posedge clk) begin\n    // operands\n    {aq} <= {{{pada}{n}_a_mag}};\n
         }
     }
 
-    /// The clocked block of the pipeline registers inside stages ([`Module::cut`],
+    /// The clocked process of the pipeline registers inside stages ([`Module::cut`],
     /// [`Module::delay`]): each holds its source one clock later; valid bits clear on
     /// reset.
-    fn pipe_block(&self) -> String {
-        let mut s = String::from(
-            "// Pipeline registers inside stages: each is its source one clock later.\nalways @(posedge clk) begin\n",
-        );
+    fn pipe_process(&self) -> Process {
         let (valid, data): (Vec<_>, Vec<_>) = self.pipes.iter().partition(|p| p.2);
+        let set =
+            |(d, src, _): &&(String, Expr, bool)| Stmt::set(Lhs::Name(d.clone()), src.clone());
+        let mut body = Vec::new();
         if !valid.is_empty() {
-            let clear: String = valid
+            let clear = valid
                 .iter()
-                .map(|(d, _, _)| format!("        {d} <= 1'b0;\n"))
+                .map(|(d, _, _)| Stmt::set(Lhs::Name(d.clone()), Expr::bit(false)))
                 .collect();
-            let set: String = valid
-                .iter()
-                .map(|(d, src, _)| format!("        {d} <= {src};\n"))
-                .collect();
-            s += &format!("    if (rst) begin\n{clear}    end else begin\n{set}    end\n");
+            body.push(Stmt::If(
+                Expr::name("rst"),
+                clear,
+                valid.iter().map(set).collect(),
+            ));
         }
-        for (d, src, _) in data {
-            s += &format!("    {d} <= {src};\n");
-        }
-        s += "end";
-        s
+        body.extend(data.iter().map(set));
+        Process::clocked(body)
+            .commented("Pipeline registers inside stages: each is its source one clock later.")
     }
 
-    /// The module as Verilog-2005 text.
+    /// Ports in declaration order, with their direction.
+    pub(crate) fn port_list(&self) -> &[(Dir, Sig)] {
+        &self.ports
+    }
+
+    /// The module as Verilog-2005 text ([`crate::verilog::module`]).
     pub fn emit(&self) -> String {
-        let mut s = crate::comment_block(&self.header);
-        s += crate::TIMESCALE;
-        let _ = writeln!(s, "`default_nettype none");
-        let _ = writeln!(s, "module {} (", self.name);
-        for (i, (dir, sig)) in self.ports.iter().enumerate() {
-            let d = match dir {
-                Dir::Input => "input  wire",
-                Dir::Output => "output wire",
-                Dir::OutputReg => "output reg ",
-            };
-            let comma = if i + 1 < self.ports.len() { "," } else { "" };
-            let _ = writeln!(s, "    {}{comma}", sig.ty.declare(d, &sig.name));
+        crate::verilog::module(self)
+    }
+}
+
+/// Calls `f` with the names `item` reads; `lhs_reads` counts the names assignments
+/// drive as read too (a wire or parameter is kept when anything names it; a register is
+/// unread only when nothing but its own assignment names it).
+fn reads_of(item: &Item, lhs_reads: bool, f: &mut impl FnMut(&str)) {
+    match item {
+        Item::Param(_, v) | Item::Wire(_, v) => v.reads(f),
+        Item::Assign(l, r) => {
+            if lhs_reads {
+                f(l);
+            }
+            r.reads(f);
         }
-        let _ = writeln!(s, ");");
-        // Declarations first (parameters, registers, memories), then wires and logic in
-        // creation order, so that every name is declared before it is used.
-        let items = self.pruned();
-        let (decls, body): (Vec<&Item>, Vec<&Item>) = items.iter().partition(|i| {
-            matches!(
-                i,
-                Item::Param(..) | Item::Reg(_) | Item::Net(_) | Item::Mem(..)
-            )
-        });
-        for item in decls.into_iter().chain(body) {
-            match item {
-                Item::Comment(t) => {
-                    let _ = writeln!(s, "    // {t}");
-                }
-                Item::Param(sig, v) => {
-                    let _ = writeln!(s, "    localparam {} {} = {v};", sig.ty.decl(), sig.name);
-                }
-                Item::Wire(sig, rhs) => {
-                    let _ = writeln!(s, "    {} = {rhs};", sig.ty.declare("wire", &sig.name));
-                }
-                Item::Reg(sig) => {
-                    let _ = writeln!(s, "    {};", sig.ty.declare("reg", &sig.name));
-                }
-                Item::Net(sig) => {
-                    let _ = writeln!(s, "    {};", sig.ty.declare("wire", &sig.name));
-                }
-                Item::Mem(sig, depth, attr) => {
-                    let _ = writeln!(
-                        s,
-                        "    {}{} [0:{}];",
-                        attr.prefix(),
-                        sig.ty.declare("reg", &sig.name),
-                        depth - 1
-                    );
-                }
-                Item::Assign(l, r) => {
-                    let _ = writeln!(s, "    assign {l} = {r};");
-                }
-                Item::Raw(t) => {
-                    for line in t.lines() {
-                        let _ = writeln!(s, "    {line}");
-                    }
+        Item::Process(p) => {
+            p.reads(f);
+            if lhs_reads {
+                p.writes(f);
+            }
+        }
+        Item::Instance(i) => i.reads(f),
+        Item::Raw(t) => {
+            let text = strip_comments(t);
+            let text = if lhs_reads { text } else { strip_lhs(&text) };
+            for tok in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                if !tok.is_empty() {
+                    f(tok);
                 }
             }
         }
-        let _ = writeln!(s, "endmodule");
-        let _ = writeln!(s, "`default_nettype wire");
-        s
+        Item::Comment(_) | Item::Reg(_) | Item::Net(_) | Item::Mem(..) => {}
     }
 }
 
@@ -1532,11 +1510,7 @@ fn unused_sink(sig: &Sig) -> Item {
             ty: Ty::u(sig.ty.width),
             at: sig.at,
         },
-        if sig.ty.signed {
-            format!("$unsigned({})", sig.name)
-        } else {
-            sig.name.clone()
-        },
+        Expr::bits_of(sig),
     )
 }
 
@@ -1585,44 +1559,6 @@ fn strip_lhs(text: &str) -> String {
     out
 }
 
-/// The one name `rhs` only re-wires (`x`, `x[7:0]`, `$signed(x[3])`, sign or zero
-/// extension `{{4{x[7]}}, x}`), if it is that.
-fn wired_name(rhs: &str) -> Option<&str> {
-    if rhs.contains(['+', '-', '*', '?', '<', '>', '=', '&', '|', '^', '~', '!']) {
-        return None;
-    }
-    let mut name: Option<&str> = None;
-    for tok in
-        rhs.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '$' || c == '\''))
-    {
-        if tok.is_empty() || tok == "$signed" || tok == "$unsigned" || is_literal(tok) {
-            continue;
-        }
-        if tok.chars().all(|c| c.is_ascii_digit()) {
-            continue;
-        }
-        match name {
-            None => name = Some(tok),
-            Some(n) if n == tok => {}
-            Some(_) => return None,
-        }
-    }
-    name
-}
-
-/// Whether `rhs` is a sized literal (`8'h3F`, `4'sh1`, `1'b0`).
-fn is_literal(rhs: &str) -> bool {
-    match rhs.split_once('\'') {
-        Some((w, v)) => {
-            !w.is_empty()
-                && w.chars().all(|c| c.is_ascii_digit())
-                && !v.is_empty()
-                && v.chars().all(|c| c.is_ascii_alphanumeric())
-        }
-        None => false,
-    }
-}
-
 /// The name without a numeric `_N` suffix, for derived names.
 fn base(name: &str) -> &str {
     match name.rsplit_once('_') {
@@ -1651,7 +1587,7 @@ mod tests {
         let mut m = Module::new("t", &[]);
         let a = m.port(Dir::Input, "a", Ty::s(8));
         let b = m.port(Dir::Input, "b", Ty::u(8));
-        let lt = m.cmp("lt", &a, "<", &b);
+        let lt = m.cmp("lt", &a, BinOp::Lt, &b);
         assert_eq!(lt.ty, Ty::BIT);
         let y = m.port(Dir::Output, "y", Ty::BIT);
         m.assign(&y, &lt);

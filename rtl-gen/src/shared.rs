@@ -22,6 +22,7 @@
 //! its multiplexers pass at each clock of each phase. A step too short for that is a
 //! generation error naming the product that did not fit.
 
+use crate::ir::Expr;
 use crate::rtl::{Sig, Ty};
 use std::collections::BTreeSet;
 
@@ -151,29 +152,25 @@ impl Shared {
 
 /// The product as the datapath reads it: bits `drop..kept` of its register `reg`,
 /// extended (by sign when signed) to its type, zeros below `drop`.
-pub(crate) fn product_wire(reg: &str, ty: Ty, kept: u32, drop: u32) -> String {
+pub(crate) fn product_wire(reg: &Sig, ty: Ty, kept: u32, drop: u32) -> Expr {
     let held = kept - drop;
-    let slice = format!("{reg}[{}:0]", held - 1);
+    let slice = Expr::slice(reg, held - 1, 0);
     let ext = ty.width - kept;
     let mut parts = Vec::new();
     if ext > 0 {
         parts.push(if ty.signed {
-            format!("{{{ext}{{{reg}[{}]}}}}", held - 1)
+            Expr::Repeat(ext, Box::new(Expr::bit_of(reg, held - 1)))
         } else {
-            format!("{ext}'b0")
+            Expr::bits(ext, 0)
         });
     }
     parts.push(slice);
     if drop > 0 {
-        parts.push(format!("{drop}'b0"));
+        parts.push(Expr::bits(drop, 0));
     }
-    let body = if parts.len() == 1 {
-        parts.pop().unwrap_or_default()
-    } else {
-        format!("{{{}}}", parts.join(", "))
-    };
+    let body = Expr::concat(parts);
     if ty.signed {
-        format!("$signed({body})")
+        Expr::signed(body)
     } else {
         body
     }
