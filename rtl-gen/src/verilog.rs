@@ -270,7 +270,22 @@ pub fn instance(i: &Instance) -> String {
     } else {
         format!(" #({})", conn(&i.params))
     };
-    format!("{}{params} {} ({});\n", i.module, i.name, conn(&i.ports))
+    // A long port list one connection per line.
+    if i.ports.len() > 6 {
+        let ports: Vec<String> = i
+            .ports
+            .iter()
+            .map(|(p, e)| format!("    .{p}({})", expr(e)))
+            .collect();
+        format!(
+            "{}{params} {} (\n{}\n);\n",
+            i.module,
+            i.name,
+            ports.join(",\n")
+        )
+    } else {
+        format!("{}{params} {} ({});\n", i.module, i.name, conn(&i.ports))
+    }
 }
 
 /// A module as Verilog-2005 text: header comment, ANSI ports, declarations, then wires

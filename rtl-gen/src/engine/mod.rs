@@ -126,10 +126,6 @@ impl Widths {
     }
 }
 
-fn v(x: &Sig) -> &str {
-    &x.name
-}
-
 /// `x` as an expression.
 fn x(s: &Sig) -> Expr {
     Expr::from(s)

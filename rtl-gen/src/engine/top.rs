@@ -3,43 +3,98 @@
 
 use lpn_cycle::format::bits_for;
 
+use crate::ir::Instance;
+
 use super::*;
+
+/// The top's registers and the values its control reads.
+struct Top {
+    phase: Sig,
+    cycle: Sig,
+    iss_u: Sig,
+    iss_k: Sig,
+    iss_r: Sig,
+    iss_a: Sig,
+    /// Whether `iss_u` and `iss_k` are bits of `iss_a` (no counters of their own).
+    derived: bool,
+    rows_last: Sig,
+    rows_recip: Sig,
+    acc_issue_len: Sig,
+    budget: Sig,
+    mode: Sig,
+    consolidate: Sig,
+    bias_nonzero: Sig,
+    select_descent: Sig,
+    selected_any: Sig,
+    descent: Sig,
+    selected_count: Sig,
+    issue_len: Sig,
+    phase_last: Sig,
+    busy_now: Sig,
+    iss_valid: Sig,
+    /// Shared pipeline: `step_sub` and `adv`.
+    step: Option<(Sig, Sig)>,
+    /// The `host_lane` delay line, for the host read multiplexer.
+    lane_chain: Vec<(Sig, Expr)>,
+}
+
+/// The lane flags, ORed and summed over the lanes.
+struct Flags {
+    bias_nonzero: Sig,
+    select_descent: Sig,
+    selected_any: Sig,
+    selected_count: Sig,
+}
 
 /// The top module: control FSM and issue counters (shared by all lanes), the phase
 /// flags and the descent test, the `rows_recip` ROM, the lanes, and the host port.
 pub fn top_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     let w = Widths::new(c, dp);
-    let f = &dp.f;
-    let (k, uk) = (c.layer.k, c.slots_per_lane());
     let mut m = Module::new("lpn_engine", header);
+    let top = control_regs(&mut m, c, dp, &w);
+    let flags = lanes(&mut m, c, &w, &top);
+    let fsm = control(c, dp, &w, &top, &flags);
+    m.process(fsm.commented(
+        "Control: start latches the step's registers; each phase issues, drains, moves on.",
+    ));
+    m
+}
+
+/// The ports, the control's registers, and the wires the lanes read (`iss_valid`).
+fn control_regs(m: &mut Module, c: &HwConfig, dp: &Datapath, w: &Widths) -> Top {
+    let (k, uk) = (c.layer.k, c.slots_per_lane());
     let inp = |m: &mut Module, n: &str, t: Ty| m.port(Dir::Input, n, t);
-    inp(&mut m, "clk", Ty::BIT);
-    inp(&mut m, "rst", Ty::BIT);
-    inp(&mut m, "start", Ty::BIT);
-    inp(&mut m, "rows", Ty::u(w.rows));
-    inp(&mut m, "budget", Ty::u(w.budget));
-    inp(&mut m, "mode", Ty::u(2));
-    inp(&mut m, "consolidate", Ty::BIT);
-    inp(&mut m, "host_we", Ty::BIT);
-    inp(&mut m, "host_sel", Ty::u(4));
-    inp(&mut m, "host_lane", Ty::u(w.lane));
-    inp(&mut m, "host_addr", Ty::u(w.host_addr));
-    inp(&mut m, "host_wdata", Ty::u(w.host_data));
-    let rdata = m.port(Dir::Output, "host_rdata", Ty::u(w.host_data));
+    for (n, t) in [
+        ("clk", Ty::BIT),
+        ("rst", Ty::BIT),
+        ("start", Ty::BIT),
+        ("rows", Ty::u(w.rows)),
+        ("budget", Ty::u(w.budget)),
+        ("mode", Ty::u(2)),
+        ("consolidate", Ty::BIT),
+        ("host_we", Ty::BIT),
+        ("host_sel", Ty::u(4)),
+        ("host_lane", Ty::u(w.lane)),
+        ("host_addr", Ty::u(w.host_addr)),
+        ("host_wdata", Ty::u(w.host_data)),
+    ] {
+        inp(m, n, t);
+    }
+    m.port(Dir::Output, "host_rdata", Ty::u(w.host_data));
     let busy = m.port(Dir::Output, "busy", Ty::BIT);
     let phase_out = m.port(Dir::Output, "phase", Ty::u(2));
-    m.port(Dir::OutputReg, "descent", Ty::BIT);
+    let descent = m.port(Dir::OutputReg, "descent", Ty::BIT);
     let count_w = bits_for(c.synapses() as u64 + 1);
-    m.port(Dir::OutputReg, "selected_count", Ty::u(count_w));
+    let selected_count = m.port(Dir::OutputReg, "selected_count", Ty::u(count_w));
 
     let phase = m.reg("phase_q", Ty::u(2));
-    let t = m.reg("phase_cycle", Ty::u(w.t));
+    let cycle = m.reg("phase_cycle", Ty::u(w.t));
     // Shared pipeline with K a power of two: the slot address is `{u, k}`, so the
     // output and slot counters are its bits, not counters of their own; every stage's
     // `_u` and `_k` registers then hold bits of its `_a` register, and synthesis
     // merges them (the shared pipeline is what has to fit the UP5K).
     let derived = c.pipeline == Pipeline::Shared && (1usize << w.k) == k && w.a == w.u + w.k;
-    let (iu, ik) = if derived {
+    let (iss_u, iss_k) = if derived {
         let iss_a = Sig::named("iss_a", Ty::u(w.a));
         (
             m.wire_across("iss_u", Ty::u(w.u), Expr::slice(&iss_a, w.a - 1, w.k)),
@@ -56,35 +111,16 @@ pub fn top_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     } else {
         (m.reg("iss_u", Ty::u(w.u)), m.reg("iss_k", Ty::u(w.k)))
     };
-    let (ir, ia) = (m.reg("iss_r", Ty::u(w.r)), m.reg("iss_a", Ty::u(w.a)));
-    let (uk_reset, uk_next) = if derived {
-        (String::new(), String::new())
-    } else {
-        (
-            format!(
-                "iss_u <= {}; iss_k <= {}; ",
-                Ty::u(w.u).lit(0),
-                Ty::u(w.k).lit(0)
-            ),
-            format!(
-                "\n                    if (iss_k == {kl}) begin iss_k <= {k0}; iss_u <= iss_u + {u1}; end\n                    else iss_k <= iss_k + {k1};",
-                kl = Ty::u(w.k).lit(k as i128 - 1),
-                k0 = Ty::u(w.k).lit(0),
-                u1 = Ty::u(w.u).lit(1),
-                k1 = Ty::u(w.k).lit(1),
-            ),
-        )
-    };
-    let _ = (&iu, &ik, &ir, &ia, &t);
-    m.reg("rows_last", Ty::u(w.r));
-    m.reg("rows_recip", Ty::u(f.rows_recip.bits));
-    m.reg("acc_issue_len", Ty::u(w.t));
-    m.reg("budget_q", Ty::u(w.budget));
-    m.reg("mode_q", Ty::u(2));
-    m.reg("consolidate_q", Ty::BIT);
-    m.reg("bias_nonzero", Ty::BIT);
-    m.reg("select_descent", Ty::BIT);
-    m.reg("selected_any", Ty::BIT);
+    let (iss_r, iss_a) = (m.reg("iss_r", Ty::u(w.r)), m.reg("iss_a", Ty::u(w.a)));
+    let rows_last = m.reg("rows_last", Ty::u(w.r));
+    let rows_recip = m.reg("rows_recip", Ty::u(dp.f.rows_recip.bits));
+    let acc_issue_len = m.reg("acc_issue_len", Ty::u(w.t));
+    let budget = m.reg("budget_q", Ty::u(w.budget));
+    let mode = m.reg("mode_q", Ty::u(2));
+    let consolidate = m.reg("consolidate_q", Ty::BIT);
+    let bias_nonzero = m.reg("bias_nonzero", Ty::BIT);
+    let select_descent = m.reg("select_descent", Ty::BIT);
+    let selected_any = m.reg("selected_any", Ty::BIT);
     // The lane whose word `host_rdata` carries: `host_lane` of `host_read` clocks ago.
     let host_read = StageDepths::of(c).host_read();
     let lane_chain = m.reg_chain(
@@ -93,40 +129,22 @@ pub fn top_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
         Expr::name("host_lane"),
         host_read,
     );
-    let lane_seq: String = Module::chain_stmts(&lane_chain)
-        .iter()
-        .map(|s| format!("    {}", crate::verilog::statement(s, "<=")))
-        .collect();
-    let lane_last = v(&lane_chain[lane_chain.len() - 1].0).to_string();
     let (drain_acc, drain_sel, drain_apply) = lpn_cycle::engine::phase_drains(c);
     let tl = |v: u64| Expr::lit(Ty::u(w.t), v as i128);
     let busy_now = m.wire(
         "busy_now",
         Ty::BIT,
-        Expr::bin(BinOp::Ne, &phase, Expr::dec(2, 0)),
+        Expr::bin(BinOp::Ne, &phase, Expr::dec(2, phase_code(Phase::Idle))),
     );
     // Shared pipeline: a step is `step_clocks` clocks; the stages and the control move
     // on its last (`adv`); while idle every clock is a step (host access).
-    let shared = c.pipeline == Pipeline::Shared;
-    let steps = c.step_clocks();
-    let sub_bits = step_sub_bits(c);
-    let (lane_shared, adv_if, sub_seq) = if shared {
-        let step_sub = m.reg("step_sub", Ty::u(sub_bits));
-        let last = Expr::lit(step_sub.ty, i128::from(steps) - 1);
-        m.wire("adv", Ty::BIT, (!x(&busy_now)).or(x(&step_sub).eq(last)));
-        (
-            ".adv(adv), .step_sub(step_sub), ".to_string(),
-            " if (adv)",
-            format!(
-                "    // Clock of the step.\n    if (rst | ~busy_now | adv) step_sub <= {};\n    else step_sub <= step_sub + {};\n",
-                Ty::u(sub_bits).lit(0),
-                Ty::u(sub_bits).lit(1)
-            ),
-        )
-    } else {
-        (String::new(), "", String::new())
-    };
-    m.assign(&busy, &Sig::named("busy_now", Ty::BIT));
+    let step = (c.pipeline == Pipeline::Shared).then(|| {
+        let step_sub = m.reg("step_sub", Ty::u(step_sub_bits(c)));
+        let last = Expr::lit(step_sub.ty, i128::from(c.step_clocks()) - 1);
+        let adv = m.wire("adv", Ty::BIT, (!x(&busy_now)).or(x(&step_sub).eq(last)));
+        (step_sub, adv)
+    });
+    m.assign(&busy, &busy_now);
     m.assign(&phase_out, &phase);
     // The phase's issue length and last cycle, registered: they depend on the phase
     // only, so the registers hold the previous phase's values in the first cycle of a
@@ -134,8 +152,7 @@ pub fn top_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
     // neither's last cycle): the same decisions, without the phase multiplexer and the
     // adder in front of the compares.
     let issue_len = m.reg("issue_len", Ty::u(w.t));
-    m.reg("phase_last", Ty::u(w.t));
-    let acc_issue_len = Sig::named("acc_issue_len", Ty::u(w.t));
+    let phase_last = m.reg("phase_last", Ty::u(w.t));
     let phase_is = |p: Phase| x(&phase).eq(Expr::dec(2, phase_code(p)));
     m.wire(
         "issue_len_next",
@@ -155,148 +172,298 @@ pub fn top_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
             ),
         ),
     );
-    m.wire(
+    let iss_valid = m.wire(
         "iss_valid",
         Ty::BIT,
-        x(&busy_now).and(Expr::bin(BinOp::Lt, &t, &issue_len)),
+        x(&busy_now).and(Expr::bin(BinOp::Lt, &cycle, &issue_len)),
     );
-    // Lane flags, ORed and summed over the lanes.
-    let lanes = c.lanes;
-    let mut or_bias = Vec::new();
-    let mut or_desc = Vec::new();
-    let mut or_any = Vec::new();
-    let mut sum_count = Vec::new();
-    for l in 0..lanes {
-        or_bias.push(format!("lane{l}_bias_nonzero_q"));
-        or_desc.push(format!("lane{l}_select_descent_q"));
-        or_any.push(format!("lane{l}_selected_any_q"));
-        sum_count.push(crate::verilog::expr(&Expr::zext(
-            Expr::name(&format!("lane{l}_selected_count_q")),
-            w.budget,
-            count_w,
-        )));
+    Top {
+        phase,
+        cycle,
+        iss_u,
+        iss_k,
+        iss_r,
+        iss_a,
+        derived,
+        rows_last,
+        rows_recip,
+        acc_issue_len,
+        budget,
+        mode,
+        consolidate,
+        bias_nonzero,
+        select_descent,
+        selected_any,
+        descent,
+        selected_count,
+        issue_len,
+        phase_last,
+        busy_now,
+        iss_valid,
+        step,
+        lane_chain,
     }
-    // (The `_q` names are the lane instance outputs, declared below as wires.)
-    let mut inst = String::new();
-    for l in 0..lanes {
-        inst += &format!(
-            "wire lane{l}_bias_nonzero_q, lane{l}_select_descent_q, lane{l}_selected_any_q;\nwire [{}:0] lane{l}_selected_count_q;\nwire [{}:0] lane{l}_rdata;\n",
-            w.budget - 1,
-            w.host_data - 1
+}
+
+/// The lanes (`lpn_lane` instances), their flags ORed and summed, and the host read
+/// multiplexer over them.
+fn lanes(m: &mut Module, c: &HwConfig, w: &Widths, top: &Top) -> Flags {
+    let lane_ty = Ty::u(w.lane);
+    let mut outs = Vec::new();
+    for l in 0..c.lanes {
+        // The lane's outputs, as nets.
+        let net = |m: &mut Module, n: &str, ty: Ty| m.net(&format!("lane{l}_{n}"), ty);
+        let bias = net(m, "bias_nonzero_q", Ty::BIT);
+        let desc = net(m, "select_descent_q", Ty::BIT);
+        let any = net(m, "selected_any_q", Ty::BIT);
+        let count = net(m, "selected_count_q", Ty::u(w.budget));
+        let rdata = net(m, "rdata", Ty::u(w.host_data));
+        // A host write reaches this lane when it names it; `pre` words go to every lane
+        // (each holds a replica).
+        let host_we = Expr::name("host_we").and(
+            Expr::name("host_sel")
+                .eq(Expr::dec(4, sel::PRE as i128))
+                .or(Expr::name("host_lane").eq(Expr::lit(lane_ty, l as i128))),
         );
-        inst += &format!(
-            "lpn_lane lane{l} (\n    .clk(clk), .rst(rst), {lane_shared}.phase(phase_q), .iss_valid(iss_valid),\n    .iss_u(iss_u), .iss_k(iss_k), .iss_r(iss_r), .iss_a(iss_a),\n    .rows_last(rows_last), .rows_recip(rows_recip), .budget(budget_q), .mode(mode_q),\n    .consolidate(consolidate_q), .descent(descent), .accepted_any(descent & selected_any),\n    .host_we(host_we & ((host_sel == 4'd{pre}) | (host_lane == {lane}))), .host_sel(host_sel),\n    .host_addr(host_addr), .host_wdata(host_wdata), .host_rdata(lane{l}_rdata),\n    .flag_bias_nonzero(lane{l}_bias_nonzero_q), .flag_select_descent(lane{l}_select_descent_q),\n    .flag_selected_any(lane{l}_selected_any_q), .flag_selected_count(lane{l}_selected_count_q)\n);\n",
-            pre = sel::PRE,
-            lane = Ty::u(w.lane).lit(l as i128),
-        );
+        let n = Expr::name;
+        let mut ports = vec![("clk", n("clk")), ("rst", n("rst"))];
+        if let Some((step_sub, adv)) = &top.step {
+            ports.extend([("adv", x(adv)), ("step_sub", x(step_sub))]);
+        }
+        ports.extend([
+            ("phase", x(&top.phase)),
+            ("iss_valid", x(&top.iss_valid)),
+            ("iss_u", x(&top.iss_u)),
+            ("iss_k", x(&top.iss_k)),
+            ("iss_r", x(&top.iss_r)),
+            ("iss_a", x(&top.iss_a)),
+            ("rows_last", x(&top.rows_last)),
+            ("rows_recip", x(&top.rows_recip)),
+            ("budget", x(&top.budget)),
+            ("mode", x(&top.mode)),
+            ("consolidate", x(&top.consolidate)),
+            ("descent", x(&top.descent)),
+            ("accepted_any", x(&top.descent).and(&top.selected_any)),
+            ("host_we", host_we),
+            ("host_sel", n("host_sel")),
+            ("host_addr", n("host_addr")),
+            ("host_wdata", n("host_wdata")),
+            ("host_rdata", x(&rdata)),
+            ("flag_bias_nonzero", x(&bias)),
+            ("flag_select_descent", x(&desc)),
+            ("flag_selected_any", x(&any)),
+            ("flag_selected_count", x(&count)),
+        ]);
+        m.instance(Instance {
+            module: "lpn_lane".into(),
+            name: format!("lane{l}"),
+            params: Vec::new(),
+            ports: ports.into_iter().map(|(p, e)| (p.to_string(), e)).collect(),
+        });
+        outs.push([bias, desc, any, count, rdata]);
     }
-    let mut rmux = format!("case ({lane_last})\n");
-    for l in 0..lanes {
-        rmux += &format!(
-            "    {}: host_rdata_mux = lane{l}_rdata;\n",
-            Ty::u(w.lane).lit(l as i128)
-        );
-    }
-    rmux += &format!(
-        "    default: host_rdata_mux = {};\nendcase\n",
-        Ty::u(w.host_data).lit(0)
-    );
-    m.raw(inst);
-    m.raw(format!(
-        "wire flags_bias_nonzero = {};\nwire flags_select_descent = {};\nwire flags_selected_any = {};\nwire [{}:0] flags_selected_count = {};\nreg [{}:0] host_rdata_mux;\nalways @(*) begin\n{}end\nassign host_rdata = host_rdata_mux;\n",
-        or_bias.join(" | "),
-        or_desc.join(" | "),
-        or_any.join(" | "),
-        count_w - 1,
-        sum_count.join(" + "),
-        w.host_data - 1,
-        rmux.lines().map(|l| format!("    {l}\n")).collect::<String>()
-    ));
-    let _ = rdata;
-    // rows_recip ROM, from the model's function.
-    let mut rom = String::from("case (rows)\n");
-    for r in 1..=c.max_rows {
-        rom += &format!(
-            "    {}: rows_recip <= {};\n",
-            Ty::u(w.rows).lit(r as i128),
-            Ty::u(f.rows_recip.bits).lit(dp.rows_recip(r) as i128)
-        );
-    }
-    rom += &format!(
-        "    default: rows_recip <= {};\nendcase\n",
-        Ty::u(f.rows_recip.bits).lit(0)
-    );
-    let ind = |s: &str, n: usize| {
-        s.lines()
-            .map(|l| format!("{}{l}\n", " ".repeat(n)))
-            .collect::<String>()
+    let any_of = |i: usize| Expr::any(outs.iter().map(|o| x(&o[i])).collect());
+    let count_w = top.selected_count.ty.width;
+    let flags = Flags {
+        bias_nonzero: m.wire("flags_bias_nonzero", Ty::BIT, any_of(0)),
+        select_descent: m.wire("flags_select_descent", Ty::BIT, any_of(1)),
+        selected_any: m.wire("flags_selected_any", Ty::BIT, any_of(2)),
+        selected_count: m.wire(
+            "flags_selected_count",
+            Ty::u(count_w),
+            outs.iter()
+                .map(|o| Expr::zext(&o[3], w.budget, count_w))
+                .reduce(|a, b| Expr::bin(BinOp::Add, a, b))
+                .expect("at least one lane"),
+        ),
     };
-    let rows_ty = Ty::u(w.rows);
-    m.raw(format!(
-        "// Control: start latches the step's registers; each phase issues, drains, moves on.
-always @(posedge clk) begin
-{lane_seq}{sub_seq}    issue_len <= issue_len_next;
-    phase_last <= phase_last_next;
-    if (rst) begin
-        phase_q <= 2'd0;
-        phase_cycle <= {t0};
-        descent <= 1'b0;
-        selected_count <= {c0};
-        bias_nonzero <= 1'b0;
-        select_descent <= 1'b0;
-        selected_any <= 1'b0;
-    end else if (phase_q == 2'd0) begin
-        if (start) begin
-            phase_q <= 2'd1;
-            phase_cycle <= {t0};
-            {uk_reset}iss_r <= {r0}; iss_a <= {a0};
-            rows_last <= {rows_low} - {r1};
-            acc_issue_len <= {{{tpad}'b0, rows}} * {uk};
-            budget_q <= budget;
-            mode_q <= mode;
-            consolidate_q <= consolidate;
-            descent <= 1'b0;
-            selected_count <= {c0};
-            bias_nonzero <= 1'b0;
-            select_descent <= 1'b0;
-            selected_any <= 1'b0;
-{rom}        end
-    end else{adv_if} begin
-        bias_nonzero <= bias_nonzero | flags_bias_nonzero;
-        select_descent <= select_descent | flags_select_descent;
-        selected_any <= selected_any | flags_selected_any;
-        selected_count <= selected_count + flags_selected_count;
-        if (phase_cycle == phase_last) begin
-            phase_cycle <= {t0};
-            {uk_reset}iss_r <= {r0}; iss_a <= {a0};
-            if (phase_q == 2'd2)
-                // The descent test: D < 0 iff a selected slot has a non-zero signal or a
-                // bias direction is non-zero (flags of this very cycle included).
-                descent <= select_descent | flags_select_descent | bias_nonzero | flags_bias_nonzero;
-            phase_q <= (phase_q == 2'd3) ? 2'd0 : phase_q + 2'd1;
-        end else begin
-            phase_cycle <= phase_cycle + {t1};
-            if (iss_valid) begin
-                if ((phase_q != 2'd1) | (iss_r == rows_last)) begin
-                    iss_r <= {r0};
-                    iss_a <= iss_a + {a1};{uk_next}
-                end else iss_r <= iss_r + {r1};
-            end
-        end
-    end
-end
-",
-        t0 = Ty::u(w.t).lit(0),
-        t1 = Ty::u(w.t).lit(1),
-        c0 = Ty::u(count_w).lit(0),
-        r0 = Ty::u(w.r).lit(0),
-        r1 = Ty::u(w.r).lit(1),
-        a0 = Ty::u(w.a).lit(0),
-        a1 = Ty::u(w.a).lit(1),
-        rows_low = if w.r == w.rows { "rows".to_string() } else { format!("rows[{}:0]", w.r - 1) },
-        tpad = w.t - rows_ty.width,
-        uk = Ty::u(w.t).lit(uk as i128),
-        rom = ind(&rom, 12),
+    let mux = m.reg("host_rdata_mux", Ty::u(w.host_data));
+    let lane_last = &top.lane_chain[top.lane_chain.len() - 1].0;
+    let arms = outs
+        .iter()
+        .enumerate()
+        .map(|(l, o)| (vec![Expr::lit(lane_ty, l as i128)], vec![set(&mux, &o[4])]))
+        .collect();
+    m.process(Process::comb(vec![Stmt::Case(
+        x(lane_last),
+        arms,
+        vec![set(&mux, Expr::lit(mux.ty, 0))],
+    )]));
+    m.assign(&Sig::named("host_rdata", mux.ty), &mux);
+    flags
+}
+
+/// The control's clocked process: `start` latches the step's registers; each phase
+/// issues its slots, drains, and moves on; the flags accumulate into the descent test.
+fn control(c: &HwConfig, dp: &Datapath, w: &Widths, top: &Top, flags: &Flags) -> Process {
+    let (k, uk) = (c.layer.k, c.slots_per_lane());
+    let lit = |s: &Sig, v: i128| Expr::lit(s.ty, v);
+    let phase_code_of = |p: Phase| Expr::dec(2, phase_code(p));
+    let zero = |s: &Sig| set(s, Expr::lit(s.ty, 0));
+    let off = |s: &Sig| set(s, Expr::bit(false));
+    let add = |s: &Sig, v: Expr| set(s, Expr::bin(BinOp::Add, s, v));
+    let mut body = Module::chain_stmts(&top.lane_chain);
+    if let Some((step_sub, adv)) = &top.step {
+        body.push(Stmt::Comment("Clock of the step.".into()));
+        body.push(Stmt::If(
+            Expr::name("rst").or(!x(&top.busy_now)).or(adv),
+            vec![zero(step_sub)],
+            vec![add(step_sub, lit(step_sub, 1))],
+        ));
+    }
+    body.push(set(&top.issue_len, Expr::name("issue_len_next")));
+    body.push(set(&top.phase_last, Expr::name("phase_last_next")));
+    // The flags of an update start cleared.
+    let cleared = || {
+        vec![
+            off(&top.descent),
+            zero(&top.selected_count),
+            off(&top.bias_nonzero),
+            off(&top.select_descent),
+            off(&top.selected_any),
+        ]
+    };
+    // The issue counters restart with a phase.
+    let restart = || {
+        let mut s = Vec::new();
+        if !top.derived {
+            s.extend([zero(&top.iss_u), zero(&top.iss_k)]);
+        }
+        s.extend([zero(&top.iss_r), zero(&top.iss_a)]);
+        s
+    };
+    let mut reset = vec![
+        set(&top.phase, phase_code_of(Phase::Idle)),
+        zero(&top.cycle),
+    ];
+    reset.extend(cleared());
+    let mut begin = vec![
+        set(&top.phase, phase_code_of(Phase::Accumulate)),
+        zero(&top.cycle),
+    ];
+    begin.extend(restart());
+    let rows = Sig::named("rows", Ty::u(w.rows));
+    let rows_low = if w.r == w.rows {
+        x(&rows)
+    } else {
+        Expr::slice(&rows, w.r - 1, 0)
+    };
+    begin.push(set(
+        &top.rows_last,
+        Expr::bin(BinOp::Sub, rows_low, lit(&top.rows_last, 1)),
     ));
-    m
+    begin.push(set(
+        &top.acc_issue_len,
+        Expr::bin(
+            BinOp::Mul,
+            Expr::zext(&rows, w.rows, w.t),
+            lit(&top.acc_issue_len, uk as i128),
+        ),
+    ));
+    begin.extend([
+        set(&top.budget, Expr::name("budget")),
+        set(&top.mode, Expr::name("mode")),
+        set(&top.consolidate, Expr::name("consolidate")),
+    ]);
+    begin.extend(cleared());
+    begin.push(rows_recip_rom(c, dp, w, &top.rows_recip));
+    // A busy clock (shared: a step's last).
+    let mut busy = vec![
+        set(
+            &top.bias_nonzero,
+            x(&top.bias_nonzero).or(&flags.bias_nonzero),
+        ),
+        set(
+            &top.select_descent,
+            x(&top.select_descent).or(&flags.select_descent),
+        ),
+        set(
+            &top.selected_any,
+            x(&top.selected_any).or(&flags.selected_any),
+        ),
+        add(&top.selected_count, x(&flags.selected_count)),
+    ];
+    let mut phase_end = vec![zero(&top.cycle)];
+    phase_end.extend(restart());
+    phase_end.push(Stmt::Comment(
+        "The descent test: D < 0 iff a selected slot has a non-zero signal or a".into(),
+    ));
+    phase_end.push(Stmt::Comment(
+        "bias direction is non-zero (flags of this very cycle included).".into(),
+    ));
+    phase_end.push(Stmt::when(
+        x(&top.phase).eq(phase_code_of(Phase::Select)),
+        vec![set(
+            &top.descent,
+            x(&top.select_descent)
+                .or(&flags.select_descent)
+                .or(&top.bias_nonzero)
+                .or(&flags.bias_nonzero),
+        )],
+    ));
+    phase_end.push(set(
+        &top.phase,
+        Expr::mux(
+            x(&top.phase).eq(phase_code_of(Phase::Apply)),
+            phase_code_of(Phase::Idle),
+            Expr::bin(BinOp::Add, &top.phase, Expr::dec(2, 1)),
+        ),
+    ));
+    // The next slot: the next row of ACCUMULATE's slot, else the next slot (`u`, `k`).
+    let mut next_slot = vec![zero(&top.iss_r), add(&top.iss_a, lit(&top.iss_a, 1))];
+    if !top.derived {
+        next_slot.push(Stmt::If(
+            x(&top.iss_k).eq(lit(&top.iss_k, k as i128 - 1)),
+            vec![zero(&top.iss_k), add(&top.iss_u, lit(&top.iss_u, 1))],
+            vec![add(&top.iss_k, lit(&top.iss_k, 1))],
+        ));
+    }
+    let issue = Stmt::when(
+        &top.iss_valid,
+        vec![Stmt::If(
+            Expr::bin(BinOp::Ne, &top.phase, phase_code_of(Phase::Accumulate))
+                .or(x(&top.iss_r).eq(&top.rows_last)),
+            next_slot,
+            vec![add(&top.iss_r, lit(&top.iss_r, 1))],
+        )],
+    );
+    busy.push(Stmt::If(
+        x(&top.cycle).eq(&top.phase_last),
+        phase_end,
+        vec![add(&top.cycle, lit(&top.cycle, 1)), issue],
+    ));
+    let busy = match &top.step {
+        Some((_, adv)) => vec![Stmt::when(adv, busy)],
+        None => busy,
+    };
+    body.push(Stmt::If(
+        Expr::name("rst"),
+        reset,
+        vec![Stmt::If(
+            x(&top.phase).eq(phase_code_of(Phase::Idle)),
+            vec![Stmt::when(Expr::name("start"), begin)],
+            busy,
+        )],
+    ));
+    Process::clocked(body)
+}
+
+/// The `rows_recip` ROM, from the model's function: `rows_recip <= 1 / rows`.
+fn rows_recip_rom(c: &HwConfig, dp: &Datapath, w: &Widths, rows_recip: &Sig) -> Stmt {
+    let arms = (1..=c.max_rows)
+        .map(|r| {
+            (
+                vec![Expr::lit(Ty::u(w.rows), r as i128)],
+                vec![set(
+                    rows_recip,
+                    Expr::lit(rows_recip.ty, dp.rows_recip(r) as i128),
+                )],
+            )
+        })
+        .collect();
+    Stmt::Case(
+        Expr::name("rows"),
+        arms,
+        vec![set(rows_recip, Expr::lit(rows_recip.ty, 0))],
+    )
 }
