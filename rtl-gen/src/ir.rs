@@ -498,6 +498,32 @@ pub struct Instance {
 }
 
 impl Instance {
+    /// An instance of `module` whose ports are `ports`, each connected to the signal of
+    /// the same name unless `renames` connects it to something else.
+    pub fn of<'a>(
+        module: &str,
+        name: &str,
+        ports: impl IntoIterator<Item = &'a str>,
+        renames: &[(&str, Expr)],
+    ) -> Instance {
+        let ports = ports
+            .into_iter()
+            .map(|p| {
+                let e = renames
+                    .iter()
+                    .find(|(q, _)| *q == p)
+                    .map_or_else(|| Expr::name(p), |(_, e)| e.clone());
+                (p.to_string(), e)
+            })
+            .collect();
+        Instance {
+            module: module.into(),
+            name: name.into(),
+            params: Vec::new(),
+            ports,
+        }
+    }
+
     /// Calls `f` with every name the connections name (inputs read and output nets).
     pub fn reads(&self, f: &mut impl FnMut(&str)) {
         for (_, e) in self.params.iter().chain(&self.ports) {
@@ -520,6 +546,18 @@ pub enum Process {
         /// The clock enable.
         enable: Option<Expr>,
         /// The statements of every enabled clock.
+        body: Vec<Stmt>,
+    },
+    /// `always @(posedge clk or posedge <reset>)`: on `reset` the `clear` statements, else
+    /// `body` (a reset synchroniser's first flip-flops, asserted at once).
+    AsyncReset {
+        /// A comment line above the block.
+        comment: Option<String>,
+        /// The asynchronous reset.
+        reset: String,
+        /// What the reset sets.
+        clear: Vec<Stmt>,
+        /// The statements of every other clock.
         body: Vec<Stmt>,
     },
     /// `always @(*)`: `body`, which sets every target on every path.
@@ -551,9 +589,9 @@ impl Process {
     /// The same process with a comment line above it.
     pub fn commented(mut self, text: &str) -> Process {
         match &mut self {
-            Process::Clocked { comment, .. } | Process::Comb { comment, .. } => {
-                *comment = Some(text.to_string())
-            }
+            Process::Clocked { comment, .. }
+            | Process::AsyncReset { comment, .. }
+            | Process::Comb { comment, .. } => *comment = Some(text.to_string()),
         }
         self
     }
@@ -577,6 +615,13 @@ impl Process {
                 }
                 body.iter().for_each(|s| s.reads(f));
             }
+            Process::AsyncReset {
+                reset, clear, body, ..
+            } => {
+                f("clk");
+                f(reset);
+                clear.iter().chain(body).for_each(|s| s.reads(f));
+            }
             Process::Comb { body, .. } => body.iter().for_each(|s| s.reads(f)),
         }
     }
@@ -589,6 +634,9 @@ impl Process {
                     stmts.iter().for_each(|s| s.writes(f));
                 }
                 body.iter().for_each(|s| s.writes(f));
+            }
+            Process::AsyncReset { clear, body, .. } => {
+                clear.iter().chain(body).for_each(|s| s.writes(f))
             }
             Process::Comb { body, .. } => body.iter().for_each(|s| s.writes(f)),
         }

@@ -240,6 +240,24 @@ pub fn process(p: &Process) -> String {
                 }
             }
         }
+        Process::AsyncReset {
+            comment,
+            reset,
+            clear,
+            body,
+        } => {
+            if let Some(c) = comment {
+                out.push_str(&format!("// {c}\n"));
+            }
+            out.push_str(&format!("always @(posedge clk or posedge {reset}) begin\n"));
+            stmt(
+                &mut out,
+                &Stmt::If(Expr::name(reset), clear.clone(), body.clone()),
+                4,
+                "<=",
+            );
+            out.push_str("end\n");
+        }
         Process::Comb { comment, body } => {
             if let Some(c) = comment {
                 out.push_str(&format!("// {c}\n"));

@@ -132,7 +132,7 @@ fn x(s: &Sig) -> Expr {
 }
 
 /// `dst <= src`.
-fn set(dst: &Sig, src: impl Into<Expr>) -> Stmt {
+pub(crate) fn set(dst: &Sig, src: impl Into<Expr>) -> Stmt {
     Stmt::set(dst, src)
 }
 
