@@ -235,7 +235,7 @@ impl<'a> Emit<'a> {
     /// products are registered and summed in the next clock: one multiplier per clock.
     pub fn product(&self, m: &mut Module, name: &str, a: &Sig, b: &Sig) -> Sig {
         if m.is_shared() {
-            return m.shared_mul(name, a, b);
+            return crate::shared::mul(m, name, a, b);
         }
         if !m.pipelined() {
             return m.mul(name, a, b);
@@ -278,7 +278,7 @@ impl<'a> Emit<'a> {
         if from > to {
             // Rounding reads bit `from - to - 1` and above: a shared product need not
             // keep the bits below.
-            m.product_low_unused(x, from - to - 1);
+            crate::shared::product_low_unused(m, x, from - to - 1);
             let r = m.round_shift(name, x, from - to);
             m.cut(&r)
         } else if from == to {
@@ -290,7 +290,7 @@ impl<'a> Emit<'a> {
 
     fn rescale_floor(&self, m: &mut Module, name: &str, x: &Sig, from: u32, to: u32) -> Sig {
         if from >= to {
-            m.product_low_unused(x, from - to);
+            crate::shared::product_low_unused(m, x, from - to);
             m.shift_right(name, x, from - to)
         } else {
             m.shift_left(name, x, to - from)

@@ -164,8 +164,6 @@ pub(crate) enum Item {
     Process(Process),
     /// An instance of another module.
     Instance(crate::ir::Instance),
-    /// Verbatim Verilog: instances of vendor primitives and of other modules.
-    Raw(String),
 }
 
 /// The synthesis attribute a memory is declared with.
@@ -262,118 +260,45 @@ impl Module {
         self.shared.is_some()
     }
 
-    /// The phase (1 ACCUMULATE, 2 SELECT, 3 APPLY) whose stages ask for the products
-    /// that follow: products of different phases never run together, so they may take
-    /// the same clock of a unit.
-    pub fn set_shared_phase(&mut self, phase: u8) {
-        if let Some(sh) = &mut self.shared {
-            sh.phase = phase;
-        }
-    }
-
     /// Why the schedule failed, if it did (a product that cannot be ready by the
     /// step's last clock).
     pub fn shared_error(&self) -> Option<String> {
         self.shared.as_ref().and_then(|s| s.error.clone())
     }
 
-    /// Tells the schedule that nothing reads the `bits` lowest bits of the shared
-    /// product `p` (a rounding shift by `bits + 1`, a floor shift by `bits`): its
-    /// register keeps only the bits above them (the wire, written by
-    /// [`Module::emit_shared`], reads zeros there). Does nothing for other values. The
-    /// caller guarantees `p` has no other reader.
-    pub fn product_low_unused(&mut self, p: &Sig, bits: u32) {
-        let Some(sh) = self.shared.as_mut() else {
-            return;
-        };
-        if let Some(prod) = sh.products.iter_mut().find(|x| x.dest.name == p.name) {
-            prod.drop = bits.min(prod.kept - 2);
-        }
+    /// The shared multipliers' schedule ([`crate::shared`]), when products go there.
+    pub(crate) fn schedule(&mut self) -> Option<&mut crate::shared::Shared> {
+        self.shared.as_mut()
     }
 
-    /// `a * b`, exact, from a shared multiplier unit: a register valid from the clock
-    /// of the step the schedule gives it ([`crate::shared`]).
-    pub fn shared_mul(&mut self, name: &str, a: &Sig, b: &Sig) -> Sig {
-        // A signed operand goes first, so that a unit whose second operands are all
-        // unsigned needs no magnitude logic for them.
-        let (a, b) = if b.ty.signed && !a.ty.signed {
-            (b, a)
-        } else {
-            (a, b)
-        };
-        let signed = a.ty.signed || b.ty.signed;
-        let bits = |t: Ty| t.width + u32::from(signed && !t.signed);
-        let ty = Ty {
-            width: bits(a.ty) + bits(b.ty),
-            signed,
-        };
-        // A learning constant needs only the bits of its value (most are far below
-        // their format's 24), a product of such values no more than theirs: every limb
-        // saved is a clock of a unit.
-        let largest = |x: &Sig| {
-            self.magnitudes
-                .get(&x.name)
-                .copied()
-                .unwrap_or(if x.ty.signed {
-                    1u128 << (x.ty.width - 1)
-                } else {
-                    (1u128 << x.ty.width) - 1
-                })
-        };
-        let (big_a, big_b) = (largest(a), largest(b));
-        if big_a == 0 || big_b == 0 {
-            // A constant 0 (a feature weighted out, such as `short_weight = 0`).
-            let z = self.wire_at(name, ty, Expr::lit(ty, 0), None);
-            self.magnitudes.insert(z.name.clone(), 0);
-            return z;
+    /// The largest magnitude `a` can have: its recorded bound ([`Module::bound`]), or
+    /// its type's.
+    pub(crate) fn largest(&self, a: &Sig) -> u128 {
+        self.magnitudes
+            .get(&a.name)
+            .copied()
+            .unwrap_or(if a.ty.signed {
+                1u128 << (a.ty.width - 1)
+            } else {
+                (1u128 << a.ty.width) - 1
+            })
+    }
+
+    /// Marks `a` as coming straight out of a register.
+    pub(crate) fn mark_registered(&mut self, a: &Sig) {
+        self.registered.insert(a.name.clone());
+    }
+
+    /// Replaces the value of the wire `a` (a shared product, once its register is
+    /// known).
+    pub(crate) fn rewire(&mut self, a: &Sig, value: Expr) {
+        if let Some(Item::Wire(_, v)) = self
+            .items
+            .iter_mut()
+            .find(|i| matches!(i, Item::Wire(sig, _) if sig.name == a.name))
+        {
+            *v = value;
         }
-        let mag_of = |v: u128| (128 - v.leading_zeros()).max(1);
-        let mag = (mag_of(big_a), mag_of(big_b));
-        let ready = a.at.unwrap_or(0).max(b.at.unwrap_or(0));
-        let sh = self.shared.as_mut().expect("shared_mul on a shared module");
-        let phase = sh.phase;
-        let n = mag.0.div_ceil(crate::shared::LIMB) * mag.1.div_ceil(crate::shared::LIMB);
-        let (unit, start) = match sh.place(ready, n) {
-            Some(p) => p,
-            None => {
-                if sh.error.is_none() {
-                    sh.error = Some(format!(
-                        "step_clocks = {}: the product `{name}` ({n} partial products of 16 x 16 bits, operands readable from clock {ready}) cannot be ready by the step's last clock; raise step_clocks",
-                        sh.step
-                    ));
-                }
-                (0, 0)
-            }
-        };
-        let ready_at = start + n - 1 + crate::shared::PRODUCT_CLOCKS;
-        // The register keeps the bits the product's magnitude bound needs (and a sign),
-        // often far fewer than its type's: the wire extends them. Which register holds
-        // it is decided, and the wire written, once every product is known
-        // (`emit_shared`).
-        let big = big_a.saturating_mul(big_b);
-        let kept = ((128 - big.leading_zeros()) + u32::from(signed)).clamp(2, ty.width);
-        // (Its value is written once the schedule is complete: `emit_shared`.)
-        let dest = self.wire_at(name, ty, Expr::lit(ty, 0), Some(ready_at));
-        self.registered.insert(dest.name.clone());
-        if let Some(big) = big_a.checked_mul(big_b) {
-            self.magnitudes.insert(dest.name.clone(), big);
-        }
-        let sh = self.shared.as_mut().expect("shared");
-        if sh.error.is_none() {
-            sh.products.push(crate::shared::Product {
-                dest: dest.clone(),
-                a: a.clone(),
-                b: b.clone(),
-                phase,
-                unit,
-                start,
-                mag,
-                index: 0,
-                kept,
-                drop: 0,
-            });
-        }
-        dest
     }
 
     /// Makes [`Module::cut`] insert registers (the `deep` pipeline).
@@ -537,7 +462,7 @@ impl Module {
     }
 
     /// A wire valid at `at`.
-    fn wire_at(&mut self, name: &str, ty: Ty, rhs: Expr, at: Option<u32>) -> Sig {
+    pub(crate) fn wire_at(&mut self, name: &str, ty: Ty, rhs: Expr, at: Option<u32>) -> Sig {
         let s = Sig {
             name: self.fresh(name),
             ty,
@@ -745,12 +670,6 @@ impl Module {
     /// An instance of another module.
     pub fn instance(&mut self, i: crate::ir::Instance) {
         self.items.push(Item::Instance(i));
-    }
-
-    /// Verbatim Verilog: instances of vendor primitives and of other modules (what
-    /// they read and drive is found by name in the text).
-    pub fn raw(&mut self, text: String) {
-        self.items.push(Item::Raw(text));
     }
 
     /// A constant as a wire of the smallest fitting type (or `ty` when given).
@@ -1083,278 +1002,6 @@ impl Module {
         out
     }
 
-    /// Emits the shared multiplier units the schedule needs ([`crate::shared`]):
-    /// `slot` is `{phase, step clock}`, `sub_bits` the width of the step clock. Returns
-    /// the number of units (one `SB_MAC16` each on iCE40).
-    pub fn emit_shared(&mut self, slot: &Sig, sub_bits: u32) -> usize {
-        use crate::shared::LIMB;
-        let Some(mut sh) = self.shared.clone() else {
-            return 0;
-        };
-        // Registers: phases never run together, so on each unit the widest product of
-        // each phase shares the first register, the next widest the second, and so on
-        // (a register is as wide as its widest product, loaded from that unit's sum
-        // alone); then every product's wire reads its register.
-        for u in 0..sh.units() {
-            for phase in 1..=3u8 {
-                let mut mine: Vec<usize> = (0..sh.products.len())
-                    .filter(|&i| sh.products[i].unit == u && sh.products[i].phase == phase)
-                    .collect();
-                mine.sort_by_key(|&i| std::cmp::Reverse(sh.products[i].kept - sh.products[i].drop));
-                for (rank, &i) in mine.iter().enumerate() {
-                    sh.products[i].index = rank;
-                }
-            }
-        }
-        for p in &sh.products {
-            let rhs = crate::shared::product_wire(
-                &Sig::named(
-                    &format!("mul{}_r{}", p.unit, p.index),
-                    Ty::u(p.kept - p.drop),
-                ),
-                p.dest.ty,
-                p.kept,
-                p.drop,
-            );
-            if let Some(Item::Wire(_, value)) = self
-                .items
-                .iter_mut()
-                .find(|i| matches!(i, Item::Wire(sig, _) if sig.name == p.dest.name))
-            {
-                *value = rhs;
-            }
-        }
-        let phase_name = |p: u8| match p {
-            1 => "ACCUMULATE",
-            2 => "SELECT",
-            _ => "APPLY",
-        };
-        let key =
-            |phase: u8, clock: u32| slot.ty.lit(((phase as i128) << sub_bits) | clock as i128);
-        let lim = |n: u32| Ty::u(lpn_cycle::format::bits_for(u64::from(n)));
-        for u in 0..sh.units() {
-            let ps: Vec<&crate::shared::Product> =
-                sh.products.iter().filter(|p| p.unit == u).collect();
-            let wa = ps.iter().map(|p| p.mag.0).max().unwrap_or(1);
-            let wb = ps.iter().map(|p| p.mag.1).max().unwrap_or(1);
-            let (la, lb) = (wa.div_ceil(LIMB), wb.div_ceil(LIMB));
-            // The sum is exact in magnitude bits plus a sign, and as wide as every
-            // product's register (which takes its low bits).
-            let aw = ps
-                .iter()
-                .map(|p| (p.mag.0 + p.mag.1 + 1).max(p.kept))
-                .max()
-                .unwrap_or(0)
-                .max(2 * LIMB + 1);
-            let n = format!("mul{u}");
-            self.comment(&format!(
-                "Shared multiplier unit {u}: {} products; operands (magnitudes of up to {wa} x {wb} bits), 16 x 16 partial products, sums.",
-                ps.len()
-            ));
-            // Operands as signed values one bit wider than their magnitudes, or, when
-            // no product on the unit has a signed one, as the magnitudes themselves.
-            let signed_a = ps.iter().any(|p| p.a.ty.signed);
-            let signed_b = ps.iter().any(|p| p.b.ty.signed);
-            let op_ty = |signed: bool, w: u32| if signed { Ty::s(w + 1) } else { Ty::u(w) };
-            let a_in = self.comb(&format!("{n}_a_in"), op_ty(signed_a, wa), Some(0));
-            let b_in = self.comb(&format!("{n}_b_in"), op_ty(signed_b, wb), Some(0));
-            let li_in = self.comb(&format!("{n}_li_in"), lim(la), Some(0));
-            let lj_in = self.comb(&format!("{n}_lj_in"), lim(lb), Some(0));
-            let first_in = self.comb(&format!("{n}_first_in"), Ty::BIT, Some(0));
-            // The multiplexers take each operand once, with the clocks of every
-            // partial product that reads it.
-            let mut a_src: Vec<(String, Vec<String>, Vec<String>)> = Vec::new();
-            let mut b_src: Vec<(String, Vec<String>, Vec<String>)> = Vec::new();
-            let mut ctl = format!(
-                "always @(*) begin\n    {} = {};\n    {} = {};\n    {} = 1'b0;\n    case ({})\n",
-                li_in.name,
-                li_in.ty.lit(0),
-                lj_in.name,
-                lj_in.ty.lit(0),
-                first_in.name,
-                slot.name
-            );
-            let mut loads = String::new();
-            let sum = format!("{n}_sum");
-            let regs = ps.iter().map(|p| p.index + 1).max().unwrap_or(0);
-            for i in 0..regs {
-                let width = ps
-                    .iter()
-                    .filter(|p| p.index == i)
-                    .map(|p| p.kept - p.drop)
-                    .max()
-                    .unwrap_or(1);
-                self.reg(&format!("{n}_r{i}"), Ty::u(width));
-            }
-            for p in &ps {
-                let (pa, pb) = p.limbs();
-                let xa = self.cast(&p.a, a_in.ty);
-                let xb = self.cast(&p.b, b_in.ty);
-                let clocks: Vec<String> = (0..p.partials())
-                    .map(|i| key(p.phase, p.start + i))
-                    .collect();
-                let what = format!(
-                    "{} (clocks {}..{} of {})",
-                    p.dest.name,
-                    p.start,
-                    p.start + p.partials() - 1,
-                    phase_name(p.phase)
-                );
-                for (src, x) in [(&mut a_src, &xa), (&mut b_src, &xb)] {
-                    match src.iter_mut().find(|(name, _, _)| *name == x.name) {
-                        Some((_, labels, uses)) => {
-                            labels.extend(clocks.iter().cloned());
-                            uses.push(what.clone());
-                        }
-                        None => src.push((x.name.clone(), clocks.clone(), vec![what.clone()])),
-                    }
-                }
-                for i in 0..pa {
-                    for j in 0..pb {
-                        let idx = i * pb + j;
-                        ctl += &format!(
-                            "        {}: begin {} = {}; {} = {}; {} = 1'b{}; end\n",
-                            key(p.phase, p.start + idx),
-                            li_in.name,
-                            li_in.ty.lit(i as i128),
-                            lj_in.name,
-                            lj_in.ty.lit(j as i128),
-                            first_in.name,
-                            u8::from(idx == 0)
-                        );
-                    }
-                }
-                let w = ps
-                    .iter()
-                    .filter(|q| q.index == p.index)
-                    .map(|q| q.kept - q.drop)
-                    .max()
-                    .unwrap_or(1);
-                // The product's bits `drop..kept`, below the register's others (which
-                // only a wider product of another phase reads).
-                let held = p.kept - p.drop;
-                let bits = if held == aw {
-                    sum.clone()
-                } else {
-                    format!("{sum}[{}:{}]", p.kept - 1, p.drop)
-                };
-                let src = if held == w {
-                    bits
-                } else {
-                    format!("{{{}'b0, {bits}}}", w - held)
-                };
-                loads += &format!(
-                    "    if ({} == {}) {n}_r{} <= {src}; // {}\n",
-                    slot.name,
-                    key(p.phase, p.start + p.partials() - 1 + 2),
-                    p.index,
-                    p.dest.name
-                );
-            }
-            let mut ops = String::new();
-            for (port, src) in [(&a_in, &a_src), (&b_in, &b_src)] {
-                ops += &format!(
-                    "always @(*) begin\n    {} = {};\n    case ({})\n",
-                    port.name,
-                    port.ty.lit(0),
-                    slot.name
-                );
-                for (name, labels, uses) in src {
-                    ops += &format!(
-                        "        {}: {} = {name}; // {}\n",
-                        labels.join(", "),
-                        port.name,
-                        uses.join(", ")
-                    );
-                }
-                ops += "        default: ;\n    endcase\nend\n";
-            }
-            ctl += "        default: ;\n    endcase\nend\n";
-            // Operands: magnitudes and the product's sign, registered.
-            let pad = |w: u32, l: u32| {
-                if l * LIMB > w {
-                    format!("{}'b0, ", l * LIMB - w)
-                } else {
-                    String::new()
-                }
-            };
-            let reg = |m: &mut Module, name: &str, ty: Ty| m.reg(&format!("{n}_{name}"), ty);
-            let a_q = reg(self, "a_q", Ty::u(la * LIMB));
-            let b_q = reg(self, "b_q", Ty::u(lb * LIMB));
-            let neg_q = reg(self, "neg_q", Ty::BIT);
-            let li_q = reg(self, "li_q", li_in.ty);
-            let lj_q = reg(self, "lj_q", lj_in.ty);
-            let first_q = reg(self, "first_q", Ty::BIT);
-            let p_q = reg(self, "product_q", Ty::u(2 * LIMB));
-            let neg_q2 = reg(self, "neg_q2", Ty::BIT);
-            let first_q2 = reg(self, "first_q2", Ty::BIT);
-            let sh_ty = Ty::u(lpn_cycle::format::bits_for(u64::from(la + lb - 1)));
-            let sh_q2 = reg(self, "shift_q2", sh_ty);
-            let acc = reg(self, "acc", Ty::u(aw));
-            let limb = |q: &Sig, l: u32, idx: &Sig| {
-                if l == 1 {
-                    q.name.clone()
-                } else {
-                    format!("{}[{{{}, 4'b0}} +: {LIMB}]", q.name, idx.name)
-                }
-            };
-            let shift_amount = if la + lb == 2 {
-                String::new()
-            } else {
-                format!(" << {{{}, 4'b0}}", sh_q2.name)
-            };
-            let sh_sum = if la + lb == 2 {
-                format!("{} <= 1'b0;", sh_q2.name)
-            } else {
-                format!(
-                    "{} <= {} + {};",
-                    sh_q2.name,
-                    cast_text(&li_q.name, li_q.ty.width, sh_ty.width),
-                    cast_text(&lj_q.name, lj_q.ty.width, sh_ty.width)
-                )
-            };
-            let text = format!(
-                "{ops}{ctl}{mag_a}{mag_b}\
-wire [{l1}:0] {n}_x = {x};\nwire [{l1}:0] {n}_y = {y};\nwire [{aw1}:0] {n}_term = {{{tpad}'b0, {pq}}}{shift};\nwire [{aw1}:0] {n}_term_neg = -{n}_term;\n\
-wire [{aw1}:0] {sum} = ({f2} ? {zero} : {acc}) + ({ng2} ? {n}_term_neg : {n}_term);\n\
-always @(posedge clk) begin\n    // operands\n    {aq} <= {{{pada}{n}_a_mag}};\n    {bq} <= {{{padb}{n}_b_mag}};\n    {nq} <= {sign};\n    {liq} <= {li};\n    {ljq} <= {lj};\n    {fq} <= {fi};\n    // multiply\n    {pq} <= {n}_x * {n}_y;\n    {ng2} <= {nq};\n    {f2} <= {fq};\n    {shs}\n    // sum\n    {acc} <= {sum};\n{loads}end\n",
-                mag_a = magnitude(&n, "a", &a_in.name, signed_a, wa),
-                mag_b = magnitude(&n, "b", &b_in.name, signed_b, wb),
-                sign = match (signed_a, signed_b) {
-                    (true, true) => format!("{}[{wa}] ^ {}[{wb}]", a_in.name, b_in.name),
-                    (true, false) => format!("{}[{wa}]", a_in.name),
-                    (false, true) => format!("{}[{wb}]", b_in.name),
-                    (false, false) => "1'b0".to_string(),
-                },
-                l1 = LIMB - 1,
-                x = limb(&a_q, la, &li_q),
-                y = limb(&b_q, lb, &lj_q),
-                aw1 = aw - 1,
-                tpad = aw - 2 * LIMB,
-                pq = p_q.name,
-                shift = shift_amount,
-                f2 = first_q2.name,
-                zero = Ty::u(aw).lit(0),
-                acc = acc.name,
-                ng2 = neg_q2.name,
-                aq = a_q.name,
-                bq = b_q.name,
-                pada = pad(wa, la),
-                padb = pad(wb, lb),
-                nq = neg_q.name,
-                liq = li_q.name,
-                ljq = lj_q.name,
-                li = li_in.name,
-                lj = lj_in.name,
-                fq = first_q.name,
-                fi = first_in.name,
-                shs = sh_sum,
-            );
-            self.raw(text);
-        }
-        sh.units()
-    }
-
     /// Drops wires and parameters nothing reads (constants a configuration does not
     /// need, operations whose result is unused), and marks unread input ports and
     /// registers with an `_unused` wire, so that `verilator -Wall` has nothing to say.
@@ -1465,39 +1112,7 @@ fn reads_of(item: &Item, lhs_reads: bool, f: &mut impl FnMut(&str)) {
             }
         }
         Item::Instance(i) => i.reads(f),
-        Item::Raw(t) => {
-            let text = strip_comments(t);
-            let text = if lhs_reads { text } else { strip_lhs(&text) };
-            for tok in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
-                if !tok.is_empty() {
-                    f(tok);
-                }
-            }
-        }
         Item::Comment(_) | Item::Reg(_) | Item::Net(_) | Item::Mem(..) => {}
-    }
-}
-
-/// A shared unit's operand magnitude `<unit>_<side>_mag` (`w` bits) from its
-/// multiplexed operand `name`: the absolute value of a signed operand, the operand
-/// itself when it is unsigned.
-fn magnitude(unit: &str, side: &str, name: &str, signed: bool, w: u32) -> String {
-    if signed {
-        format!(
-            "wire signed [{w}:0] {unit}_{side}_neg = -{name};\nwire [{w1}:0] {unit}_{side}_mag = {name}[{w}] ? {unit}_{side}_neg[{w1}:0] : {name}[{w1}:0];\nwire {unit}_{side}_neg_unused = {unit}_{side}_neg[{w}];\n",
-            w1 = w - 1
-        )
-    } else {
-        format!("wire [{}:0] {unit}_{side}_mag = {name};\n", w - 1)
-    }
-}
-
-/// `name` (`from` bits, unsigned) zero-extended to `to` bits, as Verilog text.
-fn cast_text(name: &str, from: u32, to: u32) -> String {
-    if to > from {
-        format!("{{{}'b0, {name}}}", to - from)
-    } else {
-        name.to_string()
     }
 }
 
@@ -1512,51 +1127,6 @@ fn unused_sink(sig: &Sig) -> Item {
         },
         Expr::bits_of(sig),
     )
-}
-
-/// Verilog text without `//` comments (names in comments are not uses).
-fn strip_comments(text: &str) -> String {
-    text.lines()
-        .map(|l| l.split("//").next().unwrap_or(""))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// Verilog text with the left-hand sides of `<=` assignments removed (`name <=`,
-/// `name[index] <=`, `{a, b} <=`), so that the rest holds only reads.
-fn strip_lhs(text: &str) -> String {
-    let mut out = String::new();
-    for stmt in text.split(';') {
-        match stmt.find("<=") {
-            Some(at) => {
-                // The target is the last `name`, `name[...]` or `{...}` before `<=`; keep
-                // what precedes it (conditions) and what follows (the value).
-                let head = &stmt[..at];
-                let trimmed = head.trim_end();
-                let cut = if trimmed.ends_with('}') {
-                    trimmed.rfind('{').unwrap_or(trimmed.len())
-                } else {
-                    let mut end = trimmed.len();
-                    if trimmed.ends_with(']') {
-                        // Keep the index (it is read): drop only the memory name.
-                        let open = trimmed.rfind('[').unwrap_or(end);
-                        out.push_str(&trimmed[open..]);
-                        out.push(' ');
-                        end = open;
-                    }
-                    trimmed[..end]
-                        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                        .map_or(0, |p| p + 1)
-                };
-                out.push_str(&head[..cut]);
-                out.push(' ');
-                out.push_str(&stmt[at + 2..]);
-            }
-            None => out.push_str(stmt),
-        }
-        out.push(';');
-    }
-    out
 }
 
 /// The name without a numeric `_N` suffix, for derived names.

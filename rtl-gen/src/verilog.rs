@@ -381,7 +381,6 @@ pub fn module(m: &Module) -> String {
             }
             Item::Process(p) => lines(&mut s, &process(p)),
             Item::Instance(i) => lines(&mut s, &instance(i)),
-            Item::Raw(t) => lines(&mut s, t),
         }
     }
     let _ = writeln!(s, "endmodule");

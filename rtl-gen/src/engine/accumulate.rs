@@ -79,7 +79,7 @@ pub(super) struct ScoreWrites {
 
 /// Builds ACCUMULATE.
 pub(super) fn accumulate(l: &mut Lane) -> Accumulated {
-    l.m.set_shared_phase(1);
+    crate::shared::set_phase(&mut l.m, 1);
     l.m.comment(
         "ACCUMULATE: acc_fetch, acc_mult, acc_sum, norm_mean, norm_gate, norm_signal, norm_score",
     );

@@ -52,7 +52,7 @@ pub(super) struct Applied {
 
 /// Builds APPLY.
 pub(super) fn apply(l: &mut Lane) -> Applied {
-    l.m.set_shared_phase(3);
+    crate::shared::set_phase(&mut l.m, 3);
     l.m.comment(
         "APPLY: apply_plast, apply_step, apply_decay, apply_consol, apply_write, gate divider",
     );

@@ -163,7 +163,7 @@ fn lane_with(c: &HwConfig, dp: &Datapath, header: &[String], units: usize) -> Mo
     let shared = l.shared;
     let mut m = l.m;
     if let Some(slot) = &step_slot {
-        m.emit_shared(slot, step_sub_bits(c));
+        crate::shared::emit_units(&mut m, slot, step_sub_bits(c));
     }
     let when = if shared {
         "once per step (on `adv`)"

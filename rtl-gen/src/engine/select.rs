@@ -38,7 +38,7 @@ struct Keyed {
 
 /// Builds SELECT.
 pub(super) fn select(l: &mut Lane) -> Selected {
-    l.m.set_shared_phase(2);
+    crate::shared::set_phase(&mut l.m, 2);
     l.m.comment("SELECT: sel_key, sel_insert (stable insertion sorter), sel_commit");
     let keyed = sel_key(l);
     let (insert, max) = sel_insert_regs(l, &keyed);
