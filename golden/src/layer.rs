@@ -745,6 +745,112 @@ impl Layer {
         self.local_update_t(&pre.transpose(), &post.transpose(), &err.transpose(), p)
     }
 
+    /// Step 1 of [`Layer::local_update_t`]: the signal and co-firing sums over rows, in
+    /// a register-blocked kernel eight slots at a time. Invalid slots read input 0 and
+    /// accumulate values that step 2 zeroes, which is cheaper than a branch per slot
+    /// and row.
+    fn accumulate(&self, s: &mut Scratch, pre_t: &Matrix, post_t: &Matrix, err_t: &Matrix) {
+        let k = self.k;
+        let batch = Batch {
+            pre_t,
+            post_t,
+            err_t,
+        };
+        for o in 0..self.outputs {
+            let base = o * k;
+            let mut slot = 0;
+            while slot + 8 <= k {
+                batch.accumulate::<8>(
+                    o,
+                    base + slot,
+                    &self.neighbors,
+                    &mut s.signal,
+                    &mut s.cofire,
+                );
+                slot += 8;
+            }
+            while slot + 4 <= k {
+                batch.accumulate::<4>(
+                    o,
+                    base + slot,
+                    &self.neighbors,
+                    &mut s.signal,
+                    &mut s.cofire,
+                );
+                slot += 4;
+            }
+            while slot < k {
+                batch.accumulate::<1>(
+                    o,
+                    base + slot,
+                    &self.neighbors,
+                    &mut s.signal,
+                    &mut s.cofire,
+                );
+                slot += 1;
+            }
+        }
+    }
+
+    /// Step 3 of [`Layer::local_update_t`]: the budgeted top-k selection, output by
+    /// output, into `s.selected`. Returns the number of selected slots.
+    fn select(&self, s: &mut Scratch, p: &UpdateParams<'_>) -> usize {
+        let (cfg, k, size) = (p.config, self.k, self.outputs * self.k);
+        let mut selected_count = 0usize;
+        let budget = p.budget.floor().max(1.0) as usize;
+        s.selected[..size].fill(0.0);
+        for o in 0..self.outputs {
+            let valid = self.valid_count[o] as usize;
+            if valid == 0 {
+                continue;
+            }
+            let slots = o * k..(o + 1) * k;
+            let (mask, signal, long) = (
+                &self.mask[slots.clone()],
+                &s.signal[slots.clone()],
+                &self.state.long[slots.clone()],
+            );
+            s.scores.clear();
+            let mut max_score = f64::NEG_INFINITY;
+            for j in 0..k {
+                if mask[j] != 0 {
+                    let score = signal[j].abs() * (0.5 + long[j]);
+                    s.scores.push((j, score));
+                    // Scores are >= 0 or NaN; f64::max keeps the larger and skips a NaN,
+                    // as `if score > max` does, without a branch.
+                    max_score = max_score.max(score);
+                }
+            }
+            if max_score <= 0.0 {
+                continue;
+            }
+            if p.mode == Mode::NeighborFollow
+                && frontier_of(
+                    &mut s.frontier,
+                    &mut s.recent,
+                    mask,
+                    &self.neighbors[slots.clone()],
+                    &self.state.last_accepted[slots.clone()],
+                    &self.input_positions,
+                    cfg.neighbor_follow_distance,
+                )
+            {
+                let bonus = max_score.max(1.0);
+                for (slot, score) in s.scores.iter_mut() {
+                    if s.frontier[*slot] != 0 {
+                        *score += bonus;
+                    }
+                }
+            }
+            for &(slot, _) in top_k_stable(&mut s.scores, budget.min(valid)) {
+                s.selected[o * k + slot] = 1.0;
+                selected_count += 1;
+            }
+        }
+
+        selected_count
+    }
+
     /// The local update in feature-major layout: `pre_t` is `inputs x rows`, `post_t`
     /// and `err_t` are `outputs x rows`. Returns the number of accepted slots.
     ///
@@ -805,47 +911,7 @@ impl Layer {
         s.frontier.resize(k, 0);
 
         // 1. Accumulate over rows, rows in order (the sum order is part of the contract).
-        // Invalid slots read input 0 and accumulate values that step 2 zeroes, which is
-        // cheaper than a branch per slot and row.
-        let batch = Batch {
-            pre_t,
-            post_t,
-            err_t,
-        };
-        for o in 0..self.outputs {
-            let base = o * k;
-            let mut slot = 0;
-            while slot + 8 <= k {
-                batch.accumulate::<8>(
-                    o,
-                    base + slot,
-                    &self.neighbors,
-                    &mut s.signal,
-                    &mut s.cofire,
-                );
-                slot += 8;
-            }
-            while slot + 4 <= k {
-                batch.accumulate::<4>(
-                    o,
-                    base + slot,
-                    &self.neighbors,
-                    &mut s.signal,
-                    &mut s.cofire,
-                );
-                slot += 4;
-            }
-            while slot < k {
-                batch.accumulate::<1>(
-                    o,
-                    base + slot,
-                    &self.neighbors,
-                    &mut s.signal,
-                    &mut s.cofire,
-                );
-                slot += 1;
-            }
-        }
+        self.accumulate(&mut s, pre_t, post_t, err_t);
 
         // The per-slot steps are flat loops over every slot without data-dependent
         // branches, so they vectorise; only the selection walks output by output.
@@ -867,57 +933,7 @@ impl Layer {
         }
 
         // 3. Budgeted top-k selection, output by output.
-        let budget = p.budget.floor().max(1.0) as usize;
-        let mut selected_count = 0usize;
-        s.selected[..size].fill(0.0);
-        for o in 0..self.outputs {
-            let valid = self.valid_count[o] as usize;
-            if valid == 0 {
-                continue;
-            }
-            let slots = o * k..(o + 1) * k;
-            let (mask, signal, long) = (
-                &self.mask[slots.clone()],
-                &s.signal[slots.clone()],
-                &self.state.long[slots.clone()],
-            );
-            s.scores.clear();
-            let mut max_score = f64::NEG_INFINITY;
-            for j in 0..k {
-                if mask[j] != 0 {
-                    let score = signal[j].abs() * (0.5 + long[j]);
-                    s.scores.push((j, score));
-                    // Scores are >= 0 or NaN; f64::max keeps the larger and skips a NaN,
-                    // as `if score > max` does, without a branch.
-                    max_score = max_score.max(score);
-                }
-            }
-            if max_score <= 0.0 {
-                continue;
-            }
-            if p.mode == Mode::NeighborFollow
-                && frontier_of(
-                    &mut s.frontier,
-                    &mut s.recent,
-                    mask,
-                    &self.neighbors[slots.clone()],
-                    &self.state.last_accepted[slots.clone()],
-                    &self.input_positions,
-                    cfg.neighbor_follow_distance,
-                )
-            {
-                let bonus = max_score.max(1.0);
-                for (slot, score) in s.scores.iter_mut() {
-                    if s.frontier[*slot] != 0 {
-                        *score += bonus;
-                    }
-                }
-            }
-            for &(slot, _) in top_k_stable(&mut s.scores, budget.min(valid)) {
-                s.selected[o * k + slot] = 1.0;
-                selected_count += 1;
-            }
-        }
+        let selected_count = self.select(&mut s, p);
 
         // 4. Plasticity.
         let consolidating = cfg.consolidation_strength > 0.0;
