@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::config::HwConfig;
 use crate::constants::Constants;
 use crate::format::Format;
+use crate::points::{self, Ints};
 
 /// Where a value can saturate to its format (never silently: each is counted).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -97,11 +98,6 @@ pub fn rescale_floor(x: i128, from: u32, to: u32) -> i128 {
     }
 }
 
-#[inline(always)]
-fn clamp(x: i128, lo: i64, hi: i64) -> i64 {
-    x.clamp(lo as i128, hi as i128) as i64
-}
-
 /// The datapath of one configuration: formats and quantised constants.
 #[derive(Debug, Clone)]
 pub struct Datapath {
@@ -144,50 +140,43 @@ impl Datapath {
         pre.abs() * post.abs()
     }
 
-    /// `signal_mean`: the row mean of the signal sum, `round(acc / rows)` to the signal
-    /// fraction, bounded to `+-2 * signal_clip` (lossless: the gate is at least 0.5, so
-    /// anything beyond is clipped by [`Datapath::signal`] either way).
+    /// [`points::signal_mean`] on integers.
     pub fn signal_mean(&self, acc: i64, rows_recip: i64) -> i64 {
-        let from = self.f.error.frac + self.f.activation.frac + self.f.rows_recip.frac;
-        let v = rescale(acc as i128 * rows_recip as i128, from, self.f.signal.frac);
-        let bound = 2 * self.k.signal_clip + 1;
-        clamp(v, -bound, bound)
+        points::signal_mean(
+            &mut Ints::new(self, None),
+            self,
+            &acc.into(),
+            &rows_recip.into(),
+        ) as i64
     }
 
-    /// `cofire_mean`: `round(co / rows)` to the cofire format; saturates (counted).
+    /// [`points::cofire_mean`] on integers (saturation counted in `sat`).
     pub fn cofire_mean(&self, acc: i64, rows_recip: i64, sat: &mut Saturations) -> i64 {
-        let from = 2 * self.f.activation.frac + self.f.rows_recip.frac;
-        let v = rescale(acc as i128 * rows_recip as i128, from, self.f.cofire.frac);
-        let max = self.f.cofire.max_raw();
-        if v > max as i128 {
-            sat.count(SatPoint::Cofire);
-        }
-        clamp(v, 0, max)
+        points::cofire_mean(
+            &mut Ints::new(self, Some(sat)),
+            self,
+            &acc.into(),
+            &rows_recip.into(),
+        ) as i64
     }
 
-    /// `bias_direction`: `clamp(round(sum err / rows), +-signal_clip)`, signal format.
+    /// [`points::bias_direction`] on integers.
     pub fn bias_direction(&self, err_sum: i64, rows_recip: i64) -> i64 {
-        if !self.bias_on {
-            return 0;
-        }
-        let from = self.f.error.frac + self.f.rows_recip.frac;
-        let v = rescale(
-            err_sum as i128 * rows_recip as i128,
-            from,
-            self.f.signal.frac,
-        );
-        clamp(v, -self.k.signal_clip, self.k.signal_clip)
+        points::bias_direction(
+            &mut Ints::new(self, None),
+            self,
+            &err_sum.into(),
+            &rows_recip.into(),
+        ) as i64
     }
 
-    /// `effective_trail`: `round(S * ws' + P * wl')` in the trail format (exactly `P`
-    /// with the default weights 0 and 1).
+    /// [`points::effective_trail`] on integers.
     pub fn effective_trail(&self, short: i64, long: i64) -> i64 {
-        let sum =
-            short as i128 * self.k.short_share as i128 + long as i128 * self.k.long_share as i128;
-        rescale(
-            sum,
-            self.f.trail.frac + self.f.constant.frac,
-            self.f.trail.frac,
+        points::effective_trail(
+            &mut Ints::new(self, None),
+            self,
+            &short.into(),
+            &long.into(),
         ) as i64
     }
 
@@ -217,77 +206,60 @@ impl Datapath {
         (num, mass.max(1) as i128)
     }
 
-    /// `gate`: `0.5 + 0.5 * min(E * recip, 2)` rounded to the gate format; 1.0 when the
-    /// gate is off.
+    /// [`points::gate`] on integers.
     pub fn gate(&self, effective: i64, recip: i64) -> i64 {
-        let g = self.f.gate;
-        if !self.gate_on {
-            return g.one();
-        }
-        let frac = self.f.trail.frac + self.f.gate_recip.frac;
-        let ratio = (effective as i128 * recip as i128).min(2i128 << frac);
-        (1i64 << (g.frac - 1)) + rescale(ratio, frac + 1, g.frac) as i64
+        points::gate(
+            &mut Ints::new(self, None),
+            self,
+            &effective.into(),
+            &recip.into(),
+        ) as i64
     }
 
-    /// `signal`: `clamp(round(mean * g), +-signal_clip)`; 0 on an invalid slot.
+    /// [`points::signal`] on integers.
     pub fn signal(&self, mean: i64, gate: i64, valid: bool) -> i64 {
-        if !valid {
-            return 0;
-        }
-        let v = rescale(
-            mean as i128 * gate as i128,
-            self.f.signal.frac + self.f.gate.frac,
-            self.f.signal.frac,
-        );
-        clamp(v, -self.k.signal_clip, self.k.signal_clip)
+        let v = i128::from(valid);
+        points::signal(
+            &mut Ints::new(self, None),
+            self,
+            &mean.into(),
+            &gate.into(),
+            &v,
+        ) as i64
     }
 
-    /// `score`: `floor(|signal| * (0.5 + P))` in the score format (counted saturation).
+    /// [`points::score`] on integers (saturation counted in `sat`).
     pub fn score(&self, signal: i64, long: i64, sat: &mut Saturations) -> i64 {
-        let v = rescale_floor(
-            signal.abs() as i128 * (self.k.half_trail + long) as i128,
-            self.f.signal.frac + self.f.trail.frac,
-            self.f.score.frac,
-        );
-        let max = self.f.score.max_raw();
-        if v > max as i128 {
-            sat.count(SatPoint::Score);
-        }
-        clamp(v, 0, max)
+        points::score(
+            &mut Ints::new(self, Some(sat)),
+            self,
+            &signal.into(),
+            &long.into(),
+        ) as i64
     }
 
-    /// `bonus`: the neighbor-follow frontier bonus `max(max score, 1)`, score format.
+    /// [`points::bonus`] on integers.
     pub fn bonus(&self, max_score: i64) -> i64 {
-        max_score.max(self.f.score.one())
+        points::bonus(&mut Ints::new(self, None), self, &max_score.into()) as i64
     }
 
-    /// `plasticity`: `max(1 - min(C * strength, 1), floor)`; 1 with consolidation off,
-    /// 0 on an invalid slot.
+    /// [`points::plasticity`] on integers.
     pub fn plasticity(&self, consolidation: i64, valid: bool) -> i64 {
-        let q = self.f.plasticity;
-        if !valid {
-            return 0;
-        }
-        if self.k.consolidation_strength == 0 {
-            return q.one();
-        }
-        let protection = rescale(
-            consolidation as i128 * self.k.consolidation_strength as i128,
-            self.f.consolidation.frac + self.f.constant.frac,
-            q.frac,
-        )
-        .min(q.one() as i128) as i64;
-        (q.one() - protection).max(self.k.lr_floor)
+        let v = i128::from(valid);
+        points::plasticity(&mut Ints::new(self, None), self, &consolidation.into(), &v) as i64
     }
 
-    /// `reinforcement_base`: `min(co + |signal|, 4)` in signal-fraction units (exact).
+    /// [`points::reinforcement_base`] on integers.
     pub fn reinforcement_base(&self, cofire: i64, signal: i64) -> i64 {
-        let co = rescale(cofire as i128, self.f.cofire.frac, self.f.signal.frac);
-        clamp(co + signal.abs() as i128, 0, self.k.reinforcement_cap)
+        points::reinforcement_base(
+            &mut Ints::new(self, None),
+            self,
+            &cofire.into(),
+            &signal.into(),
+        ) as i64
     }
 
-    /// `weight_step`: `w + round(lr * signal * q)` when the slot steps, else `w`;
-    /// saturates to the weight format (counted; validation makes it unreachable).
+    /// [`points::weight_step`] on integers (saturation counted in `sat`).
     pub fn weight_step(
         &self,
         w: i64,
@@ -296,47 +268,35 @@ impl Datapath {
         step: bool,
         sat: &mut Saturations,
     ) -> i64 {
-        if !step {
-            return w;
-        }
-        let d = rescale(
-            signal as i128 * q as i128 * self.k.learning_rate as i128,
-            self.f.signal.frac + self.f.plasticity.frac + self.f.constant.frac,
-            self.f.weight.frac,
-        );
-        let (v, s) = self.f.weight.saturate((w as i128 + d) as i64);
-        if s {
-            sat.count(SatPoint::WeightStep);
-        }
-        v
+        let s = i128::from(step);
+        let x = &mut Ints::new(self, Some(sat));
+        points::weight_step(x, self, &w.into(), &signal.into(), &q.into(), &s) as i64
     }
 
-    /// `retain`: the retention factor `1 - round(rate * q)`, factor format, at least 0.
+    /// [`points::retain`] on integers, with a rate constant.
     pub fn retain(&self, rate: i64, q: i64) -> i64 {
-        let loss = rescale(
-            rate as i128 * q as i128,
-            self.f.constant.frac + self.f.plasticity.frac,
-            self.f.factor.frac,
-        ) as i64;
-        (self.f.factor.one() - loss).max(0)
+        points::retain(
+            &mut Ints::new(self, None),
+            self,
+            "retain",
+            &rate.into(),
+            &q.into(),
+        ) as i64
     }
 
-    /// `weight_decay`: `clamp(round(stepped * retain) or stepped, +-weight_clip)`.
+    /// [`points::weight_decay`] on integers.
     pub fn weight_decay(&self, stepped: i64, retain: i64, decays: bool) -> i64 {
-        let v = if decays {
-            rescale(
-                stepped as i128 * retain as i128,
-                self.f.weight.frac + self.f.factor.frac,
-                self.f.weight.frac,
-            )
-        } else {
-            stepped as i128
-        };
-        clamp(v, -self.k.weight_clip, self.k.weight_clip)
+        let d = i128::from(decays);
+        points::weight_decay(
+            &mut Ints::new(self, None),
+            self,
+            &stepped.into(),
+            &retain.into(),
+            &d,
+        ) as i64
     }
 
-    /// `trail`: `clamp(round(T * retain) + [accepted] round(base * rate), min, max)`, 0 on
-    /// an invalid slot. `rate` is the per-mode reinforcement constant.
+    /// [`points::trail`] on integers; `rate` is the mode's reinforcement constant.
     pub fn trail(
         &self,
         t: i64,
@@ -346,36 +306,25 @@ impl Datapath {
         accepted: bool,
         valid: bool,
     ) -> i64 {
-        if !valid {
-            return 0;
-        }
-        let tf = self.f.trail.frac;
-        let kept = rescale(t as i128 * retain as i128, tf + self.f.factor.frac, tf);
-        let added = if accepted {
-            rescale(
-                base as i128 * rate as i128,
-                self.f.signal.frac + self.f.constant.frac,
-                tf,
-            )
-        } else {
-            0
+        let [t, retain, base, rate] = [t, retain, base, rate].map(i128::from);
+        let (accepted, valid) = (i128::from(accepted), i128::from(valid));
+        let i = points::TrailInputs {
+            t: &t,
+            retain: &retain,
+            base: &base,
+            rate: &rate,
+            accepted: &accepted,
+            valid: &valid,
         };
-        clamp(kept + added, self.k.min_pheromone, self.k.max_pheromone)
+        points::trail(&mut Ints::new(self, None), self, "trail", i) as i64
     }
 
-    /// `maturity`: `clamp(round((P_new - threshold) * scale), 0, 1)`, maturity format.
+    /// [`points::maturity`] on integers.
     pub fn maturity(&self, long_new: i64) -> i64 {
-        let v = rescale(
-            (long_new - self.k.consolidation_threshold) as i128 * self.k.maturity_scale as i128,
-            self.f.trail.frac + self.f.constant.frac,
-            self.f.maturity.frac,
-        );
-        clamp(v, 0, self.f.maturity.one())
+        points::maturity(&mut Ints::new(self, None), self, &long_new.into()) as i64
     }
 
-    /// `consolidation`: `round(C * (1 - decay))`, plus on a consolidating step for an
-    /// accepted slot `round(base * growth * maturity)`, clamped to [0, 1]; 0 when
-    /// consolidation is off or the slot is invalid.
+    /// [`points::consolidation`] on integers; `growth` is the mode's growth constant.
     #[allow(clippy::too_many_arguments)]
     pub fn consolidation(
         &self,
@@ -387,41 +336,23 @@ impl Datapath {
         consolidate: bool,
         valid: bool,
     ) -> i64 {
-        if self.k.consolidation_strength == 0 || !valid {
-            return 0;
-        }
-        let cf = self.f.consolidation.frac;
-        let kept = rescale(
-            c as i128 * self.k.consolidation_retain as i128,
-            cf + self.f.factor.frac,
-            cf,
-        );
-        if !consolidate {
-            return kept as i64;
-        }
-        let grown = if accepted {
-            rescale(
-                base as i128 * growth as i128 * self.maturity(long_new) as i128,
-                self.f.signal.frac + self.f.constant.frac + self.f.maturity.frac,
-                cf,
-            )
-        } else {
-            0
+        let [c, long_new, base] = [c, long_new, base].map(i128::from);
+        let [accepted, consolidate, valid] = [accepted, consolidate, valid].map(i128::from);
+        let i = points::ConsolidationInputs {
+            c: &c,
+            long_new: &long_new,
+            base: &base,
+            accepted: &accepted,
+            consolidate: &consolidate,
+            valid: &valid,
         };
-        clamp(kept + grown, 0, self.f.consolidation.one())
+        points::consolidation(&mut Ints::new(self, None), self, i, |_| i128::from(growth)) as i64
     }
 
-    /// `bias_step`: `clamp(b + round(lr * bd), +-weight_clip)` on a descent step.
+    /// [`points::bias_step`] on integers.
     pub fn bias_step(&self, b: i64, bd: i64, descent: bool) -> i64 {
-        if !descent || !self.bias_on {
-            return b;
-        }
-        let d = rescale(
-            bd as i128 * self.k.learning_rate as i128,
-            self.f.signal.frac + self.f.constant.frac,
-            self.f.weight.frac,
-        );
-        clamp(b as i128 + d, -self.k.weight_clip, self.k.weight_clip)
+        let d = i128::from(descent);
+        points::bias_step(&mut Ints::new(self, None), self, &b.into(), &bd.into(), &d) as i64
     }
 
     /// The format of a quantity by its field name, for reports.

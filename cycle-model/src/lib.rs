@@ -19,6 +19,7 @@ pub mod format;
 pub mod functional;
 pub mod image;
 pub mod layout;
+pub mod points;
 pub mod random;
 pub mod train;
 pub mod vectors;

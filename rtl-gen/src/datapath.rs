@@ -8,6 +8,8 @@ use lpn_cycle::HwConfig;
 
 use crate::ir::Expr;
 use crate::rtl::{Dir, Module, Sig, Ty};
+use lpn_cycle::arith::SatPoint;
+use lpn_cycle::points::{self, Const, Fixed, Quantity};
 
 /// Types of the datapath's values, derived once from the formats.
 #[derive(Debug, Clone, Copy)]
@@ -62,6 +64,25 @@ fn ty(f: lpn_cycle::Format) -> Ty {
 }
 
 impl Types {
+    /// The type of a value kind of the rounding points.
+    pub fn of(&self, q: Quantity) -> Ty {
+        match q {
+            Quantity::Mean => self.mean,
+            Quantity::Cofire => self.cofire,
+            Quantity::Signal => self.signal,
+            Quantity::Effective => self.effective,
+            Quantity::Gate => self.gate,
+            Quantity::Score => self.score,
+            Quantity::Plasticity => self.plasticity,
+            Quantity::Base => self.base,
+            Quantity::Weight => self.weight,
+            Quantity::Factor => self.factor,
+            Quantity::Trail => self.trail,
+            Quantity::Maturity => self.maturity,
+            Quantity::Consolidation => self.consolidation,
+        }
+    }
+
     /// The types of a configuration.
     pub fn new(c: &HwConfig, dp: &Datapath) -> Types {
         let f = &c.formats;
@@ -274,33 +295,6 @@ impl<'a> Emit<'a> {
         m.cut(&out)
     }
 
-    fn rescale(&self, m: &mut Module, name: &str, x: &Sig, from: u32, to: u32) -> Sig {
-        if from > to {
-            // Rounding reads bit `from - to - 1` and above: a shared product need not
-            // keep the bits below.
-            crate::shared::product_low_unused(m, x, from - to - 1);
-            let r = m.round_shift(name, x, from - to);
-            m.cut(&r)
-        } else if from == to {
-            x.clone()
-        } else {
-            m.shift_left(name, x, to - from)
-        }
-    }
-
-    fn rescale_floor(&self, m: &mut Module, name: &str, x: &Sig, from: u32, to: u32) -> Sig {
-        if from >= to {
-            crate::shared::product_low_unused(m, x, from - to);
-            m.shift_right(name, x, from - to)
-        } else {
-            m.shift_left(name, x, to - from)
-        }
-    }
-
-    fn zero(&self, m: &mut Module, name: &str, t: Ty) -> Sig {
-        m.wire(name, t, Expr::lit(t, 0))
-    }
-
     /// One of four per-mode constants by the 2-bit mode code (held in a register in the
     /// deep pipeline: only APPLY reads these, long after the mode is latched).
     pub fn by_mode(&self, m: &mut Module, name: &str, mode: &Sig, c: &[Sig; 4]) -> Sig {
@@ -316,242 +310,83 @@ impl<'a> Emit<'a> {
         m.hold(&v)
     }
 
-    /// `signal_mean`.
+    /// The signal backend of the rounding points on `m`.
+    fn on<'m>(&'m self, m: &'m mut Module) -> Signals<'m, 'a> {
+        Signals { m, e: self }
+    }
+
+    /// [`points::signal_mean`].
     pub fn signal_mean(&self, m: &mut Module, acc: &Sig, rr: &Sig) -> Sig {
-        let f = &self.dp.f;
-        let p = self.product(m, "mean_prod", acc, rr);
-        let v = self.rescale(
-            m,
-            "mean_round",
-            &p,
-            f.error.frac + f.activation.frac + f.rows_recip.frac,
-            f.signal.frac,
-        );
-        let b = 2 * self.dp.k.signal_clip as i128 + 1;
-        m.clamp("signal_mean", &v, -b, b, self.t.mean)
+        points::signal_mean(&mut self.on(m), self.dp, acc, rr)
     }
 
-    /// `cofire_mean` (saturating).
+    /// [`points::cofire_mean`].
     pub fn cofire_mean(&self, m: &mut Module, acc: &Sig, rr: &Sig) -> Sig {
-        let f = &self.dp.f;
-        let p = self.product(m, "cofire_prod", acc, rr);
-        let v = self.rescale(
-            m,
-            "cofire_round",
-            &p,
-            2 * f.activation.frac + f.rows_recip.frac,
-            f.cofire.frac,
-        );
-        m.clamp(
-            "cofire_mean",
-            &v,
-            0,
-            f.cofire.max_raw() as i128,
-            self.t.cofire,
-        )
+        points::cofire_mean(&mut self.on(m), self.dp, acc, rr)
     }
 
-    /// `bias_direction`.
+    /// [`points::bias_direction`].
     pub fn bias_direction(&self, m: &mut Module, err_sum: &Sig, rr: &Sig) -> Sig {
-        if !self.dp.bias_on {
-            return self.zero(m, "bias_direction", self.t.signal);
-        }
-        let f = &self.dp.f;
-        let p = self.product(m, "bias_dir_prod", err_sum, rr);
-        let v = self.rescale(
-            m,
-            "bias_dir_round",
-            &p,
-            f.error.frac + f.rows_recip.frac,
-            f.signal.frac,
-        );
-        let c = self.dp.k.signal_clip as i128;
-        m.clamp("bias_direction", &v, -c, c, self.t.signal)
+        points::bias_direction(&mut self.on(m), self.dp, err_sum, rr)
     }
 
-    /// `effective_trail`.
+    /// [`points::effective_trail`].
     pub fn effective_trail(&self, m: &mut Module, short: &Sig, long: &Sig) -> Sig {
-        let f = &self.dp.f;
-        let a = self.product(m, "eff_short", short, &self.k.short_share);
-        let b = self.product(m, "eff_long", long, &self.k.long_share);
-        let s = m.add("eff_sum", &a, &b);
-        let v = self.rescale(
-            m,
-            "eff_round",
-            &s,
-            f.trail.frac + f.constant.frac,
-            f.trail.frac,
-        );
-        m.cast(&v, self.t.effective)
+        points::effective_trail(&mut self.on(m), self.dp, short, long)
     }
 
-    /// `gate`.
+    /// [`points::gate`].
     pub fn gate(&self, m: &mut Module, effective: &Sig, recip: &Sig) -> Sig {
-        let f = &self.dp.f;
-        if !self.dp.gate_on {
-            return m.wire(
-                "gate",
-                self.t.gate,
-                Expr::lit(self.t.gate, f.gate.one() as i128),
-            );
-        }
-        let frac = f.trail.frac + f.gate_recip.frac;
-        let p = self.product(m, "gate_prod", effective, recip);
-        let two = m.konst("gate_two", 2i128 << frac, false);
-        let ratio = m.min("gate_ratio", &p, &two);
-        let r = self.rescale(m, "gate_half", &ratio, frac + 1, f.gate.frac);
-        let half = m.konst("gate_base", 1i128 << (f.gate.frac - 1), false);
-        let g = m.add("gate_sum", &half, &r);
-        m.cast(&g, self.t.gate)
+        points::gate(&mut self.on(m), self.dp, effective, recip)
     }
 
-    /// `signal`.
+    /// [`points::signal`].
     pub fn signal(&self, m: &mut Module, mean: &Sig, gate: &Sig, valid: &Sig) -> Sig {
-        let f = &self.dp.f;
-        let p = self.product(m, "signal_prod", mean, gate);
-        let v = self.rescale(
-            m,
-            "signal_round",
-            &p,
-            f.signal.frac + f.gate.frac,
-            f.signal.frac,
-        );
-        let c = self.dp.k.signal_clip as i128;
-        let s = m.clamp("signal_clip", &v, -c, c, self.t.signal);
-        let z = self.zero(m, "signal_zero", self.t.signal);
-        m.mux("signal", valid, &s, &z)
+        points::signal(&mut self.on(m), self.dp, mean, gate, valid)
     }
 
-    /// `score`.
+    /// [`points::score`].
     pub fn score(&self, m: &mut Module, signal: &Sig, long: &Sig) -> Sig {
-        let f = &self.dp.f;
-        let a = m.abs("score_abs", signal);
-        let h = m.add("score_offset", &self.k.half_trail, long);
-        let p = self.product(m, "score_prod", &a, &h);
-        let v = self.rescale_floor(
-            m,
-            "score_floor",
-            &p,
-            f.signal.frac + f.trail.frac,
-            f.score.frac,
-        );
-        m.clamp("score", &v, 0, f.score.max_raw() as i128, self.t.score)
+        points::score(&mut self.on(m), self.dp, signal, long)
     }
 
-    /// `bonus`.
+    /// [`points::bonus`].
     pub fn bonus(&self, m: &mut Module, max_score: &Sig) -> Sig {
-        let one = m.konst("bonus_one", self.dp.f.score.one() as i128, false);
-        let b = m.max("bonus_max", max_score, &one);
-        m.cast(&b, self.t.score)
+        points::bonus(&mut self.on(m), self.dp, max_score)
     }
 
-    /// `plasticity`.
+    /// [`points::plasticity`].
     pub fn plasticity(&self, m: &mut Module, c: &Sig, valid: &Sig) -> Sig {
-        let f = &self.dp.f;
-        let one = m.konst("q_one", f.plasticity.one() as i128, false);
-        let z = self.zero(m, "q_zero", self.t.plasticity);
-        if self.dp.k.consolidation_strength == 0 {
-            let one = m.cast(&one, self.t.plasticity);
-            return m.mux("plasticity", valid, &one, &z);
-        }
-        let p = self.product(m, "q_prod", c, &self.k.consolidation_strength);
-        let prot = self.rescale(
-            m,
-            "q_protect",
-            &p,
-            f.consolidation.frac + f.constant.frac,
-            f.plasticity.frac,
-        );
-        let prot = m.min("q_protect_min", &prot, &one);
-        let left = m.sub("q_left", &one, &prot);
-        let q = m.max("q_floor", &left, &self.k.lr_floor);
-        let q = m.cast(&q, self.t.plasticity);
-        m.mux("plasticity", valid, &q, &z)
+        points::plasticity(&mut self.on(m), self.dp, c, valid)
     }
 
-    /// `reinforcement_base`.
+    /// [`points::reinforcement_base`].
     pub fn reinforcement_base(&self, m: &mut Module, cofire: &Sig, signal: &Sig) -> Sig {
-        let f = &self.dp.f;
-        let co = self.rescale(m, "base_cofire", cofire, f.cofire.frac, f.signal.frac);
-        let a = m.abs("base_abs", signal);
-        let s = m.add("base_sum", &co, &a);
-        let s = m.cut(&s);
-        m.clamp(
-            "reinforcement_base",
-            &s,
-            0,
-            self.dp.k.reinforcement_cap as i128,
-            self.t.base,
-        )
+        points::reinforcement_base(&mut self.on(m), self.dp, cofire, signal)
     }
 
-    /// `weight_step`.
+    /// [`points::weight_step`].
     pub fn weight_step(&self, m: &mut Module, w: &Sig, signal: &Sig, q: &Sig, step: &Sig) -> Sig {
-        let f = &self.dp.f;
-        let sq = self.product(m, "step_sq", signal, q);
-        let p = self.product(m, "step_prod", &sq, &self.k.learning_rate);
-        let d = self.rescale(
-            m,
-            "step_delta",
-            &p,
-            f.signal.frac + f.plasticity.frac + f.constant.frac,
-            f.weight.frac,
-        );
-        let s = m.add("step_sum", w, &d);
-        let s = m.cut(&s);
-        let sat = m.clamp(
-            "step_sat",
-            &s,
-            f.weight.min_raw() as i128,
-            f.weight.max_raw() as i128,
-            self.t.weight,
-        );
-        m.mux("weight_step", step, &sat, w)
+        points::weight_step(&mut self.on(m), self.dp, w, signal, q, step)
     }
 
-    /// `retain` with a rate constant.
-    pub fn retain(&self, m: &mut Module, name: &str, rate: &Sig, q: &Sig) -> Sig {
-        let f = &self.dp.f;
-        let p = self.product(m, &format!("{name}_prod"), rate, q);
-        let loss = self.rescale(
-            m,
-            &format!("{name}_loss"),
-            &p,
-            f.constant.frac + f.plasticity.frac,
-            f.factor.frac,
-        );
-        let one = m.konst(&format!("{name}_one"), f.factor.one() as i128, false);
-        let r = m.sub(&format!("{name}_diff"), &one, &loss);
-        let r = m.cut(&r);
-        m.clamp(name, &r, 0, f.factor.max_raw() as i128, self.t.factor)
-    }
-
-    /// The three retention factors (weight, short trail, long trail).
+    /// The three retention factors (weight, short trail, long trail), [`points::retain`].
     pub fn retains(&self, m: &mut Module, q: &Sig) -> (Sig, Sig, Sig) {
+        let k = &self.k;
+        let mut x = self.on(m);
         (
-            self.retain(m, "retain_w", &self.k.synapse_decay.clone(), q),
-            self.retain(m, "retain_s", &self.k.short_evaporation.clone(), q),
-            self.retain(m, "retain_l", &self.k.long_evaporation.clone(), q),
+            points::retain(&mut x, self.dp, "retain_w", &k.synapse_decay, q),
+            points::retain(&mut x, self.dp, "retain_s", &k.short_evaporation, q),
+            points::retain(&mut x, self.dp, "retain_l", &k.long_evaporation, q),
         )
     }
 
-    /// `weight_decay`.
+    /// [`points::weight_decay`].
     pub fn weight_decay(&self, m: &mut Module, stepped: &Sig, retain: &Sig, decays: &Sig) -> Sig {
-        let f = &self.dp.f;
-        let p = self.product(m, "decay_prod", stepped, retain);
-        let v = self.rescale(
-            m,
-            "decay_round",
-            &p,
-            f.weight.frac + f.factor.frac,
-            f.weight.frac,
-        );
-        let pick = m.mux("decay_pick", decays, &v, stepped);
-        let c = self.dp.k.weight_clip as i128;
-        m.clamp("weight_decay", &pick, -c, c, self.t.weight)
+        points::weight_decay(&mut self.on(m), self.dp, stepped, retain, decays)
     }
 
-    /// `trail` with the per-mode reinforcement constant chosen by `mode`.
+    /// [`points::trail`], with the per-mode reinforcement constant chosen by `mode`.
     #[allow(clippy::too_many_arguments)]
     pub fn trail(
         &self,
@@ -565,60 +400,29 @@ impl<'a> Emit<'a> {
         accepted: &Sig,
         valid: &Sig,
     ) -> Sig {
-        let f = &self.dp.f;
         let rates = if long {
-            self.k.long_reinforcement.clone()
+            &self.k.long_reinforcement
         } else {
-            self.k.short_reinforcement.clone()
+            &self.k.short_reinforcement
         };
-        let rate = self.by_mode(m, &format!("{name}_rate"), mode, &rates);
-        let kept = self.product(m, &format!("{name}_keep"), t, retain);
-        let kept = self.rescale(
-            m,
-            &format!("{name}_kept"),
-            &kept,
-            f.trail.frac + f.factor.frac,
-            f.trail.frac,
-        );
-        let add = self.product(m, &format!("{name}_reinf"), base, &rate);
-        let add = self.rescale(
-            m,
-            &format!("{name}_added"),
-            &add,
-            f.signal.frac + f.constant.frac,
-            f.trail.frac,
-        );
-        let z = m.konst(&format!("{name}_none"), 0, false);
-        let add = m.mux(&format!("{name}_acc"), accepted, &add, &z);
-        let s = m.add(&format!("{name}_sum"), &kept, &add);
-        let s = m.cut(&s);
-        let c = m.clamp(
-            &format!("{name}_clip"),
-            &s,
-            self.dp.k.min_pheromone as i128,
-            self.dp.k.max_pheromone as i128,
-            self.t.trail,
-        );
-        let z = self.zero(m, &format!("{name}_invalid"), self.t.trail);
-        m.mux(name, valid, &c, &z)
+        let rate = self.by_mode(m, &format!("{name}_rate"), mode, rates);
+        let i = points::TrailInputs {
+            t,
+            retain,
+            base,
+            rate: &rate,
+            accepted,
+            valid,
+        };
+        points::trail(&mut self.on(m), self.dp, name, i)
     }
 
-    /// `maturity`.
+    /// [`points::maturity`].
     pub fn maturity(&self, m: &mut Module, long_new: &Sig) -> Sig {
-        let f = &self.dp.f;
-        let d = m.sub("maturity_over", long_new, &self.k.consolidation_threshold);
-        let p = self.product(m, "maturity_prod", &d, &self.k.maturity_scale);
-        let v = self.rescale(
-            m,
-            "maturity_round",
-            &p,
-            f.trail.frac + f.constant.frac,
-            f.maturity.frac,
-        );
-        m.clamp("maturity", &v, 0, f.maturity.one() as i128, self.t.maturity)
+        points::maturity(&mut self.on(m), self.dp, long_new)
     }
 
-    /// `consolidation`.
+    /// [`points::consolidation`], with the per-mode growth constant chosen by `mode`.
     #[allow(clippy::too_many_arguments)]
     pub fn consolidation(
         &self,
@@ -631,71 +435,110 @@ impl<'a> Emit<'a> {
         consolidate: &Sig,
         valid: &Sig,
     ) -> Sig {
-        let f = &self.dp.f;
-        if self.dp.k.consolidation_strength == 0 {
-            return self.zero(m, "consolidation", self.t.consolidation);
-        }
-        let kept = self.product(m, "consol_keep", c, &self.k.consolidation_retain);
-        let kept = self.rescale(
-            m,
-            "consol_kept",
-            &kept,
-            f.consolidation.frac + f.factor.frac,
-            f.consolidation.frac,
-        );
-        let growth = self.by_mode(
-            m,
-            "consol_growth",
-            mode,
-            &self.k.consolidation_growth.clone(),
-        );
-        let mat = self.maturity(m, long_new);
-        let bg = self.product(m, "consol_bg", base, &growth);
-        let g = self.product(m, "consol_prod", &bg, &mat);
-        let g = self.rescale(
-            m,
-            "consol_grown",
-            &g,
-            f.signal.frac + f.constant.frac + f.maturity.frac,
-            f.consolidation.frac,
-        );
-        let z = m.konst("consol_none", 0, false);
-        let g = m.mux("consol_acc", accepted, &g, &z);
-        let s = m.add("consol_sum", &kept, &g);
-        let s = m.cut(&s);
-        let grown = m.clamp(
-            "consol_clip",
-            &s,
-            0,
-            f.consolidation.one() as i128,
-            self.t.consolidation,
-        );
-        let kept = m.cast(&kept, self.t.consolidation);
-        let v = m.mux("consol_pick", consolidate, &grown, &kept);
-        let z = self.zero(m, "consol_invalid", self.t.consolidation);
-        m.mux("consolidation", valid, &v, &z)
+        let i = points::ConsolidationInputs {
+            c,
+            long_new,
+            base,
+            accepted,
+            consolidate,
+            valid,
+        };
+        let growth = &self.k.consolidation_growth;
+        points::consolidation(&mut self.on(m), self.dp, i, |x| {
+            self.by_mode(x.m, "consol_growth", mode, growth)
+        })
     }
 
-    /// `bias_step`.
+    /// [`points::bias_step`].
     pub fn bias_step(&self, m: &mut Module, b: &Sig, bd: &Sig, descent: &Sig) -> Sig {
-        if !self.dp.bias_on {
-            return b.clone();
-        }
-        let f = &self.dp.f;
-        let p = self.product(m, "bias_prod", bd, &self.k.learning_rate);
-        let d = self.rescale(
-            m,
-            "bias_delta",
-            &p,
-            f.signal.frac + f.constant.frac,
-            f.weight.frac,
-        );
-        let s = m.add("bias_sum", b, &d);
-        let s = m.cut(&s);
-        let c = self.dp.k.weight_clip as i128;
-        let v = m.clamp("bias_clip", &s, -c, c, self.t.weight);
-        m.mux("bias_step", descent, &v, b)
+        points::bias_step(&mut self.on(m), self.dp, b, bd, descent)
     }
+}
+
+/// The rounding points' backend on signals: each operation a wire of `m` (products on
+/// DSP blocks, limbs or shared units, [`Emit::product`]; pipeline registers at the
+/// points' cuts).
+pub struct Signals<'m, 'a> {
+    m: &'m mut Module,
+    e: &'m Emit<'a>,
+}
+
+impl Fixed for Signals<'_, '_> {
+    type V = Sig;
+    fn product(&mut self, name: &str, a: &Sig, b: &Sig) -> Sig {
+        self.e.product(self.m, name, a, b)
+    }
+    fn add(&mut self, name: &str, a: &Sig, b: &Sig) -> Sig {
+        self.m.add(name, a, b)
+    }
+    fn sub(&mut self, name: &str, a: &Sig, b: &Sig) -> Sig {
+        self.m.sub(name, a, b)
+    }
+    fn abs(&mut self, name: &str, a: &Sig) -> Sig {
+        self.m.abs(name, a)
+    }
+    fn min(&mut self, name: &str, a: &Sig, b: &Sig) -> Sig {
+        self.m.min(name, a, b)
+    }
+    fn max(&mut self, name: &str, a: &Sig, b: &Sig) -> Sig {
+        self.m.max(name, a, b)
+    }
+    fn rescale(&mut self, name: &str, x: &Sig, from: u32, to: u32) -> Sig {
+        if from > to {
+            // Rounding reads bit `from - to - 1` and above: a shared product need not
+            // keep the bits below.
+            crate::shared::product_low_unused(self.m, x, from - to - 1);
+            let r = self.m.round_shift(name, x, from - to);
+            self.m.cut(&r)
+        } else if from == to {
+            x.clone()
+        } else {
+            self.m.shift_left(name, x, to - from)
+        }
+    }
+    fn rescale_floor(&mut self, name: &str, x: &Sig, from: u32, to: u32) -> Sig {
+        if from >= to {
+            crate::shared::product_low_unused(self.m, x, from - to);
+            self.m.shift_right(name, x, from - to)
+        } else {
+            self.m.shift_left(name, x, to - from)
+        }
+    }
+    fn clamp(&mut self, name: &str, x: &Sig, lo: i128, hi: i128, into: Quantity) -> Sig {
+        self.m.clamp(name, x, lo, hi, self.e.t.of(into))
+    }
+    fn cast(&mut self, x: &Sig, into: Quantity) -> Sig {
+        self.m.cast(x, self.e.t.of(into))
+    }
+    fn select(&mut self, name: &str, c: &Sig, a: &Sig, b: &Sig) -> Sig {
+        self.m.mux(name, c, a, b)
+    }
+    fn konst(&mut self, name: &str, v: i128) -> Sig {
+        self.m.konst(name, v, false)
+    }
+    fn literal(&mut self, name: &str, v: i128, into: Quantity) -> Sig {
+        let t = self.e.t.of(into);
+        self.m.wire(name, t, Expr::lit(t, v))
+    }
+    fn constant(&mut self, k: Const) -> Sig {
+        let c = &self.e.k;
+        match k {
+            Const::LearningRate => &c.learning_rate,
+            Const::ConsolidationStrength => &c.consolidation_strength,
+            Const::ConsolidationRetain => &c.consolidation_retain,
+            Const::ConsolidationThreshold => &c.consolidation_threshold,
+            Const::MaturityScale => &c.maturity_scale,
+            Const::LrFloor => &c.lr_floor,
+            Const::HalfTrail => &c.half_trail,
+            Const::ShortShare => &c.short_share,
+            Const::LongShare => &c.long_share,
+        }
+        .clone()
+    }
+    fn cut(&mut self, x: &Sig) -> Sig {
+        self.m.cut(x)
+    }
+    fn saturation(&mut self, _: SatPoint, _: &Sig, _: i128, _: i128, _: Option<&Sig>) {}
 }
 
 /// Operand names of [`arith_module`], in port order.
