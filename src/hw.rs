@@ -57,20 +57,60 @@ pub fn golden_gen(
     ))
 }
 
+/// What `lpn sim` replays vectors on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The cycle-accurate model.
+    Cycle,
+    /// The generated RTL under Verilator.
+    Verilator,
+    /// The generated RTL under Icarus Verilog.
+    Icarus,
+}
+
+impl Backend {
+    /// Every backend, by name.
+    const ALL: [(&'static str, Backend); 3] = [
+        ("cycle", Backend::Cycle),
+        ("verilator", Backend::Verilator),
+        ("icarus", Backend::Icarus),
+    ];
+
+    /// Its name on the command line.
+    pub fn name(self) -> &'static str {
+        Backend::ALL
+            .iter()
+            .find(|(_, b)| *b == self)
+            .map_or("cycle", |(n, _)| n)
+    }
+}
+
+impl std::str::FromStr for Backend {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Backend, String> {
+        Backend::ALL
+            .iter()
+            .find(|(n, _)| *n == s)
+            .map(|(_, b)| *b)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Backend::ALL.iter().map(|(n, _)| *n).collect();
+                format!(
+                    "backend `{s}` is not available (available: {})",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
 /// `lpn sim`: replays vectors and prints the per-step table.
 pub fn sim(
-    backend: &str,
+    backend: Backend,
     path: &Path,
     json: Option<&Path>,
     every: usize,
     vcd: Option<&Path>,
 ) -> Result<(String, bool), String> {
-    if !["cycle", "verilator", "icarus"].contains(&backend) {
-        return Err(format!(
-            "backend `{backend}` is not available (available: cycle, verilator, icarus)"
-        ));
-    }
-    if vcd.is_some() && backend != "verilator" {
+    if vcd.is_some() && backend != Backend::Verilator {
         return Err("--vcd needs --backend verilator".into());
     }
     let outputs = files::given(&[("--json", json), ("--vcd", vcd)]);
@@ -81,44 +121,47 @@ pub fn sim(
     let v = Vectors::load(path).map_err(|e| e.to_string())?;
     let mut build_note = String::new();
     // Wall time covers the simulation only (not a Verilator build).
-    let (r, wall) = if backend == "cycle" {
-        let started = Instant::now();
-        let r = vectors::replay(&v).map_err(|e| e.to_string())?;
-        (r, started.elapsed().as_secs_f64())
-    } else {
-        let (results, wall) = if backend == "icarus" {
-            let work = rtl_cache().join("work-icarus");
+    let (r, wall) = match backend {
+        Backend::Cycle => {
             let started = Instant::now();
-            let results = lpn_rtl::icarus::run_vectors(&v, &work)?;
-            build_note = " (Icarus Verilog: compile and run)".into();
-            (results, started.elapsed().as_secs_f64())
-        } else {
-            let cache = rtl_cache();
-            let t0 = Instant::now();
-            let model = lpn_rtl::cosim::build(&v.config, &cache)?;
-            build_note = format!(
-                " (Verilator model {} in {:.1} s, cached in {})",
-                if model.built { "built" } else { "reused" },
-                t0.elapsed().as_secs_f64(),
-                cache.display()
-            );
-            let work = cache.join("work-sim");
-            std::fs::create_dir_all(&work)
-                .map_err(|e| format!("cannot create {}: {e}", work.display()))?;
-            let started = Instant::now();
-            let results = lpn_rtl::cosim::run_vectors(
-                &model,
-                &v,
-                &work,
-                waveform.as_ref().map(|w| w.path()),
-            )?;
-            (results, started.elapsed().as_secs_f64())
-        };
-        // The RTL does not count saturations; it equals the cycle model bit for bit
-        // (checked against the vectors here), so the model's counts are its counts.
-        let (_, saturations) = vectors::run_cycle_model(&v).map_err(|e| e.to_string())?;
-        let r = vectors::judge(&v, &results, saturations).map_err(|e| e.to_string())?;
-        (r, wall)
+            let r = vectors::replay(&v).map_err(|e| e.to_string())?;
+            (r, started.elapsed().as_secs_f64())
+        }
+        Backend::Icarus | Backend::Verilator => {
+            let (results, wall) = if backend == Backend::Icarus {
+                let work = rtl_cache().join("work-icarus");
+                let started = Instant::now();
+                let results = lpn_rtl::icarus::run_vectors(&v, &work)?;
+                build_note = " (Icarus Verilog: compile and run)".into();
+                (results, started.elapsed().as_secs_f64())
+            } else {
+                let cache = rtl_cache();
+                let t0 = Instant::now();
+                let model = lpn_rtl::cosim::build(&v.config, &cache)?;
+                build_note = format!(
+                    " (Verilator model {} in {:.1} s, cached in {})",
+                    if model.built { "built" } else { "reused" },
+                    t0.elapsed().as_secs_f64(),
+                    cache.display()
+                );
+                let work = cache.join("work-sim");
+                std::fs::create_dir_all(&work)
+                    .map_err(|e| format!("cannot create {}: {e}", work.display()))?;
+                let started = Instant::now();
+                let results = lpn_rtl::cosim::run_vectors(
+                    &model,
+                    &v,
+                    &work,
+                    waveform.as_ref().map(|w| w.path()),
+                )?;
+                (results, started.elapsed().as_secs_f64())
+            };
+            // The RTL does not count saturations; it equals the cycle model bit for bit
+            // (checked against the vectors here), so the model's counts are its counts.
+            let (_, saturations) = vectors::run_cycle_model(&v).map_err(|e| e.to_string())?;
+            let r = vectors::judge(&v, &results, saturations).map_err(|e| e.to_string())?;
+            (r, wall)
+        }
     };
     let mut s = String::new();
     let c = &v.config;
@@ -225,7 +268,8 @@ pub fn sim(
     );
     let _ = writeln!(
         s,
-        "backend {backend}: simulated {} cycles in {:.3} s wall ({:.2} M cycles/s){build_note}",
+        "backend {}: simulated {} cycles in {:.3} s wall ({:.2} M cycles/s){build_note}",
+        backend.name(),
         r.total_cycles,
         wall,
         r.total_cycles as f64 / wall.max(1e-9) / 1e6

@@ -322,8 +322,10 @@ fn main() -> ExitCode {
             json,
             every,
             vcd,
-        } => hw::sim(&backend, &vectors, json.as_deref(), every, vcd.as_deref()).and_then(
-            |(text, ok)| {
+        } => backend
+            .parse::<hw::Backend>()
+            .and_then(|backend| hw::sim(backend, &vectors, json.as_deref(), every, vcd.as_deref()))
+            .and_then(|(text, ok)| {
                 emit(format_args!("{text}"));
                 if ok {
                     Ok(())
@@ -333,8 +335,7 @@ fn main() -> ExitCode {
                             .into(),
                     )
                 }
-            },
-        ),
+            }),
         Command::Demo {
             scenario,
             config,

@@ -10,6 +10,27 @@
 
 use crate::arith::{rescale, rescale_floor, Datapath, SatPoint, Saturations};
 
+/// An operation's name: the generator names its wire after it (`base` alone, or
+/// `base_suffix`), the model never looks at it (so no text is made on its hot path).
+#[derive(Debug, Clone, Copy)]
+pub struct Name<'a>(pub &'a str, pub &'static str);
+
+impl Name<'_> {
+    /// The name as text.
+    pub fn text(&self) -> String {
+        if self.1.is_empty() {
+            self.0.to_string()
+        } else {
+            format!("{}_{}", self.0, self.1)
+        }
+    }
+}
+
+/// A name without a suffix.
+fn n(base: &str) -> Name<'_> {
+    Name(base, "")
+}
+
 /// The datapath's value kinds, each with its fixed-point format (the generator's type
 /// for a clamp or a cast into it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,32 +91,33 @@ pub trait Fixed {
     /// A value (an integer, or a signal).
     type V: Clone;
     /// `a * b`, exact.
-    fn product(&mut self, name: &str, a: &Self::V, b: &Self::V) -> Self::V;
+    fn product(&mut self, name: Name<'_>, a: &Self::V, b: &Self::V) -> Self::V;
     /// `a + b`, exact.
-    fn add(&mut self, name: &str, a: &Self::V, b: &Self::V) -> Self::V;
+    fn add(&mut self, name: Name<'_>, a: &Self::V, b: &Self::V) -> Self::V;
     /// `a - b`, exact.
-    fn sub(&mut self, name: &str, a: &Self::V, b: &Self::V) -> Self::V;
+    fn sub(&mut self, name: Name<'_>, a: &Self::V, b: &Self::V) -> Self::V;
     /// `|a|`.
-    fn abs(&mut self, name: &str, a: &Self::V) -> Self::V;
+    fn abs(&mut self, name: Name<'_>, a: &Self::V) -> Self::V;
     /// `min(a, b)`.
-    fn min(&mut self, name: &str, a: &Self::V, b: &Self::V) -> Self::V;
+    fn min(&mut self, name: Name<'_>, a: &Self::V, b: &Self::V) -> Self::V;
     /// `max(a, b)`.
-    fn max(&mut self, name: &str, a: &Self::V, b: &Self::V) -> Self::V;
+    fn max(&mut self, name: Name<'_>, a: &Self::V, b: &Self::V) -> Self::V;
     /// From `from` fraction bits to `to`: exact when widening, round half up when
     /// narrowing.
-    fn rescale(&mut self, name: &str, x: &Self::V, from: u32, to: u32) -> Self::V;
+    fn rescale(&mut self, name: Name<'_>, x: &Self::V, from: u32, to: u32) -> Self::V;
     /// The same, rounding down.
-    fn rescale_floor(&mut self, name: &str, x: &Self::V, from: u32, to: u32) -> Self::V;
+    fn rescale_floor(&mut self, name: Name<'_>, x: &Self::V, from: u32, to: u32) -> Self::V;
     /// `clamp(x, lo, hi)` as a `into` value.
-    fn clamp(&mut self, name: &str, x: &Self::V, lo: i128, hi: i128, into: Quantity) -> Self::V;
+    fn clamp(&mut self, name: Name<'_>, x: &Self::V, lo: i128, hi: i128, into: Quantity)
+        -> Self::V;
     /// `x` as a `into` value (it fits).
     fn cast(&mut self, x: &Self::V, into: Quantity) -> Self::V;
     /// `c ? a : b`.
-    fn select(&mut self, name: &str, c: &Self::V, a: &Self::V, b: &Self::V) -> Self::V;
+    fn select(&mut self, name: Name<'_>, c: &Self::V, a: &Self::V, b: &Self::V) -> Self::V;
     /// A constant of its own smallest type.
-    fn konst(&mut self, name: &str, v: i128) -> Self::V;
+    fn konst(&mut self, name: Name<'_>, v: i128) -> Self::V;
     /// A constant `into` value.
-    fn literal(&mut self, name: &str, v: i128, into: Quantity) -> Self::V;
+    fn literal(&mut self, name: Name<'_>, v: i128, into: Quantity) -> Self::V;
     /// A learning constant.
     fn constant(&mut self, k: Const) -> Self::V;
     /// A pipeline register's place (the deep pipeline registers there).
@@ -117,39 +139,39 @@ pub trait Fixed {
 /// anything beyond is clipped by [`signal`] either way).
 pub fn signal_mean<F: Fixed>(x: &mut F, dp: &Datapath, acc: &F::V, rr: &F::V) -> F::V {
     let f = &dp.f;
-    let p = x.product("mean_prod", acc, rr);
+    let p = x.product(n("mean_prod"), acc, rr);
     let from = f.error.frac + f.activation.frac + f.rows_recip.frac;
-    let v = x.rescale("mean_round", &p, from, f.signal.frac);
+    let v = x.rescale(n("mean_round"), &p, from, f.signal.frac);
     let b = 2 * dp.k.signal_clip as i128 + 1;
-    x.clamp("signal_mean", &v, -b, b, Quantity::Mean)
+    x.clamp(n("signal_mean"), &v, -b, b, Quantity::Mean)
 }
 
 /// `cofire_mean`: `round(co / rows)` to the cofire format; saturates (counted).
 pub fn cofire_mean<F: Fixed>(x: &mut F, dp: &Datapath, acc: &F::V, rr: &F::V) -> F::V {
     let f = &dp.f;
-    let p = x.product("cofire_prod", acc, rr);
+    let p = x.product(n("cofire_prod"), acc, rr);
     let from = 2 * f.activation.frac + f.rows_recip.frac;
-    let v = x.rescale("cofire_round", &p, from, f.cofire.frac);
+    let v = x.rescale(n("cofire_round"), &p, from, f.cofire.frac);
     let max = f.cofire.max_raw() as i128;
     x.saturation(SatPoint::Cofire, &v, 0, max, None);
-    x.clamp("cofire_mean", &v, 0, max, Quantity::Cofire)
+    x.clamp(n("cofire_mean"), &v, 0, max, Quantity::Cofire)
 }
 
 /// `bias_direction`: `clamp(round(sum err / rows), +-signal_clip)`, signal format.
 pub fn bias_direction<F: Fixed>(x: &mut F, dp: &Datapath, err_sum: &F::V, rr: &F::V) -> F::V {
     if !dp.bias_on {
-        return x.literal("bias_direction", 0, Quantity::Signal);
+        return x.literal(n("bias_direction"), 0, Quantity::Signal);
     }
     let f = &dp.f;
-    let p = x.product("bias_dir_prod", err_sum, rr);
+    let p = x.product(n("bias_dir_prod"), err_sum, rr);
     let v = x.rescale(
-        "bias_dir_round",
+        n("bias_dir_round"),
         &p,
         f.error.frac + f.rows_recip.frac,
         f.signal.frac,
     );
     let c = dp.k.signal_clip as i128;
-    x.clamp("bias_direction", &v, -c, c, Quantity::Signal)
+    x.clamp(n("bias_direction"), &v, -c, c, Quantity::Signal)
 }
 
 /// `effective_trail`: `round(S * ws' + P * wl')` in the trail format (exactly `P` with
@@ -157,11 +179,11 @@ pub fn bias_direction<F: Fixed>(x: &mut F, dp: &Datapath, err_sum: &F::V, rr: &F
 pub fn effective_trail<F: Fixed>(x: &mut F, dp: &Datapath, short: &F::V, long: &F::V) -> F::V {
     let f = &dp.f;
     let (ws, wl) = (x.constant(Const::ShortShare), x.constant(Const::LongShare));
-    let a = x.product("eff_short", short, &ws);
-    let b = x.product("eff_long", long, &wl);
-    let s = x.add("eff_sum", &a, &b);
+    let a = x.product(n("eff_short"), short, &ws);
+    let b = x.product(n("eff_long"), long, &wl);
+    let s = x.add(n("eff_sum"), &a, &b);
     let v = x.rescale(
-        "eff_round",
+        n("eff_round"),
         &s,
         f.trail.frac + f.constant.frac,
         f.trail.frac,
@@ -174,56 +196,56 @@ pub fn effective_trail<F: Fixed>(x: &mut F, dp: &Datapath, short: &F::V, long: &
 pub fn gate<F: Fixed>(x: &mut F, dp: &Datapath, effective: &F::V, recip: &F::V) -> F::V {
     let f = &dp.f;
     if !dp.gate_on {
-        return x.literal("gate", f.gate.one() as i128, Quantity::Gate);
+        return x.literal(n("gate"), f.gate.one() as i128, Quantity::Gate);
     }
     let frac = f.trail.frac + f.gate_recip.frac;
-    let p = x.product("gate_prod", effective, recip);
-    let two = x.konst("gate_two", 2i128 << frac);
-    let ratio = x.min("gate_ratio", &p, &two);
-    let r = x.rescale("gate_half", &ratio, frac + 1, f.gate.frac);
-    let half = x.konst("gate_base", 1i128 << (f.gate.frac - 1));
-    let g = x.add("gate_sum", &half, &r);
+    let p = x.product(n("gate_prod"), effective, recip);
+    let two = x.konst(n("gate_two"), 2i128 << frac);
+    let ratio = x.min(n("gate_ratio"), &p, &two);
+    let r = x.rescale(n("gate_half"), &ratio, frac + 1, f.gate.frac);
+    let half = x.konst(n("gate_base"), 1i128 << (f.gate.frac - 1));
+    let g = x.add(n("gate_sum"), &half, &r);
     x.cast(&g, Quantity::Gate)
 }
 
 /// `signal`: `clamp(round(mean * g), +-signal_clip)`; 0 on an invalid slot.
 pub fn signal<F: Fixed>(x: &mut F, dp: &Datapath, mean: &F::V, gate: &F::V, valid: &F::V) -> F::V {
     let f = &dp.f;
-    let p = x.product("signal_prod", mean, gate);
+    let p = x.product(n("signal_prod"), mean, gate);
     let v = x.rescale(
-        "signal_round",
+        n("signal_round"),
         &p,
         f.signal.frac + f.gate.frac,
         f.signal.frac,
     );
     let c = dp.k.signal_clip as i128;
-    let s = x.clamp("signal_clip", &v, -c, c, Quantity::Signal);
-    let z = x.literal("signal_zero", 0, Quantity::Signal);
-    x.select("signal", valid, &s, &z)
+    let s = x.clamp(n("signal_clip"), &v, -c, c, Quantity::Signal);
+    let z = x.literal(n("signal_zero"), 0, Quantity::Signal);
+    x.select(n("signal"), valid, &s, &z)
 }
 
 /// `score`: `floor(|signal| * (0.5 + P))` in the score format (counted saturation).
 pub fn score<F: Fixed>(x: &mut F, dp: &Datapath, signal: &F::V, long: &F::V) -> F::V {
     let f = &dp.f;
-    let a = x.abs("score_abs", signal);
+    let a = x.abs(n("score_abs"), signal);
     let half = x.constant(Const::HalfTrail);
-    let h = x.add("score_offset", &half, long);
-    let p = x.product("score_prod", &a, &h);
+    let h = x.add(n("score_offset"), &half, long);
+    let p = x.product(n("score_prod"), &a, &h);
     let v = x.rescale_floor(
-        "score_floor",
+        n("score_floor"),
         &p,
         f.signal.frac + f.trail.frac,
         f.score.frac,
     );
     let max = f.score.max_raw() as i128;
     x.saturation(SatPoint::Score, &v, 0, max, None);
-    x.clamp("score", &v, 0, max, Quantity::Score)
+    x.clamp(n("score"), &v, 0, max, Quantity::Score)
 }
 
 /// `bonus`: the neighbor-follow frontier bonus `max(max score, 1)`, score format.
 pub fn bonus<F: Fixed>(x: &mut F, dp: &Datapath, max_score: &F::V) -> F::V {
-    let one = x.konst("bonus_one", dp.f.score.one() as i128);
-    let b = x.max("bonus_max", max_score, &one);
+    let one = x.konst(n("bonus_one"), dp.f.score.one() as i128);
+    let b = x.max(n("bonus_max"), max_score, &one);
     x.cast(&b, Quantity::Score)
 }
 
@@ -231,22 +253,22 @@ pub fn bonus<F: Fixed>(x: &mut F, dp: &Datapath, max_score: &F::V) -> F::V {
 /// an invalid slot.
 pub fn plasticity<F: Fixed>(x: &mut F, dp: &Datapath, c: &F::V, valid: &F::V) -> F::V {
     let f = &dp.f;
-    let one = x.konst("q_one", f.plasticity.one() as i128);
-    let z = x.literal("q_zero", 0, Quantity::Plasticity);
+    let one = x.konst(n("q_one"), f.plasticity.one() as i128);
+    let z = x.literal(n("q_zero"), 0, Quantity::Plasticity);
     if dp.k.consolidation_strength == 0 {
         let one = x.cast(&one, Quantity::Plasticity);
-        return x.select("plasticity", valid, &one, &z);
+        return x.select(n("plasticity"), valid, &one, &z);
     }
     let strength = x.constant(Const::ConsolidationStrength);
-    let p = x.product("q_prod", c, &strength);
+    let p = x.product(n("q_prod"), c, &strength);
     let from = f.consolidation.frac + f.constant.frac;
-    let prot = x.rescale("q_protect", &p, from, f.plasticity.frac);
-    let prot = x.min("q_protect_min", &prot, &one);
-    let left = x.sub("q_left", &one, &prot);
+    let prot = x.rescale(n("q_protect"), &p, from, f.plasticity.frac);
+    let prot = x.min(n("q_protect_min"), &prot, &one);
+    let left = x.sub(n("q_left"), &one, &prot);
     let floor = x.constant(Const::LrFloor);
-    let q = x.max("q_floor", &left, &floor);
+    let q = x.max(n("q_floor"), &left, &floor);
     let q = x.cast(&q, Quantity::Plasticity);
-    x.select("plasticity", valid, &q, &z)
+    x.select(n("plasticity"), valid, &q, &z)
 }
 
 /// `reinforcement_base`: `min(co + |signal|, 4)` in signal-fraction units (exact).
@@ -257,12 +279,12 @@ pub fn reinforcement_base<F: Fixed>(
     signal: &F::V,
 ) -> F::V {
     let f = &dp.f;
-    let co = x.rescale("base_cofire", cofire, f.cofire.frac, f.signal.frac);
-    let a = x.abs("base_abs", signal);
-    let s = x.add("base_sum", &co, &a);
+    let co = x.rescale(n("base_cofire"), cofire, f.cofire.frac, f.signal.frac);
+    let a = x.abs(n("base_abs"), signal);
+    let s = x.add(n("base_sum"), &co, &a);
     let s = x.cut(&s);
     x.clamp(
-        "reinforcement_base",
+        n("reinforcement_base"),
         &s,
         0,
         dp.k.reinforcement_cap as i128,
@@ -281,29 +303,29 @@ pub fn weight_step<F: Fixed>(
     step: &F::V,
 ) -> F::V {
     let f = &dp.f;
-    let sq = x.product("step_sq", signal, q);
+    let sq = x.product(n("step_sq"), signal, q);
     let lr = x.constant(Const::LearningRate);
-    let p = x.product("step_prod", &sq, &lr);
+    let p = x.product(n("step_prod"), &sq, &lr);
     let from = f.signal.frac + f.plasticity.frac + f.constant.frac;
-    let d = x.rescale("step_delta", &p, from, f.weight.frac);
-    let s = x.add("step_sum", w, &d);
+    let d = x.rescale(n("step_delta"), &p, from, f.weight.frac);
+    let s = x.add(n("step_sum"), w, &d);
     let s = x.cut(&s);
     let (lo, hi) = (f.weight.min_raw() as i128, f.weight.max_raw() as i128);
     x.saturation(SatPoint::WeightStep, &s, lo, hi, Some(step));
-    let sat = x.clamp("step_sat", &s, lo, hi, Quantity::Weight);
-    x.select("weight_step", step, &sat, w)
+    let sat = x.clamp(n("step_sat"), &s, lo, hi, Quantity::Weight);
+    x.select(n("weight_step"), step, &sat, w)
 }
 
 /// `retain`: the retention factor `1 - round(rate * q)`, factor format, at least 0.
 pub fn retain<F: Fixed>(x: &mut F, dp: &Datapath, name: &str, rate: &F::V, q: &F::V) -> F::V {
     let f = &dp.f;
-    let p = x.product(&format!("{name}_prod"), rate, q);
+    let p = x.product(Name(name, "prod"), rate, q);
     let from = f.constant.frac + f.plasticity.frac;
-    let loss = x.rescale(&format!("{name}_loss"), &p, from, f.factor.frac);
-    let one = x.konst(&format!("{name}_one"), f.factor.one() as i128);
-    let r = x.sub(&format!("{name}_diff"), &one, &loss);
+    let loss = x.rescale(Name(name, "loss"), &p, from, f.factor.frac);
+    let one = x.konst(Name(name, "one"), f.factor.one() as i128);
+    let r = x.sub(Name(name, "diff"), &one, &loss);
     let r = x.cut(&r);
-    x.clamp(name, &r, 0, f.factor.max_raw() as i128, Quantity::Factor)
+    x.clamp(n(name), &r, 0, f.factor.max_raw() as i128, Quantity::Factor)
 }
 
 /// `weight_decay`: `clamp(round(stepped * retain) or stepped, +-weight_clip)`.
@@ -315,16 +337,16 @@ pub fn weight_decay<F: Fixed>(
     decays: &F::V,
 ) -> F::V {
     let f = &dp.f;
-    let p = x.product("decay_prod", stepped, retain);
+    let p = x.product(n("decay_prod"), stepped, retain);
     let v = x.rescale(
-        "decay_round",
+        n("decay_round"),
         &p,
         f.weight.frac + f.factor.frac,
         f.weight.frac,
     );
-    let pick = x.select("decay_pick", decays, &v, stepped);
+    let pick = x.select(n("decay_pick"), decays, &v, stepped);
     let c = dp.k.weight_clip as i128;
-    x.clamp("weight_decay", &pick, -c, c, Quantity::Weight)
+    x.clamp(n("weight_decay"), &pick, -c, c, Quantity::Weight)
 }
 
 /// A trail's update: `clamp(round(T * retain) + [accepted] round(base * rate), min,
@@ -348,40 +370,40 @@ pub struct TrailInputs<'v, V> {
 pub fn trail<F: Fixed>(x: &mut F, dp: &Datapath, name: &str, i: TrailInputs<'_, F::V>) -> F::V {
     let f = &dp.f;
     let tf = f.trail.frac;
-    let kept = x.product(&format!("{name}_keep"), i.t, i.retain);
-    let kept = x.rescale(&format!("{name}_kept"), &kept, tf + f.factor.frac, tf);
-    let add = x.product(&format!("{name}_reinf"), i.base, i.rate);
+    let kept = x.product(Name(name, "keep"), i.t, i.retain);
+    let kept = x.rescale(Name(name, "kept"), &kept, tf + f.factor.frac, tf);
+    let add = x.product(Name(name, "reinf"), i.base, i.rate);
     let add = x.rescale(
-        &format!("{name}_added"),
+        Name(name, "added"),
         &add,
         f.signal.frac + f.constant.frac,
         tf,
     );
-    let z = x.konst(&format!("{name}_none"), 0);
-    let add = x.select(&format!("{name}_acc"), i.accepted, &add, &z);
-    let s = x.add(&format!("{name}_sum"), &kept, &add);
+    let z = x.konst(Name(name, "none"), 0);
+    let add = x.select(Name(name, "acc"), i.accepted, &add, &z);
+    let s = x.add(Name(name, "sum"), &kept, &add);
     let s = x.cut(&s);
     let (lo, hi) = (dp.k.min_pheromone as i128, dp.k.max_pheromone as i128);
-    let c = x.clamp(&format!("{name}_clip"), &s, lo, hi, Quantity::Trail);
-    let z = x.literal(&format!("{name}_invalid"), 0, Quantity::Trail);
-    x.select(name, i.valid, &c, &z)
+    let c = x.clamp(Name(name, "clip"), &s, lo, hi, Quantity::Trail);
+    let z = x.literal(Name(name, "invalid"), 0, Quantity::Trail);
+    x.select(n(name), i.valid, &c, &z)
 }
 
 /// `maturity`: `clamp(round((P_new - threshold) * scale), 0, 1)`, maturity format.
 pub fn maturity<F: Fixed>(x: &mut F, dp: &Datapath, long_new: &F::V) -> F::V {
     let f = &dp.f;
     let threshold = x.constant(Const::ConsolidationThreshold);
-    let d = x.sub("maturity_over", long_new, &threshold);
+    let d = x.sub(n("maturity_over"), long_new, &threshold);
     let scale = x.constant(Const::MaturityScale);
-    let p = x.product("maturity_prod", &d, &scale);
+    let p = x.product(n("maturity_prod"), &d, &scale);
     let v = x.rescale(
-        "maturity_round",
+        n("maturity_round"),
         &p,
         f.trail.frac + f.constant.frac,
         f.maturity.frac,
     );
     x.clamp(
-        "maturity",
+        n("maturity"),
         &v,
         0,
         f.maturity.one() as i128,
@@ -417,33 +439,33 @@ pub fn consolidation<F: Fixed>(
 ) -> F::V {
     let f = &dp.f;
     if dp.k.consolidation_strength == 0 {
-        return x.literal("consolidation", 0, Quantity::Consolidation);
+        return x.literal(n("consolidation"), 0, Quantity::Consolidation);
     }
     let cf = f.consolidation.frac;
     let retain = x.constant(Const::ConsolidationRetain);
-    let kept = x.product("consol_keep", i.c, &retain);
-    let kept = x.rescale("consol_kept", &kept, cf + f.factor.frac, cf);
+    let kept = x.product(n("consol_keep"), i.c, &retain);
+    let kept = x.rescale(n("consol_kept"), &kept, cf + f.factor.frac, cf);
     let growth = growth(x);
     let mat = maturity(x, dp, i.long_new);
-    let bg = x.product("consol_bg", i.base, &growth);
-    let g = x.product("consol_prod", &bg, &mat);
+    let bg = x.product(n("consol_bg"), i.base, &growth);
+    let g = x.product(n("consol_prod"), &bg, &mat);
     let from = f.signal.frac + f.constant.frac + f.maturity.frac;
-    let g = x.rescale("consol_grown", &g, from, cf);
-    let z = x.konst("consol_none", 0);
-    let g = x.select("consol_acc", i.accepted, &g, &z);
-    let s = x.add("consol_sum", &kept, &g);
+    let g = x.rescale(n("consol_grown"), &g, from, cf);
+    let z = x.konst(n("consol_none"), 0);
+    let g = x.select(n("consol_acc"), i.accepted, &g, &z);
+    let s = x.add(n("consol_sum"), &kept, &g);
     let s = x.cut(&s);
     let grown = x.clamp(
-        "consol_clip",
+        n("consol_clip"),
         &s,
         0,
         f.consolidation.one() as i128,
         Quantity::Consolidation,
     );
     let kept = x.cast(&kept, Quantity::Consolidation);
-    let v = x.select("consol_pick", i.consolidate, &grown, &kept);
-    let z = x.literal("consol_invalid", 0, Quantity::Consolidation);
-    x.select("consolidation", i.valid, &v, &z)
+    let v = x.select(n("consol_pick"), i.consolidate, &grown, &kept);
+    let z = x.literal(n("consol_invalid"), 0, Quantity::Consolidation);
+    x.select(n("consolidation"), i.valid, &v, &z)
 }
 
 /// `bias_step`: `clamp(b + round(lr * bd), +-weight_clip)` on a descent step.
@@ -453,18 +475,18 @@ pub fn bias_step<F: Fixed>(x: &mut F, dp: &Datapath, b: &F::V, bd: &F::V, descen
     }
     let f = &dp.f;
     let lr = x.constant(Const::LearningRate);
-    let p = x.product("bias_prod", bd, &lr);
+    let p = x.product(n("bias_prod"), bd, &lr);
     let d = x.rescale(
-        "bias_delta",
+        n("bias_delta"),
         &p,
         f.signal.frac + f.constant.frac,
         f.weight.frac,
     );
-    let s = x.add("bias_sum", b, &d);
+    let s = x.add(n("bias_sum"), b, &d);
     let s = x.cut(&s);
     let c = dp.k.weight_clip as i128;
-    let v = x.clamp("bias_clip", &s, -c, c, Quantity::Weight);
-    x.select("bias_step", descent, &v, b)
+    let v = x.clamp(n("bias_clip"), &s, -c, c, Quantity::Weight);
+    x.select(n("bias_step"), descent, &v, b)
 }
 
 /// The integer backend: the model's values, saturations counted.
@@ -483,39 +505,39 @@ impl<'a> Ints<'a> {
 impl Fixed for Ints<'_> {
     type V = i128;
     #[inline(always)]
-    fn product(&mut self, _: &str, a: &i128, b: &i128) -> i128 {
+    fn product(&mut self, _: Name<'_>, a: &i128, b: &i128) -> i128 {
         a * b
     }
     #[inline(always)]
-    fn add(&mut self, _: &str, a: &i128, b: &i128) -> i128 {
+    fn add(&mut self, _: Name<'_>, a: &i128, b: &i128) -> i128 {
         a + b
     }
     #[inline(always)]
-    fn sub(&mut self, _: &str, a: &i128, b: &i128) -> i128 {
+    fn sub(&mut self, _: Name<'_>, a: &i128, b: &i128) -> i128 {
         a - b
     }
     #[inline(always)]
-    fn abs(&mut self, _: &str, a: &i128) -> i128 {
+    fn abs(&mut self, _: Name<'_>, a: &i128) -> i128 {
         a.abs()
     }
     #[inline(always)]
-    fn min(&mut self, _: &str, a: &i128, b: &i128) -> i128 {
+    fn min(&mut self, _: Name<'_>, a: &i128, b: &i128) -> i128 {
         *a.min(b)
     }
     #[inline(always)]
-    fn max(&mut self, _: &str, a: &i128, b: &i128) -> i128 {
+    fn max(&mut self, _: Name<'_>, a: &i128, b: &i128) -> i128 {
         *a.max(b)
     }
     #[inline(always)]
-    fn rescale(&mut self, _: &str, x: &i128, from: u32, to: u32) -> i128 {
+    fn rescale(&mut self, _: Name<'_>, x: &i128, from: u32, to: u32) -> i128 {
         rescale(*x, from, to)
     }
     #[inline(always)]
-    fn rescale_floor(&mut self, _: &str, x: &i128, from: u32, to: u32) -> i128 {
+    fn rescale_floor(&mut self, _: Name<'_>, x: &i128, from: u32, to: u32) -> i128 {
         rescale_floor(*x, from, to)
     }
     #[inline(always)]
-    fn clamp(&mut self, _: &str, x: &i128, lo: i128, hi: i128, _: Quantity) -> i128 {
+    fn clamp(&mut self, _: Name<'_>, x: &i128, lo: i128, hi: i128, _: Quantity) -> i128 {
         (*x).clamp(lo, hi)
     }
     #[inline(always)]
@@ -523,7 +545,7 @@ impl Fixed for Ints<'_> {
         *x
     }
     #[inline(always)]
-    fn select(&mut self, _: &str, c: &i128, a: &i128, b: &i128) -> i128 {
+    fn select(&mut self, _: Name<'_>, c: &i128, a: &i128, b: &i128) -> i128 {
         if *c != 0 {
             *a
         } else {
@@ -531,11 +553,11 @@ impl Fixed for Ints<'_> {
         }
     }
     #[inline(always)]
-    fn konst(&mut self, _: &str, v: i128) -> i128 {
+    fn konst(&mut self, _: Name<'_>, v: i128) -> i128 {
         v
     }
     #[inline(always)]
-    fn literal(&mut self, _: &str, v: i128, _: Quantity) -> i128 {
+    fn literal(&mut self, _: Name<'_>, v: i128, _: Quantity) -> i128 {
         v
     }
     #[inline(always)]

@@ -9,7 +9,7 @@ use lpn_cycle::HwConfig;
 use crate::ir::Expr;
 use crate::rtl::{Dir, Module, Sig, Ty};
 use lpn_cycle::arith::SatPoint;
-use lpn_cycle::points::{self, Const, Fixed, Quantity};
+use lpn_cycle::points::{self, Const, Fixed, Name, Quantity};
 
 /// Types of the datapath's values, derived once from the formats.
 #[derive(Debug, Clone, Copy)]
@@ -465,60 +465,60 @@ pub struct Signals<'m, 'a> {
 
 impl Fixed for Signals<'_, '_> {
     type V = Sig;
-    fn product(&mut self, name: &str, a: &Sig, b: &Sig) -> Sig {
-        self.e.product(self.m, name, a, b)
+    fn product(&mut self, name: Name<'_>, a: &Sig, b: &Sig) -> Sig {
+        self.e.product(self.m, &name.text(), a, b)
     }
-    fn add(&mut self, name: &str, a: &Sig, b: &Sig) -> Sig {
-        self.m.add(name, a, b)
+    fn add(&mut self, name: Name<'_>, a: &Sig, b: &Sig) -> Sig {
+        self.m.add(&name.text(), a, b)
     }
-    fn sub(&mut self, name: &str, a: &Sig, b: &Sig) -> Sig {
-        self.m.sub(name, a, b)
+    fn sub(&mut self, name: Name<'_>, a: &Sig, b: &Sig) -> Sig {
+        self.m.sub(&name.text(), a, b)
     }
-    fn abs(&mut self, name: &str, a: &Sig) -> Sig {
-        self.m.abs(name, a)
+    fn abs(&mut self, name: Name<'_>, a: &Sig) -> Sig {
+        self.m.abs(&name.text(), a)
     }
-    fn min(&mut self, name: &str, a: &Sig, b: &Sig) -> Sig {
-        self.m.min(name, a, b)
+    fn min(&mut self, name: Name<'_>, a: &Sig, b: &Sig) -> Sig {
+        self.m.min(&name.text(), a, b)
     }
-    fn max(&mut self, name: &str, a: &Sig, b: &Sig) -> Sig {
-        self.m.max(name, a, b)
+    fn max(&mut self, name: Name<'_>, a: &Sig, b: &Sig) -> Sig {
+        self.m.max(&name.text(), a, b)
     }
-    fn rescale(&mut self, name: &str, x: &Sig, from: u32, to: u32) -> Sig {
+    fn rescale(&mut self, name: Name<'_>, x: &Sig, from: u32, to: u32) -> Sig {
         if from > to {
             // Rounding reads bit `from - to - 1` and above: a shared product need not
             // keep the bits below.
             crate::shared::product_low_unused(self.m, x, from - to - 1);
-            let r = self.m.round_shift(name, x, from - to);
+            let r = self.m.round_shift(&name.text(), x, from - to);
             self.m.cut(&r)
         } else if from == to {
             x.clone()
         } else {
-            self.m.shift_left(name, x, to - from)
+            self.m.shift_left(&name.text(), x, to - from)
         }
     }
-    fn rescale_floor(&mut self, name: &str, x: &Sig, from: u32, to: u32) -> Sig {
+    fn rescale_floor(&mut self, name: Name<'_>, x: &Sig, from: u32, to: u32) -> Sig {
         if from >= to {
             crate::shared::product_low_unused(self.m, x, from - to);
-            self.m.shift_right(name, x, from - to)
+            self.m.shift_right(&name.text(), x, from - to)
         } else {
-            self.m.shift_left(name, x, to - from)
+            self.m.shift_left(&name.text(), x, to - from)
         }
     }
-    fn clamp(&mut self, name: &str, x: &Sig, lo: i128, hi: i128, into: Quantity) -> Sig {
-        self.m.clamp(name, x, lo, hi, self.e.t.of(into))
+    fn clamp(&mut self, name: Name<'_>, x: &Sig, lo: i128, hi: i128, into: Quantity) -> Sig {
+        self.m.clamp(&name.text(), x, lo, hi, self.e.t.of(into))
     }
     fn cast(&mut self, x: &Sig, into: Quantity) -> Sig {
         self.m.cast(x, self.e.t.of(into))
     }
-    fn select(&mut self, name: &str, c: &Sig, a: &Sig, b: &Sig) -> Sig {
-        self.m.mux(name, c, a, b)
+    fn select(&mut self, name: Name<'_>, c: &Sig, a: &Sig, b: &Sig) -> Sig {
+        self.m.mux(&name.text(), c, a, b)
     }
-    fn konst(&mut self, name: &str, v: i128) -> Sig {
-        self.m.konst(name, v, false)
+    fn konst(&mut self, name: Name<'_>, v: i128) -> Sig {
+        self.m.konst(&name.text(), v, false)
     }
-    fn literal(&mut self, name: &str, v: i128, into: Quantity) -> Sig {
+    fn literal(&mut self, name: Name<'_>, v: i128, into: Quantity) -> Sig {
         let t = self.e.t.of(into);
-        self.m.wire(name, t, Expr::lit(t, v))
+        self.m.wire(&name.text(), t, Expr::lit(t, v))
     }
     fn constant(&mut self, k: Const) -> Sig {
         let c = &self.e.k;

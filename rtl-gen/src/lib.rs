@@ -1,9 +1,13 @@
 //! Verilog generation for the LPN sparse-trail update engine, from the same
 //! [`lpn_cycle::HwConfig`] that drives the cycle model, and Verilator co-simulation.
 //!
-//! - [`rtl`]: a small typed RTL layer (width and signedness on every signal; explicit
-//!   extension before every operation) and its Verilog-2005 emitter.
-//! - [`datapath`]: one emitter per named rounding point of the model's datapath.
+//! - [`ir`]: the netlist IR (expressions, statements, processes, instances as data);
+//!   [`rtl`]: the module builder on it (width and signedness on every signal; explicit
+//!   extension before every operation; clocks and pruning as walks over the IR);
+//!   [`verilog`]: the one writer that turns it into Verilog-2005 text.
+//! - [`datapath`]: the rounding points of `lpn_cycle::points` on signals.
+//! - [`engine`]: the lane and the top, one builder per stage of the model;
+//!   [`shared`]: the shared pipeline's multiplier units.
 //! - [`verilator`]: building a Verilator model with a generated C++ harness (cached)
 //!   and running it; [`cosim`]: the engine against the cycle model under Verilator;
 //!   [`icarus`]: the same command script under Icarus Verilog, the second simulator.
