@@ -236,10 +236,10 @@ pub fn sim(
                 .iter()
                 .map(|st| st.errors[i].1.max_lsb)
                 .fold(0.0, f64::max);
-            let bound = vectors::BOUNDS_LSB
+            let bound = lpn_cycle::image::StateField::ALL
                 .iter()
-                .find(|b| b.0 == f.as_str())
-                .map_or(0.0, |b| b.1);
+                .find(|b| b.name() == f.as_str())
+                .map_or(0.0, |b| b.bound_lsb());
             format!("{f} {m:.2} LSB (bound {bound})")
         })
         .collect();

@@ -11,7 +11,6 @@ use serde::Serialize;
 
 use crate::config::HwConfig;
 use crate::constants::Constants;
-use crate::format::Format;
 use crate::points::{self, Ints};
 
 /// Where a value can saturate to its format (never silently: each is counted).
@@ -353,15 +352,5 @@ impl Datapath {
     pub fn bias_step(&self, b: i64, bd: i64, descent: bool) -> i64 {
         let d = i128::from(descent);
         points::bias_step(&mut Ints::new(self, None), self, &b.into(), &bd.into(), &d) as i64
-    }
-
-    /// The format of a quantity by its field name, for reports.
-    pub fn format_of(&self, field: &str) -> Format {
-        match field {
-            "weight" | "bias" => self.f.weight,
-            "short" | "long" => self.f.trail,
-            "consolidation" => self.f.consolidation,
-            _ => self.f.signal,
-        }
     }
 }

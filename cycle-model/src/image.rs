@@ -147,8 +147,84 @@ pub struct FixedState {
     pub last_accepted: Vec<u8>,
 }
 
-/// Names of the per-slot state fields, in report order.
-pub const SLOT_FIELDS: [&str; 4] = ["weight", "short", "long", "consolidation"];
+/// A field of the learned state, as reports, vector files and tolerances name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateField {
+    /// Synapse weights (weight format).
+    Weight,
+    /// Short trails (trail format).
+    Short,
+    /// Long trails (trail format).
+    Long,
+    /// Consolidation (consolidation format).
+    Consolidation,
+    /// Per-output biases (weight format).
+    Bias,
+}
+
+impl std::fmt::Display for StateField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl StateField {
+    /// Every field, in report order.
+    pub const ALL: [StateField; 5] = [
+        StateField::Weight,
+        StateField::Short,
+        StateField::Long,
+        StateField::Consolidation,
+        StateField::Bias,
+    ];
+    /// The per-slot fields (every one but the bias).
+    pub const SLOTS: [StateField; 4] = [
+        StateField::Weight,
+        StateField::Short,
+        StateField::Long,
+        StateField::Consolidation,
+    ];
+
+    /// Its name in reports and files.
+    pub fn name(self) -> &'static str {
+        match self {
+            StateField::Weight => "weight",
+            StateField::Short => "short",
+            StateField::Long => "long",
+            StateField::Consolidation => "consolidation",
+            StateField::Bias => "bias",
+        }
+    }
+
+    /// Its fixed-point format.
+    pub fn format(self, f: &crate::config::Formats) -> crate::Format {
+        match self {
+            StateField::Weight | StateField::Bias => f.weight,
+            StateField::Short | StateField::Long => f.trail,
+            StateField::Consolidation => f.consolidation,
+        }
+    }
+
+    /// The largest one-update difference from the f64 reference, in LSBs of its format,
+    /// on slots whose acceptance agrees (`docs/architecture.md`, "Fixed versus float").
+    pub fn bound_lsb(self) -> f64 {
+        match self {
+            StateField::Consolidation => 4.0,
+            _ => 2.0,
+        }
+    }
+
+    /// Whether a configuration keeps it (fields it does not keep cannot affect
+    /// learning and are not compared).
+    pub fn kept(self, c: &crate::HwConfig) -> bool {
+        match self {
+            StateField::Short => c.stores_short(),
+            StateField::Consolidation => c.stores_consolidation(),
+            StateField::Bias => c.bias,
+            _ => true,
+        }
+    }
+}
 
 impl FixedState {
     /// An all-zero state of `outputs` outputs with `k` slots each.
@@ -198,27 +274,22 @@ impl FixedState {
         }
     }
 
-    /// A per-slot field by name (see [`SLOT_FIELDS`]).
-    pub fn field(&self, name: &str) -> &[i64] {
-        match name {
-            "weight" => &self.weight,
-            "short" => &self.short,
-            "long" => &self.long,
-            "consolidation" => &self.consolidation,
-            "bias" => &self.bias,
-            _ => &[],
+    /// A field's words.
+    pub fn field(&self, f: StateField) -> &[i64] {
+        match f {
+            StateField::Weight => &self.weight,
+            StateField::Short => &self.short,
+            StateField::Long => &self.long,
+            StateField::Consolidation => &self.consolidation,
+            StateField::Bias => &self.bias,
         }
     }
 
     /// Checks lengths and that every word lies in its format.
     pub fn check(&self, w: &Wiring, dp: &Datapath) -> Result<()> {
         let n = w.outputs * w.k;
-        for (name, v, fmt) in [
-            ("weight", &self.weight, dp.f.weight),
-            ("short", &self.short, dp.f.trail),
-            ("long", &self.long, dp.f.trail),
-            ("consolidation", &self.consolidation, dp.f.consolidation),
-        ] {
+        for (name, v, fmt) in StateField::SLOTS.map(|f| (f.name(), self.field(f), f.format(&dp.f)))
+        {
             if v.len() != n {
                 return Err(Error::new(format!(
                     "state.{name}: expected {n} slots, got {}",

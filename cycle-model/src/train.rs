@@ -45,15 +45,15 @@ impl FloatState {
         }
     }
 
-    /// A field by name (`weight`, `short`, `long`, `consolidation`, `bias`).
-    pub fn field(&self, name: &str) -> &[f64] {
-        match name {
-            "weight" => &self.weight,
-            "short" => &self.short,
-            "long" => &self.long,
-            "consolidation" => &self.consolidation,
-            "bias" => &self.bias,
-            _ => &[],
+    /// A field's values.
+    pub fn field(&self, f: crate::image::StateField) -> &[f64] {
+        use crate::image::StateField;
+        match f {
+            StateField::Weight => &self.weight,
+            StateField::Short => &self.short,
+            StateField::Long => &self.long,
+            StateField::Consolidation => &self.consolidation,
+            StateField::Bias => &self.bias,
         }
     }
 }

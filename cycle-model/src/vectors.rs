@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::arith::{Datapath, Saturations};
 use crate::config::HwConfig;
 use crate::engine::{cycle_formula, Cycles, Engine};
-use crate::image::{FixedState, StepInput, Wiring, SLOT_FIELDS};
+use crate::image::{FixedState, StateField, StepInput, Wiring};
 use crate::train::{FloatState, Trainer};
 use crate::{Error, Result};
 
@@ -20,16 +20,6 @@ use crate::{Error, Result};
 pub const FORMAT: &str = "lpn-golden-vectors";
 /// The version this code writes and reads.
 pub const VERSION: u32 = 1;
-
-/// Largest one-update difference from the f64 reference, in LSBs of the field's format,
-/// on slots whose acceptance agrees (`docs/architecture.md`, "Fixed versus float").
-pub const BOUNDS_LSB: [(&str, f64); 5] = [
-    ("weight", 2.0),
-    ("short", 2.0),
-    ("long", 2.0),
-    ("consolidation", 4.0),
-    ("bias", 2.0),
-];
 
 /// Bound on the signal's difference from f64 in signal LSBs, used for the selection
 /// tolerance: two roundings (row mean, gate product) and the gate's own rounding.
@@ -203,9 +193,12 @@ impl Vectors {
             if s.expected.selected.len() != n || s.keys.len() != n {
                 return Err(at(Error::new(format!("selected and keys need {n} slots"))));
             }
-            for f in SLOT_FIELDS {
+            for f in StateField::SLOTS {
                 if s.reference.field(f).len() != n {
-                    return Err(at(Error::new(format!("reference.{f} needs {n} slots"))));
+                    return Err(at(Error::new(format!(
+                        "reference.{} needs {n} slots",
+                        f.name()
+                    ))));
                 }
             }
             if s.reference.bias.len() != self.wiring.outputs || s.reference.accepted.len() != n {
@@ -286,7 +279,7 @@ pub struct StepStats {
     pub valid: usize,
     /// Disagreeing slots not explained by a near-tie of the float keys.
     pub unexplained: usize,
-    /// Float error per stored field, in [`BOUNDS_LSB`] order.
+    /// Float error per kept field ([`StateField::ALL`] order), by field name.
     pub errors: Vec<(String, FieldError)>,
 }
 
@@ -393,14 +386,14 @@ pub fn judge(v: &Vectors, results: &[StepResult], saturations: Saturations) -> R
         let (state, selected) = (&res.state, &res.selected);
         let report = res;
         let e = &s.expected;
-        for f in SLOT_FIELDS.iter().chain(&["bias"]) {
+        for f in StateField::ALL {
             for (slot, (&want, &got)) in e.state.field(f).iter().zip(state.field(f)).enumerate() {
                 if want != got {
                     push(
                         &mut out,
                         Mismatch {
                             step: i,
-                            field: f.to_string(),
+                            field: f.name().to_string(),
                             slot: Some(slot),
                             expected: want,
                             got,
@@ -463,19 +456,17 @@ pub fn judge(v: &Vectors, results: &[StepResult], saturations: Saturations) -> R
             .map(|j| state.last_accepted[j] == s.reference.accepted[j])
             .collect();
         let mut errors = Vec::new();
-        for (f, bound) in BOUNDS_LSB {
+        for f in StateField::ALL {
             // Fields the engine does not keep (they cannot affect learning) are not compared.
-            if (f == "short" && !v.config.stores_short())
-                || (f == "consolidation" && !v.config.stores_consolidation())
-                || (f == "bias" && !v.config.bias)
-            {
+            if !f.kept(&v.config) {
                 continue;
             }
-            let fmt = dp.format_of(f);
+            let (fmt, bound) = (f.format(&dp.f), f.bound_lsb());
+            let per_output = f == StateField::Bias;
             let (mut max, mut sum, mut n) = (0.0f64, 0.0, 0usize);
             for (j, (&fx, &fl)) in state.field(f).iter().zip(s.reference.field(f)).enumerate() {
-                let valid = f == "bias" || v.wiring.mask[j] != 0;
-                if !valid || (f != "bias" && !agree_slot[j]) {
+                let valid = per_output || v.wiring.mask[j] != 0;
+                if !valid || (!per_output && !agree_slot[j]) {
                     continue;
                 }
                 let d = (fmt.to_f64(fx) - fl).abs();
