@@ -1,6 +1,6 @@
 //! # lpn-host: driving the engine on a board
 //!
-//! [`Board`] speaks the framed protocol of [`lpn_rtl::protocol`] over any byte stream:
+//! [`Board`] speaks the framed protocol of [`lpn_link::protocol`] over any byte stream:
 //! a serial port ([`serial::open`]) to an iCEBreaker or ULX3S, or the Verilator
 //! simulation of the whole board ([`sim::SimBoard`]), which is how the path is tested
 //! without hardware. It loads a layer, streams batches, runs updates and reads the
@@ -22,8 +22,8 @@ use std::io::{Read, Write};
 
 use lpn_cycle::constants::mode_code;
 use lpn_cycle::{Accelerator, FixedState, HwConfig, StepInput, UpdateReport, Wiring};
-use lpn_rtl::hostmap::{self, Access, HostWrite};
-use lpn_rtl::protocol::{self, Command, Info, Link, Status, UpdateStatus};
+use lpn_link::hostmap::{self, Access, HostWrite};
+use lpn_link::protocol::{self, Command, Info, Link, Status, UpdateStatus};
 
 /// Frames in flight before the driver waits for a reply (bounded so that neither a
 /// USB-serial adapter's buffers nor a pipe can fill up).

@@ -264,7 +264,7 @@ pub fn simulation(c: &HwConfig, clks_per_bit: u16) -> lpn_cycle::Result<BoardBui
         ));
     }
     let g = generate(c)?;
-    let link = Link::of_manifest(c, &g.manifest, clks_per_bit)?;
+    let link = Link::new(c, clks_per_bit)?;
     let mut files = g.files;
     let engine_files = files.len();
     files.extend(board_files(c, &g.manifest, &link, clks_per_bit));

@@ -12,7 +12,7 @@
 //!   saturated to the gate_recip format (0 without valid slots), for every valid count
 //!   and divisor, written `Q` clocks after its start for the output that started it.
 //!
-//! Each property is also run on a mutant of the RTL ([`Property::mutant`]) and must
+//! Each property is also run on a mutant of the RTL (its `mutant`) and must
 //! fail there, so a pass is known to mean something.
 
 use std::fmt::Write as _;

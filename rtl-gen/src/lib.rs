@@ -29,15 +29,17 @@ pub mod datapath;
 pub mod engine;
 pub mod formal;
 pub mod fpga;
-pub mod hostmap;
 pub mod icarus;
 pub mod ir;
-pub mod protocol;
 pub mod rtl;
 pub mod shared;
 pub mod verilator;
 pub mod verilog;
 pub mod yosys;
+
+/// The host link contract, from `lpn-link` (re-exported: the generator builds the bridge
+/// and the host port from it).
+pub use lpn_link::{hostmap, protocol};
 
 /// The header every generated file starts with: what produced it, from which config.
 pub fn header(config: &lpn_cycle::HwConfig, what: &str) -> Vec<String> {

@@ -308,7 +308,7 @@ pub fn instance(i: &Instance) -> String {
 
 /// A module as Verilog-2005 text: header comment, ANSI ports, declarations, then wires
 /// and processes in the order they were built (unread values pruned,
-/// [`Module::pruned`]).
+/// `Module::pruned`).
 pub fn module(m: &Module) -> String {
     let mut s = crate::comment_block(&m.header);
     s += crate::TIMESCALE;

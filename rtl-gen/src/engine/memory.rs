@@ -48,7 +48,7 @@ pub(super) fn write_port(
 
 /// One memory of the deep pipeline on its own (`lpn_memory`: `depth` words of `width`
 /// bits, two writers by priority, `we0`/`wa0`/`wd0` before `we1`/`wa1`/`wd1`, one read
-/// address `ra`), as the lane builds each of its memories ([`blocks_of`] with `after`
+/// address `ra`), as the lane builds each of its memories (`blocks_of` with `after`
 /// registers behind each block): `rd` is the word at `ra` of `after + 2` clocks ago,
 /// with every write of an earlier clock in it. For tests of the blocks, the late write
 /// and its bypass.

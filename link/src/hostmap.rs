@@ -1,17 +1,19 @@
 //! Which host words hold what: the layer, a batch and the learned state as accesses of
 //! the engine's host port (`host_sel`, lane, address, word). One description for every
-//! host: the Verilator co-simulation harness ([`crate::cosim`]) and the board driver
+//! host: the Verilator co-simulation harness (`lpn_rtl::cosim`) and the board driver
 //! (`lpn-host`), which groups consecutive addresses into bursts.
 
 use lpn_cycle::arith::{Datapath, Saturations};
 use lpn_cycle::{FixedState, HwConfig, StepInput, Wiring};
 
-use crate::engine::{sel, Field, SynLayout, Widths};
+use lpn_cycle::layout::{Field, SynLayout};
+
+use crate::{sel, Widths};
 
 /// One word of a host memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Access {
-    /// Memory selector ([`crate::engine::sel`]).
+    /// Memory selector ([`crate::sel`]).
     pub sel: u64,
     /// Lane.
     pub lane: usize,
