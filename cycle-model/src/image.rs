@@ -6,7 +6,7 @@ use lpn_golden::{Layer, LayerState, Matrix, Mode};
 use serde::{Deserialize, Serialize};
 
 use crate::arith::{Datapath, SatPoint, Saturations};
-use crate::config::HwConfig;
+use crate::config::{HwConfig, SynLayout};
 use crate::{Error, Result};
 
 /// Static wiring of a layer, output-major (`o * K + k`).
@@ -238,6 +238,24 @@ impl FixedState {
             bias: vec![0; outputs],
             last_accepted: vec![0; n],
         }
+    }
+
+    /// The `syn` word of slot `i` ([`SynLayout`]).
+    pub fn syn_word(&self, lay: &SynLayout, i: usize) -> u64 {
+        let s = self;
+        lay.weight.put(s.weight[i])
+            | lay.long.put(s.long[i])
+            | lay.short.map_or(0, |f| f.put(s.short[i]))
+            | lay.consolidation.map_or(0, |f| f.put(s.consolidation[i]))
+    }
+
+    /// Sets slot `i` from its `syn` word (fields not stored read as 0).
+    pub fn set_syn_word(&mut self, lay: &SynLayout, word: u64, i: usize) {
+        let s = self;
+        s.weight[i] = lay.weight.get(word, true);
+        s.long[i] = lay.long.get(word, false);
+        s.short[i] = lay.short.map_or(0, |f| f.get(word, false));
+        s.consolidation[i] = lay.consolidation.map_or(0, |f| f.get(word, false));
     }
 
     /// Quantises a reference state; saturations are counted as input saturations.

@@ -588,3 +588,195 @@ impl Fixed for Ints<'_> {
         }
     }
 }
+
+/// The model's datapath: each rounding point on integers ([`Ints`]).
+impl Datapath {
+    /// [`signal_mean`] on integers.
+    pub fn signal_mean(&self, acc: i64, rows_recip: i64) -> i64 {
+        signal_mean(
+            &mut Ints::new(self, None),
+            self,
+            &acc.into(),
+            &rows_recip.into(),
+        ) as i64
+    }
+
+    /// [`cofire_mean`] on integers (saturation counted in `sat`).
+    pub fn cofire_mean(&self, acc: i64, rows_recip: i64, sat: &mut Saturations) -> i64 {
+        cofire_mean(
+            &mut Ints::new(self, Some(sat)),
+            self,
+            &acc.into(),
+            &rows_recip.into(),
+        ) as i64
+    }
+
+    /// [`bias_direction`] on integers.
+    pub fn bias_direction(&self, err_sum: i64, rows_recip: i64) -> i64 {
+        bias_direction(
+            &mut Ints::new(self, None),
+            self,
+            &err_sum.into(),
+            &rows_recip.into(),
+        ) as i64
+    }
+
+    /// [`effective_trail`] on integers.
+    pub fn effective_trail(&self, short: i64, long: i64) -> i64 {
+        effective_trail(
+            &mut Ints::new(self, None),
+            self,
+            &short.into(),
+            &long.into(),
+        ) as i64
+    }
+
+    /// [`gate`] on integers.
+    pub fn gate(&self, effective: i64, recip: i64) -> i64 {
+        gate(
+            &mut Ints::new(self, None),
+            self,
+            &effective.into(),
+            &recip.into(),
+        ) as i64
+    }
+
+    /// [`signal`] on integers.
+    pub fn signal(&self, mean: i64, gate: i64, valid: bool) -> i64 {
+        let v = i128::from(valid);
+        signal(
+            &mut Ints::new(self, None),
+            self,
+            &mean.into(),
+            &gate.into(),
+            &v,
+        ) as i64
+    }
+
+    /// [`score`] on integers (saturation counted in `sat`).
+    pub fn score(&self, signal: i64, long: i64, sat: &mut Saturations) -> i64 {
+        score(
+            &mut Ints::new(self, Some(sat)),
+            self,
+            &signal.into(),
+            &long.into(),
+        ) as i64
+    }
+
+    /// [`bonus`] on integers.
+    pub fn bonus(&self, max_score: i64) -> i64 {
+        bonus(&mut Ints::new(self, None), self, &max_score.into()) as i64
+    }
+
+    /// [`plasticity`] on integers.
+    pub fn plasticity(&self, consolidation: i64, valid: bool) -> i64 {
+        let v = i128::from(valid);
+        plasticity(&mut Ints::new(self, None), self, &consolidation.into(), &v) as i64
+    }
+
+    /// [`reinforcement_base`] on integers.
+    pub fn reinforcement_base(&self, cofire: i64, signal: i64) -> i64 {
+        reinforcement_base(
+            &mut Ints::new(self, None),
+            self,
+            &cofire.into(),
+            &signal.into(),
+        ) as i64
+    }
+
+    /// [`weight_step`] on integers (saturation counted in `sat`).
+    pub fn weight_step(
+        &self,
+        w: i64,
+        signal: i64,
+        q: i64,
+        step: bool,
+        sat: &mut Saturations,
+    ) -> i64 {
+        let s = i128::from(step);
+        let x = &mut Ints::new(self, Some(sat));
+        weight_step(x, self, &w.into(), &signal.into(), &q.into(), &s) as i64
+    }
+
+    /// [`retain`] on integers, with a rate constant.
+    pub fn retain(&self, rate: i64, q: i64) -> i64 {
+        retain(
+            &mut Ints::new(self, None),
+            self,
+            "retain",
+            &rate.into(),
+            &q.into(),
+        ) as i64
+    }
+
+    /// [`weight_decay`] on integers.
+    pub fn weight_decay(&self, stepped: i64, retain: i64, decays: bool) -> i64 {
+        let d = i128::from(decays);
+        weight_decay(
+            &mut Ints::new(self, None),
+            self,
+            &stepped.into(),
+            &retain.into(),
+            &d,
+        ) as i64
+    }
+
+    /// [`trail`] on integers; `rate` is the mode's reinforcement constant.
+    pub fn trail(
+        &self,
+        t: i64,
+        retain: i64,
+        base: i64,
+        rate: i64,
+        accepted: bool,
+        valid: bool,
+    ) -> i64 {
+        let [t, retain, base, rate] = [t, retain, base, rate].map(i128::from);
+        let (accepted, valid) = (i128::from(accepted), i128::from(valid));
+        let i = TrailInputs {
+            t: &t,
+            retain: &retain,
+            base: &base,
+            rate: &rate,
+            accepted: &accepted,
+            valid: &valid,
+        };
+        trail(&mut Ints::new(self, None), self, "trail", i) as i64
+    }
+
+    /// [`maturity`] on integers.
+    pub fn maturity(&self, long_new: i64) -> i64 {
+        maturity(&mut Ints::new(self, None), self, &long_new.into()) as i64
+    }
+
+    /// [`consolidation`] on integers; `growth` is the mode's growth constant.
+    #[allow(clippy::too_many_arguments)]
+    pub fn consolidation(
+        &self,
+        c: i64,
+        long_new: i64,
+        base: i64,
+        growth: i64,
+        accepted: bool,
+        consolidate: bool,
+        valid: bool,
+    ) -> i64 {
+        let [c, long_new, base] = [c, long_new, base].map(i128::from);
+        let [accepted, consolidate, valid] = [accepted, consolidate, valid].map(i128::from);
+        let i = ConsolidationInputs {
+            c: &c,
+            long_new: &long_new,
+            base: &base,
+            accepted: &accepted,
+            consolidate: &consolidate,
+            valid: &valid,
+        };
+        consolidation(&mut Ints::new(self, None), self, i, |_| i128::from(growth)) as i64
+    }
+
+    /// [`bias_step`] on integers.
+    pub fn bias_step(&self, b: i64, bd: i64, descent: bool) -> i64 {
+        let d = i128::from(descent);
+        bias_step(&mut Ints::new(self, None), self, &b.into(), &bd.into(), &d) as i64
+    }
+}

@@ -71,7 +71,7 @@ pub fn layer_writes(
         for o in lane_outputs(c, wiring.outputs, l) {
             let u = place(c, o).1;
             for j in 0..k {
-                put(sel::SYN, l, u * k + j, layout.pack(initial, o * k + j));
+                put(sel::SYN, l, u * k + j, initial.syn_word(&layout, o * k + j));
             }
         }
         for o in lane_outputs(c, wiring.outputs, l) {
@@ -198,7 +198,7 @@ pub fn decode_state(
         let outs: Vec<usize> = lane_outputs(c, outputs, l).collect();
         for &o in &outs {
             for j in 0..k {
-                layout.unpack(next(), &mut st, o * k + j);
+                st.set_syn_word(&layout, next(), o * k + j);
             }
         }
         for &o in &outs {

@@ -5,14 +5,15 @@
 //! and the report, not the exit status, says whether the clock was met.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use lpn_cycle::{cycle_formula, Family, HwConfig};
-use lpn_toolchain::{Tool, Toolchain};
+use lpn_toolchain::Tool;
 use serde::Serialize;
 
 use crate::board::{for_board, Board};
+use crate::run::run_logged;
 use crate::yosys::{ecp5_script, ice40_script, synthesise};
 
 /// A device the flow builds for.
@@ -368,34 +369,6 @@ pub fn parse_yosys_cells(log: &str) -> BTreeMap<String, u64> {
         }
     }
     cells
-}
-
-/// Runs `tool` with `args` in `dir` (relative file names: YoWASP tools cannot see
-/// absolute /tmp paths), writes its stdout and stderr to `dir/log` and returns whether it
-/// exited with success, and the log.
-pub(crate) fn run_logged(
-    tool: Tool,
-    args: &[String],
-    dir: &Path,
-    log: &str,
-) -> Result<(bool, String), String> {
-    let t = Toolchain::from_env()
-        .locate(tool)
-        .map_err(|e| e.to_string())?;
-    let out = t
-        .command()
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", tool.name()))?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::write(dir.join(log), &text)
-        .map_err(|e| format!("cannot write {}: {e}", dir.join(log).display()))?;
-    Ok((out.status.success(), text))
 }
 
 /// The first `ERROR:` line of a log.

@@ -12,7 +12,127 @@
 //! to have been brought to one type by the builder ([`crate::rtl::Module`] does so), so
 //! the writer never depends on Verilog's context-dependent widths.
 
-use crate::rtl::{Sig, Ty};
+/// Width and signedness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Ty {
+    /// Bits.
+    pub width: u32,
+    /// Two's complement when true.
+    pub signed: bool,
+}
+
+impl Ty {
+    /// A signed type.
+    pub const fn s(width: u32) -> Ty {
+        Ty {
+            width,
+            signed: true,
+        }
+    }
+    /// An unsigned type.
+    pub const fn u(width: u32) -> Ty {
+        Ty {
+            width,
+            signed: false,
+        }
+    }
+    /// One bit.
+    pub const BIT: Ty = Ty::u(1);
+
+    /// Smallest value.
+    pub fn min(&self) -> i128 {
+        if self.signed {
+            -(1i128 << (self.width - 1))
+        } else {
+            0
+        }
+    }
+    /// Largest value.
+    pub fn max(&self) -> i128 {
+        if self.signed {
+            (1i128 << (self.width - 1)) - 1
+        } else {
+            (1i128 << self.width) - 1
+        }
+    }
+    /// Whether `v` is representable.
+    pub fn holds(&self, v: i128) -> bool {
+        v >= self.min() && v <= self.max()
+    }
+    /// The smallest type of the given signedness that holds every value in `[lo, hi]`.
+    pub fn fitting(lo: i128, hi: i128, signed: bool) -> Ty {
+        let signed = signed || lo < 0;
+        let mut w = 1;
+        loop {
+            let t = Ty { width: w, signed };
+            if t.holds(lo) && t.holds(hi) {
+                return t;
+            }
+            w += 1;
+        }
+    }
+    /// The declaration prefix: `signed [W-1:0]` or `[W-1:0]`.
+    pub fn decl(&self) -> String {
+        let range = if self.width == 1 {
+            String::new()
+        } else {
+            format!("[{}:0]", self.width - 1)
+        };
+        match (self.signed, range.is_empty()) {
+            (true, true) => "signed".into(),
+            (true, false) => format!("signed {range}"),
+            (false, _) => range,
+        }
+    }
+    /// `kind [signed] [W-1:0] name`, e.g. `wire signed [7:0] x` (`kind` is `wire`, `reg`,
+    /// `input  wire`, ...).
+    pub fn declare(&self, kind: &str, name: &str) -> String {
+        let decl = self.decl();
+        let sep = if decl.is_empty() { "" } else { " " };
+        format!("{kind}{sep}{decl} {name}")
+    }
+
+    /// A sized literal of this type (two's complement hex, `$signed` for signed types).
+    pub fn lit(&self, v: i128) -> String {
+        assert!(self.holds(v), "{v} does not fit {self:?}");
+        let mask = if self.width >= 127 {
+            -1i128
+        } else {
+            (1i128 << self.width) - 1
+        };
+        let bits = v & mask;
+        if self.signed {
+            format!("{}'sh{:X}", self.width, bits)
+        } else {
+            format!("{}'h{:X}", self.width, bits)
+        }
+    }
+}
+
+/// A named signal (port, wire, reg or localparam).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sig {
+    /// Verilog name.
+    pub name: String,
+    /// Type.
+    pub ty: Ty,
+    /// When the value is valid, in clocks after its stage's input registers (0 for the
+    /// registers themselves and logic on them; `n` after `n` pipeline registers inside the
+    /// stage, [`crate::rtl::Module::cut`]); `None` for values that do not change during a phase
+    /// (constants, per-update control), which need no delay.
+    pub at: Option<u32>,
+}
+
+impl Sig {
+    /// A signal of `ty` called `name`, at the stage's input registers.
+    pub fn named(name: &str, ty: Ty) -> Sig {
+        Sig {
+            name: name.into(),
+            ty,
+            at: Some(0),
+        }
+    }
+}
 
 /// How a literal is written (the value is the same in every radix; the choice is for
 /// the reader: hexadecimal for data, binary for single bits and zero padding, decimal

@@ -32,6 +32,8 @@ pub mod fpga;
 pub mod icarus;
 pub mod ir;
 pub mod rtl;
+pub mod run;
+pub mod schedule;
 pub mod shared;
 pub mod verilator;
 pub mod verilog;

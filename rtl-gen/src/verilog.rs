@@ -7,8 +7,9 @@
 
 use std::fmt::Write as _;
 
+use crate::ir::Ty;
 use crate::ir::{BinOp, Expr, Instance, Lhs, Process, Radix, Stmt, UnOp};
-use crate::rtl::{Dir, Item, Module, Ty};
+use crate::rtl::{Dir, Item, Module};
 
 /// A literal's text.
 pub fn literal(ty: Ty, value: i128, radix: Radix) -> String {
@@ -303,6 +304,13 @@ pub fn instance(i: &Instance) -> String {
         )
     } else {
         format!("{}{params} {} ({});\n", i.module, i.name, conn(&i.ports))
+    }
+}
+
+impl Module {
+    /// The module as Verilog-2005 text ([`module`]).
+    pub fn emit(&self) -> String {
+        module(self)
     }
 }
 

@@ -57,7 +57,7 @@ pub fn synthesise(dir: &Path, files: &[&str], script: &str) -> Result<String, St
             files.join(" ")
         ),
     ];
-    let (ok, log) = crate::fpga::run_logged(Tool::Yosys, &args, dir, "yosys.log")?;
+    let (ok, log) = crate::run::run_logged(Tool::Yosys, &args, dir, "yosys.log")?;
     let path = dir.join("yosys.log");
     let at = path.display();
     if !ok {
