@@ -88,12 +88,12 @@ pub fn run(
 
     // 4. The generated RTL under Verilator, replaying the same updates.
     let t0 = Instant::now();
-    let built = lpn_rtl::cosim::build(&v.config, cache)?;
+    let built = lpn_flow::cosim::build(&v.config, cache)?;
     let build_wall = t0.elapsed().as_secs_f64();
     let work: PathBuf = cache.join("work-demo");
     std::fs::create_dir_all(&work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
     let t0 = Instant::now();
-    let rtl = lpn_rtl::cosim::run_vectors(&built, &v, &work, None)?;
+    let rtl = lpn_flow::cosim::run_vectors(&built, &v, &work, None)?;
     let rtl_wall = t0.elapsed().as_secs_f64();
     let equal = rtl == model;
 

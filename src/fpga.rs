@@ -8,10 +8,10 @@ use std::time::Instant;
 
 use lpn_cycle::train::{scenario_config, Trainer};
 use lpn_cycle::HwConfig;
+use lpn_flow::fpga::{format_report, Outcome, SynthOptions, SynthReport, Target};
 use lpn_golden::scenario::Scenario;
 use lpn_host::sim::SimBoard;
 use lpn_host::Board;
-use lpn_rtl::fpga::{format_report, Outcome, SynthOptions, SynthReport, Target};
 
 use crate::files;
 
@@ -105,7 +105,7 @@ pub fn synth(a: &SynthArgs) -> Result<(String, bool), String> {
         };
         let r = check
             .map_err(|e| e.to_string())
-            .and_then(|_| lpn_rtl::fpga::run(&c, &opts));
+            .and_then(|_| lpn_flow::fpga::run(&c, &opts));
         match &r {
             Ok(rep) => {
                 text.push_str(&format_report(rep));
@@ -220,7 +220,7 @@ pub fn gen_board(
                 .ok_or("no target for the board")?;
             for_board(&c, b, clock_hz(clock_mhz, target)?, baud)
         }
-        None => simulation(&c, lpn_rtl::boardsim::SIM_CLKS_PER_BIT),
+        None => simulation(&c, lpn_flow::boardsim::SIM_CLKS_PER_BIT),
     }
     .map_err(|e| e.to_string())?;
     // The engine's own files were written by `lpn gen` already.
@@ -228,7 +228,7 @@ pub fn gen_board(
     if let Some(b) = b {
         files.push((
             b.constraints().to_string(),
-            lpn_rtl::fpga::constraints(b).to_string(),
+            lpn_flow::fpga::constraints(b).to_string(),
         ));
     }
     let inputs = files::given(&[("the config", files::config_file(config))]);
@@ -313,7 +313,7 @@ pub fn board(a: &BoardArgs) -> Result<(String, bool), String> {
             (Some(p), _) => Box::new(lpn_host::serial::open(p, baud)?),
             (None, Some((b, t))) => {
                 let (m, _) =
-                    lpn_rtl::boardsim::build_top(eff, b, t.default_clock_hz(), baud, cache)
+                    lpn_flow::boardsim::build_top(eff, b, t.default_clock_hz(), baud, cache)
                         .map_err(lpn_cycle::Error::new)?;
                 Box::new(SimBoard::spawn(&m.exe, vcd)?)
             }

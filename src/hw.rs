@@ -131,13 +131,13 @@ pub fn sim(
             let (results, wall) = if backend == Backend::Icarus {
                 let work = rtl_cache().join("work-icarus");
                 let started = Instant::now();
-                let results = lpn_rtl::icarus::run_vectors(&v, &work)?;
+                let results = lpn_flow::icarus::run_vectors(&v, &work)?;
                 build_note = " (Icarus Verilog: compile and run)".into();
                 (results, started.elapsed().as_secs_f64())
             } else {
                 let cache = rtl_cache();
                 let t0 = Instant::now();
-                let model = lpn_rtl::cosim::build(&v.config, &cache)?;
+                let model = lpn_flow::cosim::build(&v.config, &cache)?;
                 build_note = format!(
                     " (Verilator model {} in {:.1} s, cached in {})",
                     if model.built { "built" } else { "reused" },
@@ -148,7 +148,7 @@ pub fn sim(
                 std::fs::create_dir_all(&work)
                     .map_err(|e| format!("cannot create {}: {e}", work.display()))?;
                 let started = Instant::now();
-                let results = lpn_rtl::cosim::run_vectors(
+                let results = lpn_flow::cosim::run_vectors(
                     &model,
                     &v,
                     &work,
@@ -318,7 +318,7 @@ pub fn gen(config: &str, out: &Path) -> Result<String, String> {
     let mut generated = g.files.clone();
     generated.push((
         "harness.cpp".into(),
-        lpn_rtl::cosim::harness(lpn_cycle::StageDepths::of(&c).host_read()),
+        lpn_flow::cosim::harness(lpn_cycle::StageDepths::of(&c).host_read()),
     ));
     generated.push(("manifest.json".into(), manifest));
     let inputs = files::given(&[("the config", files::config_file(config))]);
@@ -426,13 +426,13 @@ pub fn soak(configs: usize, steps: usize, seed: u32) -> Result<String, String> {
     for case in 0..configs {
         let c = random::config(&mut rng, case);
         let t0 = Instant::now();
-        let model = lpn_rtl::cosim::build(&c, &cache)?;
+        let model = lpn_flow::cosim::build(&c, &cache)?;
         let build = t0.elapsed().as_secs_f64();
         let work = cache.join(format!("work-soak-{seed}-{case}"));
         std::fs::create_dir_all(&work)
             .map_err(|e| format!("cannot create {}: {e}", work.display()))?;
         let t0 = Instant::now();
-        let done = lpn_rtl::cosim::random_cases(&model, &c, &mut rng, per_config, 100, &work)
+        let done = lpn_flow::cosim::random_cases(&model, &c, &mut rng, per_config, 100, &work)
             .map_err(|e| {
                 format!(
                     "seed {seed} config {case}: {e} (reproduce: lpn soak --seed {seed} --configs {configs} --steps {steps})"

@@ -1,11 +1,11 @@
-//! `lpn prove`: the RTL's formal properties (`lpn_rtl::formal`) with SymbiYosys, each
+//! `lpn prove`: the RTL's formal properties (`lpn_flow::formal`) with SymbiYosys, each
 //! also run on its mutant, which must fail.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use lpn_cycle::HwConfig;
-use lpn_rtl::formal::Property;
+use lpn_flow::formal::Property;
 
 /// Runs the properties named (`all` or one) on `config`; with `mutants`, each also on its
 /// mutant. The report, and whether every property held (and every mutant failed).
@@ -40,7 +40,7 @@ pub fn run(config: &str, property: &str, mutants: bool) -> Result<(String, bool)
                 p.name(),
                 if mutant { "-mutant" } else { "" }
             ));
-            let v = lpn_rtl::formal::run(&job, &dir)?;
+            let v = lpn_flow::formal::run(&job, &dir)?;
             let good = v.pass != mutant;
             ok &= good;
             let _ = writeln!(

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use lpn_cycle::vectors::{judge, run_cycle_model};
-use lpn_rtl::cosim;
+use lpn_flow::cosim;
 
 mod common;
 use lpn_rtl::engine::generate;

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use lpn_cycle::vectors::{judge, run_cycle_model};
-use lpn_rtl::icarus;
+use lpn_flow::icarus;
 
 mod common;
 
@@ -106,8 +106,8 @@ fn every_preset_and_board_top_compiles_under_icarus() {
         icarus::compile(&c, &work(&format!("preset-{name}")))
             .unwrap_or_else(|e| panic!("{name}: {e}"));
     }
+    use lpn_flow::fpga::Target;
     use lpn_rtl::board::{for_board, Board};
-    use lpn_rtl::fpga::Target;
     for (board, target) in [
         (Board::Icebreaker, Target::Ice40Up5k),
         (Board::Ulx3s, Target::Ecp5_85k),
@@ -116,7 +116,7 @@ fn every_preset_and_board_top_compiles_under_icarus() {
         let c = lpn_cycle::preset(preset).unwrap();
         let build = for_board(&c, board, target.default_clock_hz(), 115_200).unwrap();
         let mut sources = build.files.clone();
-        sources.push(("pll_stubs.v".into(), lpn_rtl::boardsim::PLL_STUBS.into()));
+        sources.push(("pll_stubs.v".into(), lpn_flow::boardsim::PLL_STUBS.into()));
         icarus::compile_sources(&sources, &build.top, false, &work(&format!("{preset}-top")))
             .unwrap_or_else(|e| panic!("{}: {e}", build.top));
     }

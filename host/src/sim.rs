@@ -1,6 +1,6 @@
 //! The Verilator simulation of the whole board (`lpn_board`) as a byte stream: a child
 //! process whose stdin is the host's transmit line and whose stdout is its receive line
-//! (see `lpn_rtl::boardsim`).
+//! (see `lpn_flow::boardsim`).
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -21,7 +21,7 @@ impl SimBoard {
     /// Builds (or reuses from `cache`) the board simulation of `config` and starts it;
     /// `vcd` writes a waveform of the whole run.
     pub fn start(config: &HwConfig, cache: &Path, vcd: Option<&Path>) -> Result<SimBoard> {
-        let (model, _) = lpn_rtl::boardsim::build(config, cache).map_err(Error::Io)?;
+        let (model, _) = lpn_flow::boardsim::build(config, cache).map_err(Error::Io)?;
         SimBoard::spawn(&model.exe, vcd)
     }
 

@@ -10,8 +10,8 @@ use lpn_cycle::{preset, Accelerator, HwConfig};
 use lpn_golden::scenario::Scenario;
 use lpn_host::sim::SimBoard;
 use lpn_host::{Board, Error};
-use lpn_rtl::engine::sel;
-use lpn_rtl::protocol::{self, Command, Status};
+use lpn_link::protocol::{self, Command, Status};
+use lpn_link::sel;
 
 fn cache() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("rtl-cache")
@@ -308,14 +308,14 @@ fn a_flipped_bit_in_the_boards_engine_is_caught() {
         "LONG_EVAPORATION = 24'h{:X};",
         dp.k.long_evaporation ^ (1 << 4)
     );
-    let mut b = lpn_rtl::board::simulation(&c, lpn_rtl::boardsim::SIM_CLKS_PER_BIT).unwrap();
+    let mut b = lpn_rtl::board::simulation(&c, lpn_flow::boardsim::SIM_CLKS_PER_BIT).unwrap();
     for (n, t) in &mut b.files {
         if n == "lpn_lane.v" {
             assert!(t.contains(&from), "{from}");
             *t = t.replace(&from, &to);
         }
     }
-    let model_exe = lpn_rtl::boardsim::build_files(&b, &cache()).unwrap().exe;
+    let model_exe = lpn_flow::boardsim::build_files(&b, &cache()).unwrap().exe;
     let mut model = Trainer::new(&sc, &c).unwrap();
     let mut board = Trainer::with(&sc, &c, |eff| {
         Ok(Board::open(SimBoard::spawn(&model_exe, None)?, eff)?)
@@ -382,7 +382,7 @@ fn both_board_tops_train_through_their_pins() {
     use lpn_rtl::board::Board as B;
     let baud = 1_000_000;
     let sc = scenario();
-    use lpn_rtl::fpga::Target as T;
+    use lpn_flow::fpga::Target as T;
     for (file, board, target) in [
         ("fpga/regression-ice40.toml", B::Icebreaker, T::Ice40Up5k),
         ("fpga/regression-ecp5.toml", B::Ulx3s, T::Ecp5_85k),
@@ -394,7 +394,7 @@ fn both_board_tops_train_through_their_pins() {
         let c = HwConfig::load(path.to_str().unwrap()).unwrap();
         let mut model = Trainer::new(&sc, &c).unwrap();
         let mut hw = Trainer::with(&sc, &c, |eff| {
-            let (m, b) = lpn_rtl::boardsim::build_top(eff, board, clock, baud, &cache())
+            let (m, b) = lpn_flow::boardsim::build_top(eff, board, clock, baud, &cache())
                 .map_err(lpn_cycle::Error::new)?;
             let mut link = Board::open(SimBoard::spawn(&m.exe, None)?, eff)?;
             assert_eq!(link.info().clks_per_bit, b.clks_per_bit);
@@ -424,7 +424,7 @@ fn the_serial_driver_trains_through_a_pseudo_terminal() {
     let sc = scenario();
     let c = preset("tiny").unwrap();
     let eff = lpn_cycle::train::scenario_config(&sc, &c);
-    let (model_exe, _) = lpn_rtl::boardsim::build(&eff, &cache()).unwrap();
+    let (model_exe, _) = lpn_flow::boardsim::build(&eff, &cache()).unwrap();
     let (mut master, mut slave) = (0, 0);
     // SAFETY: openpty writes two descriptors into the given integers; no name buffer,
     // terminal settings or window size are passed.

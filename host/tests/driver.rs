@@ -6,7 +6,7 @@
 use lpn_cycle::HwConfig;
 use lpn_host::scripted::Scripted;
 use lpn_host::{Board, Error};
-use lpn_rtl::protocol::{self, Link, Status};
+use lpn_link::protocol::{self, Link, Status};
 
 fn tiny() -> HwConfig {
     lpn_cycle::preset("tiny").unwrap()
@@ -111,7 +111,7 @@ fn a_payload_of_the_wrong_size_is_a_protocol_error() {
     );
     // A READ answered with fewer words than asked for.
     let mut b = board(&[protocol::reply(Status::Ok, &[0u8; 3])]);
-    let reads = lpn_rtl::hostmap::state_reads(&tiny(), 4);
+    let reads = lpn_link::hostmap::state_reads(&tiny(), 4);
     protocol_error(
         b.read_all(&reads[..2]).unwrap_err(),
         "words returned 3 bytes",

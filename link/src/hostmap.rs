@@ -1,6 +1,6 @@
 //! Which host words hold what: the layer, a batch and the learned state as accesses of
 //! the engine's host port (`host_sel`, lane, address, word). One description for every
-//! host: the Verilator co-simulation harness (`lpn_rtl::cosim`) and the board driver
+//! host: the Verilator co-simulation harness (`lpn_flow::cosim`) and the board driver
 //! (`lpn-host`), which groups consecutive addresses into bursts.
 
 use lpn_cycle::arith::{Datapath, Saturations};

@@ -1,5 +1,6 @@
 //! Verilog generation for the LPN sparse-trail update engine, from the same
-//! [`lpn_cycle::HwConfig`] that drives the cycle model, and Verilator co-simulation.
+//! [`lpn_cycle::HwConfig`] that drives the cycle model (simulation and the FPGA flow are
+//! in `lpn-flow`).
 //!
 //! - [`ir`]: the netlist IR (expressions, statements, processes, instances as data);
 //!   [`rtl`]: the module builder on it (width and signedness on every signal; explicit
@@ -7,37 +8,21 @@
 //!   [`verilog`]: the one writer that turns it into Verilog-2005 text.
 //! - [`datapath`]: the rounding points of `lpn_cycle::points` on signals.
 //! - [`engine`]: the lane and the top, one builder per stage of the model;
-//!   [`shared`]: the shared pipeline's multiplier units.
-//! - [`verilator`]: building a Verilator model with a generated C++ harness (cached)
-//!   and running it; [`cosim`]: the engine against the cycle model under Verilator;
-//!   [`icarus`]: the same command script under Icarus Verilog, the second simulator.
-//! - [`hostmap`]: which host words hold the layer, a batch and the state (one map for
-//!   the co-simulation and the board driver).
-//! - [`protocol`]: the framed UART protocol's constants, CRC and frame layouts.
+//!   [`shared`] and [`schedule`]: the shared pipeline's multiplier units and their
+//!   schedule.
 //! - [`board`]: UART, receive FIFO, host bridge, `lpn_board`, and the iCEBreaker and
-//!   ULX3S tops with their PLLs; [`boardsim`]: the Verilator board simulation as a byte
-//!   pipe.
-//! - [`formal`]: properties of the RTL proven with SymbiYosys (`lpn prove`).
-//! - [`fpga`]: the FPGA flow (Yosys, nextpnr, packers) and its parsed report;
-//!   [`yosys`]: synthesis scripts and log checks.
+//!   ULX3S tops with their PLLs.
+//! - [`hostmap`] and [`protocol`]: the host link contract, from `lpn-link`.
 #![warn(missing_docs)]
 
 pub mod board;
-pub mod boardsim;
-pub mod cosim;
 pub mod datapath;
 pub mod engine;
-pub mod formal;
-pub mod fpga;
-pub mod icarus;
 pub mod ir;
 pub mod rtl;
-pub mod run;
 pub mod schedule;
 pub mod shared;
-pub mod verilator;
 pub mod verilog;
-pub mod yosys;
 
 /// The host link contract, from `lpn-link` (re-exported: the generator builds the bridge
 /// and the host port from it).

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use lpn_cycle::arith::Datapath;
 use lpn_cycle::preset;
+use lpn_flow::yosys::{ecp5_script, ice40_script, synthesise};
 use lpn_rtl::datapath::arith_module;
-use lpn_rtl::yosys::{ecp5_script, ice40_script, synthesise};
 
 #[test]
 fn tiny_datapath_snapshot() {

@@ -9,10 +9,10 @@ use std::path::PathBuf;
 
 use lpn_cycle::arith::{Datapath, Saturations};
 use lpn_cycle::{divider_units, preset, HwConfig, Pipeline};
+use lpn_flow::verilator;
 use lpn_golden::rng::Mulberry32;
 use lpn_rtl::engine::divider_module;
 use lpn_rtl::rtl::Module;
-use lpn_rtl::verilator;
 
 fn dir(name: &str) -> PathBuf {
     let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);

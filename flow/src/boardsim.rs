@@ -12,8 +12,8 @@ use std::path::Path;
 
 use lpn_cycle::HwConfig;
 
-use crate::board::{for_board, simulation, Board, BoardBuild};
 use crate::verilator::{self, Model};
+use lpn_rtl::board::{for_board, simulation, Board, BoardBuild};
 
 /// Clocks per UART bit in the board simulation (the smallest the UART takes).
 pub const SIM_CLKS_PER_BIT: u16 = 8;
@@ -91,7 +91,7 @@ pub fn harness_for(pins: &Pins, clks_per_bit: u16) -> String {
         activity,
     } = *pins;
     format!(
-        r#"// Generated board simulation harness for lpn_board (see rtl-gen/src/boardsim.rs).
+        r#"// Generated board simulation harness for lpn_board (see flow/src/boardsim.rs).
 #include "V{class}.h"
 #include "verilated.h"
 #include "verilated_vcd_c.h"
@@ -223,7 +223,7 @@ pub fn build_files(b: &BoardBuild, cache: &Path) -> Result<Model, String> {
 /// Simulation stand-ins for the vendor PLLs: the output is the input clock, locked at
 /// once (the design under test is everything after the PLL; the PLL's settings are
 /// checked against the vendor tools' own calculators in `board`'s tests).
-pub const PLL_STUBS: &str = r#"// Simulation stand-ins for SB_PLL40_PAD and EHXPLLL (rtl-gen/src/boardsim.rs).
+pub const PLL_STUBS: &str = r#"// Simulation stand-ins for SB_PLL40_PAD and EHXPLLL (flow/src/boardsim.rs).
 `timescale 1ns / 1ps
 /* verilator lint_off UNUSEDPARAM */
 /* verilator lint_off UNUSEDSIGNAL */

@@ -10,9 +10,9 @@ use lpn_cycle::constants::mode_code;
 use lpn_cycle::vectors::{StepResult, Vectors};
 use lpn_cycle::{Cycles, FixedState, HwConfig, StepInput, Wiring};
 
-use crate::engine::generate;
-use crate::hostmap::{self, HostWrite};
 use crate::verilator::{self, Model};
+use lpn_link::hostmap::{self, HostWrite};
+use lpn_rtl::engine::generate;
 
 /// The harness: commands on stdin, one per line:
 /// `W sel lane addr data` (host write), `R sel lane addr` (host read: `host_read` clocks,
@@ -21,7 +21,7 @@ use crate::verilator::{self, Model};
 /// `C accumulate select apply total descent selected_count`).
 /// With `--vcd FILE` as first argument it writes a waveform of everything.
 pub fn harness(host_read: u32) -> String {
-    let harness = r#"// Generated co-simulation harness for lpn_engine (see rtl-gen/src/cosim.rs).
+    let harness = r#"// Generated co-simulation harness for lpn_engine (see flow/src/cosim.rs).
 #include "Vlpn_engine.h"
 #include "verilated.h"
 #include "verilated_vcd_c.h"
@@ -142,7 +142,7 @@ pub fn build_sources(
 }
 
 /// The command script that loads a layer, runs `steps` and reads the state back after
-/// each (the words and their order: [`crate::hostmap`]).
+/// each (the words and their order: [`lpn_link::hostmap`]).
 pub fn script(
     c: &HwConfig,
     wiring: &Wiring,

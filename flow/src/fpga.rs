@@ -1,4 +1,4 @@
-//! The FPGA flow: board build ([`crate::board`]) -> Yosys -> nextpnr -> bitstream packer,
+//! The FPGA flow: board build ([`lpn_rtl::board`]) -> Yosys -> nextpnr -> bitstream packer,
 //! and a report of resources and timing parsed from the tools' own output (nextpnr's
 //! `--report` JSON, and its log when it stops before writing one). nextpnr runs with
 //! `--timing-allow-fail`, so a design that misses its clock still gets a bitstream
@@ -12,9 +12,9 @@ use lpn_cycle::{cycle_formula, Family, HwConfig};
 use lpn_toolchain::Tool;
 use serde::Serialize;
 
-use crate::board::{for_board, Board};
 use crate::run::run_logged;
 use crate::yosys::{ecp5_script, ice40_script, synthesise};
+use lpn_rtl::board::{for_board, Board};
 
 /// A device the flow builds for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

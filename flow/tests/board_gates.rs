@@ -6,9 +6,9 @@
 use std::path::PathBuf;
 
 use lpn_cycle::{preset, PRESETS};
+use lpn_flow::fpga::constraints;
+use lpn_flow::verilator;
 use lpn_rtl::board::{for_board, simulation, Board};
-use lpn_rtl::fpga::constraints;
-use lpn_rtl::verilator;
 
 fn lint(c: &lpn_cycle::HwConfig) -> Result<(), String> {
     let b = simulation(c, 417).map_err(|e| e.to_string())?;

@@ -13,7 +13,7 @@ use lpn_cycle::{HwConfig, StepInput};
 use lpn_toolchain::{Located, Tool, Toolchain};
 
 use crate::cosim::{self, RtlStep};
-use crate::engine::{generate, uses_spram, PortInfo};
+use lpn_rtl::engine::{generate, uses_spram, PortInfo};
 
 /// The testbench `lpn_tb` for an engine with these ports: it reads the command script
 /// named by `+script=FILE` and does, clock for clock, what the C++ harness of
@@ -23,9 +23,9 @@ pub fn testbench(ports: &[PortInfo], host_read: u32) -> String {
     let _ = writeln!(
         s,
         "// Icarus Verilog testbench for lpn_engine: the co-simulation command script\n\
-         // (rtl-gen/src/cosim.rs) from +script=FILE, answers on standard output.\n{}\
+         // (flow/src/cosim.rs) from +script=FILE, answers on standard output.\n{}\
          `default_nettype none\nmodule lpn_tb;",
-        crate::TIMESCALE
+        lpn_rtl::TIMESCALE
     );
     let range = |p: &PortInfo| {
         if p.width > 1 {

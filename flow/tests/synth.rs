@@ -1,13 +1,13 @@
 //! Yosys synthesis of the generated engine: `synth_ice40 -dsp` and `synth_ecp5` run
 //! without errors, inferred latches or multiple drivers (`check -assert`) on the presets.
 //! Whether the result fits and meets timing is the FPGA flow's question (issue 6).
-//! The scripts and the log checks are `lpn_rtl::yosys`'s.
+//! The scripts and the log checks are `lpn_flow::yosys`'s.
 
 use std::path::PathBuf;
 
 use lpn_cycle::preset;
+use lpn_flow::yosys::{ecp5_script, ice40_script, synthesise};
 use lpn_rtl::engine::generate;
-use lpn_rtl::yosys::{ecp5_script, ice40_script, synthesise};
 
 fn synth(config: &str, script: &str) {
     let c = preset(config).unwrap();

@@ -23,7 +23,7 @@ use lpn_cycle::arith::Datapath;
 use lpn_cycle::{cycle_formula, HwConfig};
 use lpn_toolchain::{Tool, Toolchain};
 
-use crate::engine::{divider_module, generate};
+use lpn_rtl::engine::{divider_module, generate};
 
 /// The properties `lpn prove` checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -264,14 +264,14 @@ fn divider_job(c: &HwConfig, mutant: bool) -> Result<Job, String> {
 /// count `t` (`tb` bits) that drives two clocks of reset and then `start` for one.
 fn prologue(property: &str, config: &str, tb: u32) -> String {
     format!(
-        "// Formal property `{property}` (rtl-gen/src/formal.rs) for config `{config}`.\n\
+        "// Formal property `{property}` (flow/src/formal.rs) for config `{config}`.\n\
          {ts}`default_nettype none\n\
          module lpn_prove_{property} (input wire clk);\n\
          \x20   reg [{tm}:0] t = {tb}'d0;\n\
          \x20   always @(posedge clk) if (t != {{{tb}{{1'b1}}}}) t <= t + {tb}'d1;\n\
          \x20   wire rst = t < {tb}'d2;\n\
          \x20   wire start = t == {tb}'d2;\n",
-        ts = crate::TIMESCALE,
+        ts = lpn_rtl::TIMESCALE,
         tm = tb - 1,
     )
 }

@@ -10,7 +10,7 @@ use std::process::Command;
 
 use lpn_toolchain::{Tool, Toolchain};
 
-use crate::rtl::{Dir, Module};
+use lpn_rtl::rtl::{Dir, Module};
 
 /// An error of the Verilator flow (one line).
 pub type Result<T> = std::result::Result<T, String>;

@@ -7,10 +7,10 @@
 use std::path::PathBuf;
 
 use lpn_cycle::Family;
+use lpn_flow::verilator;
 use lpn_golden::rng::Mulberry32;
 use lpn_rtl::engine::memory_module;
 use lpn_rtl::rtl::Module;
-use lpn_rtl::verilator;
 
 fn dir(name: &str) -> PathBuf {
     let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
@@ -174,20 +174,20 @@ fn the_comparison_catches_a_missing_bypass() {
 fn every_block_is_one_block_ram_with_nothing_added() {
     lpn_toolchain::require(lpn_toolchain::Tool::Yosys);
     assert!(
-        lpn_rtl::yosys::native(),
+        lpn_flow::yosys::native(),
         "this test needs a native Yosys with ABC (scripts/install-tools unpacks Debian's)"
     );
     let (family, depth, width, after) = (Family::Ecp5_85k, 32768, 3, 2);
     let m = memory_module(family, depth, width, after);
     let d = dir("memory-synth");
     std::fs::write(d.join("lpn_memory.v"), m.emit()).unwrap();
-    let log = lpn_rtl::yosys::synthesise(
+    let log = lpn_flow::yosys::synthesise(
         &d,
         &["lpn_memory.v"],
-        &lpn_rtl::yosys::ecp5_script("lpn_memory"),
+        &lpn_flow::yosys::ecp5_script("lpn_memory"),
     )
     .unwrap();
-    let cells = lpn_rtl::fpga::parse_yosys_cells(&log);
+    let cells = lpn_flow::fpga::parse_yosys_cells(&log);
     let (bank, slice) = lpn_cycle::config::block_shape(family, depth, width);
     let blocks = depth.div_ceil(bank) * (width as usize).div_ceil(slice as usize);
     assert_eq!(

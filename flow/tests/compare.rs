@@ -5,8 +5,8 @@
 
 use std::path::PathBuf;
 
+use lpn_flow::verilator;
 use lpn_rtl::rtl::{Dir, Module, Ty};
-use lpn_rtl::verilator;
 
 const BITS: u32 = 7;
 

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 
 use lpn_cycle::arith::{Datapath, Saturations};
 use lpn_cycle::{preset, Format, HwConfig};
+use lpn_flow::verilator;
 use lpn_golden::rng::Mulberry32;
 use lpn_rtl::datapath::{arith_module, Types};
 use lpn_rtl::rtl::{Dir, Ty};
-use lpn_rtl::verilator;
 
 fn cache() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("rtl-cache")

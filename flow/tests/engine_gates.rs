@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 
 use lpn_cycle::{preset, PRESETS};
+use lpn_flow::verilator;
 use lpn_rtl::engine::generate;
-use lpn_rtl::verilator;
 
 fn dir(name: &str) -> PathBuf {
     let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
