@@ -102,6 +102,13 @@ impl std::str::FromStr for Backend {
     }
 }
 
+/// Judges an RTL run: the RTL does not count saturations; it equals the cycle model bit
+/// for bit (checked against the vectors here), so the model's counts are its counts.
+fn judge_rtl(v: &Vectors, results: &[vectors::StepResult]) -> Result<vectors::Replay, String> {
+    let (_, saturations) = vectors::run_cycle_model(v).map_err(|e| e.to_string())?;
+    vectors::judge(v, results, saturations).map_err(|e| e.to_string())
+}
+
 /// `lpn sim`: replays vectors and prints the per-step table.
 pub fn sim(
     backend: Backend,
@@ -127,40 +134,35 @@ pub fn sim(
             let r = vectors::replay(&v).map_err(|e| e.to_string())?;
             (r, started.elapsed().as_secs_f64())
         }
-        Backend::Icarus | Backend::Verilator => {
-            let (results, wall) = if backend == Backend::Icarus {
-                let work = rtl_cache().join("work-icarus");
-                let started = Instant::now();
-                let results = lpn_flow::icarus::run_vectors(&v, &work)?;
-                build_note = " (Icarus Verilog: compile and run)".into();
-                (results, started.elapsed().as_secs_f64())
-            } else {
-                let cache = rtl_cache();
-                let t0 = Instant::now();
-                let model = lpn_flow::cosim::build(&v.config, &cache)?;
-                build_note = format!(
-                    " (Verilator model {} in {:.1} s, cached in {})",
-                    if model.built { "built" } else { "reused" },
-                    t0.elapsed().as_secs_f64(),
-                    cache.display()
-                );
-                let work = cache.join("work-sim");
-                std::fs::create_dir_all(&work)
-                    .map_err(|e| format!("cannot create {}: {e}", work.display()))?;
-                let started = Instant::now();
-                let results = lpn_flow::cosim::run_vectors(
-                    &model,
-                    &v,
-                    &work,
-                    waveform.as_ref().map(|w| w.path()),
-                )?;
-                (results, started.elapsed().as_secs_f64())
-            };
-            // The RTL does not count saturations; it equals the cycle model bit for bit
-            // (checked against the vectors here), so the model's counts are its counts.
-            let (_, saturations) = vectors::run_cycle_model(&v).map_err(|e| e.to_string())?;
-            let r = vectors::judge(&v, &results, saturations).map_err(|e| e.to_string())?;
-            (r, wall)
+        Backend::Icarus => {
+            let work = rtl_cache().join("work-icarus");
+            let started = Instant::now();
+            let results = lpn_flow::icarus::run_vectors(&v, &work)?;
+            build_note = " (Icarus Verilog: compile and run)".into();
+            let wall = started.elapsed().as_secs_f64();
+            (judge_rtl(&v, &results)?, wall)
+        }
+        Backend::Verilator => {
+            let cache = rtl_cache();
+            let t0 = Instant::now();
+            let model = lpn_flow::cosim::build(&v.config, &cache)?;
+            build_note = format!(
+                " (Verilator model {} in {:.1} s, cached in {})",
+                if model.built { "built" } else { "reused" },
+                t0.elapsed().as_secs_f64(),
+                cache.display()
+            );
+            let started = Instant::now();
+            // The RTL as an accelerator, driven update by update as the model is.
+            let mut rtl = lpn_flow::cosim::Rtl::start(
+                &model,
+                &v.config,
+                waveform.as_ref().map(|w| w.path()),
+            )?;
+            let results = vectors::run_on(&mut rtl, &v).map_err(|e| e.to_string())?;
+            rtl.finish()?;
+            let wall = started.elapsed().as_secs_f64();
+            (judge_rtl(&v, &results)?, wall)
         }
     };
     let mut s = String::new();

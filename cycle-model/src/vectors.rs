@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::arith::{Datapath, Saturations};
 use crate::config::HwConfig;
-use crate::engine::{cycle_formula, Cycles, Engine};
+use crate::engine::{cycle_formula, Accelerator, Cycles, Engine};
 use crate::image::{FixedState, StateField, StepInput, Wiring};
 use crate::train::{FloatState, Trainer};
 use crate::{Error, Result};
@@ -331,21 +331,31 @@ pub struct StepResult {
     pub descent: bool,
 }
 
-/// Runs the vectors' steps on a fresh cycle model, each from the engine's own state.
-pub fn run_cycle_model(v: &Vectors) -> Result<(Vec<StepResult>, Saturations)> {
-    let mut engine = Engine::new(&v.config)?;
-    engine.load(&v.wiring, &v.initial)?;
+/// Runs the vectors' steps on an accelerator (the cycle model, the RTL under a
+/// simulator, a board), each from its own state: load, then update and read the state
+/// back, step by step.
+pub fn run_on(acc: &mut dyn Accelerator, v: &Vectors) -> Result<Vec<StepResult>> {
+    acc.load(&v.wiring, &v.initial)?;
     let mut out = Vec::with_capacity(v.steps.len());
     for s in &v.steps {
-        let report = engine.update(&s.input)?;
+        let report = acc.update(&s.input)?;
+        let (state, selected) = acc.state()?;
         out.push(StepResult {
-            state: engine.read_state(),
-            selected: engine.selected(),
+            state,
+            selected,
             cycles: report.cycles,
             accepted: report.accepted,
             descent: report.descent,
         });
     }
+    Ok(out)
+}
+
+/// Runs the vectors' steps on a fresh cycle model ([`run_on`]), with its saturation
+/// counts.
+pub fn run_cycle_model(v: &Vectors) -> Result<(Vec<StepResult>, Saturations)> {
+    let mut engine = Engine::new(&v.config)?;
+    let out = run_on(&mut engine, v)?;
     Ok((out, engine.saturations()))
 }
 

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use lpn_cycle::constants::mode_code;
 use lpn_cycle::vectors::{StepResult, Vectors};
-use lpn_cycle::{Cycles, FixedState, HwConfig, StepInput, Wiring};
+use lpn_cycle::{Accelerator, Cycles, FixedState, HwConfig, StepInput, UpdateReport, Wiring};
 
 use crate::verilator::{self, Model};
 use lpn_link::hostmap::{self, HostWrite};
@@ -64,6 +64,7 @@ int main(int argc, char** argv) {
             top->host_sel = s; top->host_lane = l; top->host_addr = a;
             for (int i = 0; i < HOST_READ; i++) tick();
             printf("%llu\n", (unsigned long long)top->host_rdata);
+            fflush(stdout);
         } else if (cmd[0] == 'S') {
             unsigned long long rows, budget, mode, cons;
             if (scanf("%llu %llu %llu %llu", &rows, &budget, &mode, &cons) != 4) return 2;
@@ -80,6 +81,7 @@ int main(int argc, char** argv) {
             }
             printf("C %llu %llu %llu %llu %u %llu\n", c[1], c[2], c[3], total, (unsigned)top->descent,
                    (unsigned long long)top->selected_count);
+            fflush(stdout);
         } else {
             return 2;
         }
@@ -92,6 +94,166 @@ int main(int argc, char** argv) {
 }
 "#;
     harness.replace("HOST_READ", &host_read.to_string())
+}
+
+/// The generated engine under Verilator as an [`Accelerator`], like the cycle model and
+/// the board: a running harness fed one command at a time (its answers are flushed per
+/// command), so a caller can drive it update by update.
+pub struct Rtl {
+    config: HwConfig,
+    child: std::process::Child,
+    input: Option<std::io::BufWriter<std::process::ChildStdin>>,
+    output: std::io::BufReader<std::process::ChildStdout>,
+    outputs: usize,
+    last: Option<(FixedState, Vec<u8>)>,
+}
+
+impl Rtl {
+    /// Starts `model` (built for `c`, [`build`]), writing a VCD waveform of everything
+    /// to `vcd` when given.
+    pub fn start(model: &Model, c: &HwConfig, vcd: Option<&Path>) -> Result<Rtl, String> {
+        use std::process::{Command, Stdio};
+        let mut command = Command::new(&model.exe);
+        if let Some(path) = vcd {
+            command.arg("--vcd").arg(path);
+        }
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot run {}: {e}", model.exe.display()))?;
+        let (stdin, stdout) = (child.stdin.take(), child.stdout.take());
+        let (Some(stdin), Some(stdout)) = (stdin, stdout) else {
+            return Err("the harness has no standard input or output".into());
+        };
+        Ok(Rtl {
+            config: c.clone(),
+            child,
+            input: Some(std::io::BufWriter::new(stdin)),
+            output: std::io::BufReader::new(stdout),
+            outputs: c.layer.outputs,
+            last: None,
+        })
+    }
+
+    fn send(&mut self, text: &str) -> Result<(), String> {
+        use std::io::Write as _;
+        let Some(input) = self.input.as_mut() else {
+            return Err("the harness was closed".into());
+        };
+        input
+            .write_all(text.as_bytes())
+            .and_then(|_| input.flush())
+            .map_err(|e| format!("the harness stopped taking commands: {e}"))
+    }
+
+    fn line(&mut self) -> Result<String, String> {
+        use std::io::BufRead as _;
+        let mut l = String::new();
+        match self.output.read_line(&mut l) {
+            Ok(0) => Err("the harness stopped early".into()),
+            Ok(_) => Ok(l.trim_end().to_string()),
+            Err(e) => Err(format!("cannot read the harness: {e}")),
+        }
+    }
+
+    fn write_words(&mut self, ws: Vec<HostWrite>) -> Result<(), String> {
+        let mut s = String::new();
+        for w in ws {
+            let _ = writeln!(s, "W {} {} {} {}", w.at.sel, w.at.lane, w.at.addr, w.word);
+        }
+        self.send(&s)
+    }
+
+    /// Reads the learned state's words back ([`hostmap::state_reads`]).
+    fn read_words(&mut self) -> Result<Vec<u64>, String> {
+        let reads = hostmap::state_reads(&self.config, self.outputs);
+        let mut s = String::new();
+        for r in &reads {
+            let _ = writeln!(s, "R {} {} {}", r.sel, r.lane, r.addr);
+        }
+        self.send(&s)?;
+        (0..reads.len())
+            .map(|_| {
+                let line = self.line()?;
+                line.parse()
+                    .map_err(|_| format!("bad word `{line}` from the harness"))
+            })
+            .collect()
+    }
+}
+
+impl Rtl {
+    /// Ends the run: closes the harness's input, so that it finishes (and writes the
+    /// end of its waveform), and waits for it.
+    pub fn finish(mut self) -> Result<(), String> {
+        self.close()
+    }
+
+    fn close(&mut self) -> Result<(), String> {
+        if self.input.take().is_none() {
+            return Ok(());
+        }
+        let status = self
+            .child
+            .wait()
+            .map_err(|e| format!("cannot wait for the harness: {e}"))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("the harness failed ({status})"))
+        }
+    }
+}
+
+impl Drop for Rtl {
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}
+
+impl Accelerator for Rtl {
+    fn load(&mut self, wiring: &Wiring, state: &FixedState) -> lpn_cycle::Result<()> {
+        let ws =
+            hostmap::layer_writes(&self.config, wiring, state).map_err(lpn_cycle::Error::new)?;
+        self.outputs = wiring.outputs;
+        self.last = None;
+        self.write_words(ws).map_err(lpn_cycle::Error::new)
+    }
+
+    fn update(&mut self, input: &StepInput) -> lpn_cycle::Result<UpdateReport> {
+        let run = |rtl: &mut Rtl| -> Result<RtlStep, String> {
+            rtl.write_words(hostmap::batch_writes(&rtl.config, input)?)?;
+            rtl.send(&format!(
+                "S {} {} {} {}\n",
+                input.rows,
+                input.budget,
+                mode_code(input.mode),
+                u8::from(input.consolidate)
+            ))?;
+            let cycles = rtl.line()?;
+            let words = rtl.read_words()?;
+            parse_update(&rtl.config, rtl.outputs, &cycles, &words)
+        };
+        let step = run(self).map_err(lpn_cycle::Error::new)?;
+        let report = UpdateReport {
+            cycles: step.cycles,
+            selected: step.selected_count,
+            accepted: if step.descent { step.selected_count } else { 0 },
+            descent: step.descent,
+        };
+        self.last = Some((step.state, step.selected));
+        Ok(report)
+    }
+
+    fn state(&mut self) -> lpn_cycle::Result<(FixedState, Vec<u8>)> {
+        if let Some(s) = &self.last {
+            return Ok(s.clone());
+        }
+        let words = self.read_words().map_err(lpn_cycle::Error::new)?;
+        hostmap::decode_state(&self.config, self.outputs, &words).map_err(lpn_cycle::Error::new)
+    }
 }
 
 /// What the RTL produced for one update.
@@ -194,15 +356,6 @@ pub fn parse(
     let mut result = Vec::new();
     for _ in 0..steps {
         let c_line = next()?;
-        let nums: Vec<u64> = c_line
-            .strip_prefix("C ")
-            .ok_or_else(|| format!("expected a cycle line, got `{c_line}`"))?
-            .split_whitespace()
-            .map(|x| x.parse().map_err(|_| format!("bad number in `{c_line}`")))
-            .collect::<Result<_, _>>()?;
-        if nums.len() != 6 {
-            return Err(format!("expected 6 numbers in `{c_line}`"));
-        }
         let words = (0..reads)
             .map(|_| {
                 let line = next()?;
@@ -210,21 +363,40 @@ pub fn parse(
                     .map_err(|_| format!("bad word `{line}` from the harness"))
             })
             .collect::<Result<Vec<u64>, String>>()?;
-        let (state, selected) = hostmap::decode_state(c, wiring.outputs, &words)?;
-        result.push(RtlStep {
-            state,
-            selected,
-            cycles: Cycles {
-                accumulate: nums[0],
-                select: nums[1],
-                apply: nums[2],
-                total: nums[3],
-            },
-            descent: nums[4] != 0,
-            selected_count: nums[5],
-        });
+        result.push(parse_update(c, wiring.outputs, c_line, &words)?);
     }
     Ok(result)
+}
+
+/// One update from the harness's answers: its cycle line and the state's words.
+fn parse_update(
+    c: &HwConfig,
+    outputs: usize,
+    c_line: &str,
+    words: &[u64],
+) -> Result<RtlStep, String> {
+    let nums: Vec<u64> = c_line
+        .strip_prefix("C ")
+        .ok_or_else(|| format!("expected a cycle line, got `{c_line}`"))?
+        .split_whitespace()
+        .map(|x| x.parse().map_err(|_| format!("bad number in `{c_line}`")))
+        .collect::<Result<_, _>>()?;
+    if nums.len() != 6 {
+        return Err(format!("expected 6 numbers in `{c_line}`"));
+    }
+    let (state, selected) = hostmap::decode_state(c, outputs, words)?;
+    Ok(RtlStep {
+        state,
+        selected,
+        cycles: Cycles {
+            accumulate: nums[0],
+            select: nums[1],
+            apply: nums[2],
+            total: nums[3],
+        },
+        descent: nums[4] != 0,
+        selected_count: nums[5],
+    })
 }
 
 /// Runs a layer through the RTL: load, `steps` updates, state after each.
