@@ -485,12 +485,14 @@ pub fn run(c: &HwConfig, o: &SynthOptions) -> Result<SynthReport, String> {
                 cons,
                 "--textcfg",
                 "top.config",
-                // Timing weight 40 instead of the heap placer's 10: the full 85F preset
-                // routed at 89.8 (seed 1) to 94.1 MHz with the default, 100.01 with this
-                // (docs/fpga.md); its paths are register -> DSP block -> register, and
-                // only a stronger pull keeps a DSP block near its registers.
+                // Timing weight 150 instead of the heap placer's 10: the full 85F preset's
+                // paths are register -> DSP block -> register and block RAM -> register
+                // across a full device, and only a strong pull keeps a DSP block near its
+                // registers. Its netlist of 2026-12-04 (the IR generator) routed at 89.8,
+                // 92.2, 96.6, 101.3 and 98.7 MHz with weights 40, 60, 100, 150 and 250
+                // (seed 1; docs/fpga.md).
                 "--placer-heap-timingweight",
-                "40",
+                "150",
             ]
             .map(String::from)
             .to_vec(),
