@@ -158,11 +158,9 @@ impl Rtl {
         }
     }
 
-    fn write_words(&mut self, ws: Vec<HostWrite>) -> Result<(), String> {
+    fn write_words(&mut self, ws: &[HostWrite]) -> Result<(), String> {
         let mut s = String::new();
-        for w in ws {
-            let _ = writeln!(s, "W {} {} {} {}", w.at.sel, w.at.lane, w.at.addr, w.word);
-        }
+        write_commands(&mut s, ws);
         self.send(&s)
     }
 
@@ -170,9 +168,7 @@ impl Rtl {
     fn read_words(&mut self) -> Result<Vec<u64>, String> {
         let reads = hostmap::state_reads(&self.config, self.outputs);
         let mut s = String::new();
-        for r in &reads {
-            let _ = writeln!(s, "R {} {} {}", r.sel, r.lane, r.addr);
-        }
+        read_commands(&mut s, &reads);
         self.send(&s)?;
         (0..reads.len())
             .map(|_| {
@@ -219,19 +215,15 @@ impl Accelerator for Rtl {
             hostmap::layer_writes(&self.config, wiring, state).map_err(lpn_cycle::Error::new)?;
         self.outputs = wiring.outputs;
         self.last = None;
-        self.write_words(ws).map_err(lpn_cycle::Error::new)
+        self.write_words(&ws).map_err(lpn_cycle::Error::new)
     }
 
     fn update(&mut self, input: &StepInput) -> lpn_cycle::Result<UpdateReport> {
         let run = |rtl: &mut Rtl| -> Result<RtlStep, String> {
-            rtl.write_words(hostmap::batch_writes(&rtl.config, input)?)?;
-            rtl.send(&format!(
-                "S {} {} {} {}\n",
-                input.rows,
-                input.budget,
-                mode_code(input.mode),
-                u8::from(input.consolidate)
-            ))?;
+            rtl.write_words(&hostmap::batch_writes(&rtl.config, input)?)?;
+            let mut start = String::new();
+            start_command(&mut start, input);
+            rtl.send(&start)?;
             let cycles = rtl.line()?;
             let words = rtl.read_words()?;
             parse_update(&rtl.config, rtl.outputs, &cycles, &words)
@@ -240,7 +232,7 @@ impl Accelerator for Rtl {
         let report = UpdateReport {
             cycles: step.cycles,
             selected: step.selected_count,
-            accepted: if step.descent { step.selected_count } else { 0 },
+            accepted: step.accepted(),
             descent: step.descent,
         };
         self.last = Some((step.state, step.selected));
@@ -269,6 +261,17 @@ pub struct RtlStep {
     pub descent: bool,
     /// Selected slots counted by the engine.
     pub selected_count: u64,
+}
+
+impl RtlStep {
+    /// Slots accepted: the selected count of a descent step, none otherwise.
+    pub fn accepted(&self) -> u64 {
+        if self.descent {
+            self.selected_count
+        } else {
+            0
+        }
+    }
 }
 
 /// Builds (or reuses) the Verilator model of a configuration's engine under `cache`.
@@ -312,31 +315,41 @@ pub fn script(
     steps: &[StepInput],
 ) -> Result<String, String> {
     let mut s = String::new();
-    let write = |ws: Vec<HostWrite>, s: &mut String| {
-        for w in ws {
-            let _ = writeln!(s, "W {} {} {} {}", w.at.sel, w.at.lane, w.at.addr, w.word);
-        }
-    };
-    write(hostmap::layer_writes(c, wiring, initial)?, &mut s);
+    write_commands(&mut s, &hostmap::layer_writes(c, wiring, initial)?);
     let reads = hostmap::state_reads(c, wiring.outputs);
     for (n, input) in steps.iter().enumerate() {
-        write(
-            hostmap::batch_writes(c, input).map_err(|e| format!("step {n}: {e}"))?,
-            &mut s,
-        );
-        let _ = writeln!(
-            s,
-            "S {} {} {} {}",
-            input.rows,
-            input.budget,
-            mode_code(input.mode),
-            u8::from(input.consolidate)
-        );
-        for r in &reads {
-            let _ = writeln!(s, "R {} {} {}", r.sel, r.lane, r.addr);
-        }
+        let writes = hostmap::batch_writes(c, input).map_err(|e| format!("step {n}: {e}"))?;
+        write_commands(&mut s, &writes);
+        start_command(&mut s, input);
+        read_commands(&mut s, &reads);
     }
     Ok(s)
+}
+
+/// The harness's host-write commands, `W sel lane addr word` each.
+fn write_commands(s: &mut String, ws: &[HostWrite]) {
+    for w in ws {
+        let _ = writeln!(s, "W {} {} {} {}", w.at.sel, w.at.lane, w.at.addr, w.word);
+    }
+}
+
+/// The harness's host-read commands, `R sel lane addr` each.
+fn read_commands(s: &mut String, reads: &[hostmap::Access]) {
+    for r in reads {
+        let _ = writeln!(s, "R {} {} {}", r.sel, r.lane, r.addr);
+    }
+}
+
+/// The harness's command that starts an update and runs it to the end.
+fn start_command(s: &mut String, input: &StepInput) {
+    let _ = writeln!(
+        s,
+        "S {} {} {} {}",
+        input.rows,
+        input.budget,
+        mode_code(input.mode),
+        u8::from(input.consolidate)
+    );
 }
 
 /// Parses the harness output of [`script`] into one [`RtlStep`] per update.
@@ -447,7 +460,7 @@ pub fn run_vectors(
 pub fn step_results(got: Vec<RtlStep>) -> Vec<StepResult> {
     got.into_iter()
         .map(|g| StepResult {
-            accepted: if g.descent { g.selected_count } else { 0 },
+            accepted: g.accepted(),
             state: g.state,
             selected: g.selected,
             cycles: g.cycles,

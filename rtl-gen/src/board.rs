@@ -18,8 +18,8 @@ use std::fmt::Write as _;
 use lpn_cycle::format::bits_for;
 use lpn_cycle::HwConfig;
 
-use crate::engine::set;
 use crate::engine::{generate, Widths};
+use crate::engine::{set, x};
 use crate::ir::{BinOp, Expr, Instance, Lhs, Process, Stmt, UnOp};
 use crate::protocol::{self, Command, Link, Status};
 use crate::rtl::{Dir, Module, Sig, Ty};
@@ -28,11 +28,6 @@ use lpn_cycle::engine::Phase;
 /// A name in the bridge's text (its registers and parameters are declared by name).
 fn n(name: &str) -> Expr {
     Expr::name(name)
-}
-
-/// `x` as an expression.
-fn x(s: &Sig) -> Expr {
-    Expr::from(s)
 }
 
 /// An 8-bit literal in decimal.

@@ -445,12 +445,6 @@ impl Expr {
             .reduce(|a, b| a.or(b))
             .unwrap_or_else(|| Expr::bit(false))
     }
-    /// The AND of `xs` (`1'b1` when there are none).
-    pub fn all(xs: Vec<Expr>) -> Expr {
-        xs.into_iter()
-            .reduce(|a, b| a.and(b))
-            .unwrap_or_else(|| Expr::bit(true))
-    }
 
     /// Calls `f` with every name the expression reads, in order (repeats included).
     pub fn reads(&self, f: &mut impl FnMut(&str)) {

@@ -196,13 +196,6 @@ fn stmt(out: &mut String, s: &Stmt, ind: usize, op: &str) {
     }
 }
 
-/// One statement's text, unindented (`op` is `<=` or `=`).
-pub fn statement(s: &Stmt, op: &str) -> String {
-    let mut out = String::new();
-    stmt(&mut out, s, 0, op);
-    out
-}
-
 /// A process's text (unindented; the module writer indents it).
 pub fn process(p: &Process) -> String {
     let mut out = String::new();

@@ -33,7 +33,7 @@ pub use lpn_cycle::layout::{Field, SynLayout};
 pub use lpn_link::{sel, word_bits, HostMemory, Widths};
 
 /// `x` as an expression.
-fn x(s: &Sig) -> Expr {
+pub(crate) fn x(s: &Sig) -> Expr {
     Expr::from(s)
 }
 
