@@ -362,6 +362,17 @@ pub fn write_files(
 }
 
 /// `lpn hw config`: a configuration as TOML (or JSON) with its memory plan and cycle formula.
+/// `lpn hw points`: the rounding-point and tolerance tables of a configuration.
+pub fn points(spec: &str) -> Result<String, String> {
+    let c = HwConfig::load(spec).map_err(|e| e.to_string())?;
+    let dp = lpn_cycle::Datapath::new(&c).map_err(|e| e.to_string())?;
+    Ok(format!(
+        "{}\n{}",
+        lpn_cycle::catalogue::points_table(&dp),
+        lpn_cycle::catalogue::tolerance_table(&dp.f)
+    ))
+}
+
 pub fn show_config(spec: &str, json: bool) -> Result<String, String> {
     let c = HwConfig::load(spec).map_err(|e| e.to_string())?;
     let mut s = String::new();

@@ -268,6 +268,13 @@ enum HwCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Print the datapath's rounding points and the state tolerances as Markdown tables,
+    /// traced from the points the model and the generator share (docs/architecture.md).
+    Points {
+        /// Preset name or .toml/.json file.
+        #[arg(long, default_value = "tiny")]
+        config: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -446,6 +453,9 @@ fn main() -> ExitCode {
         Command::Hw {
             command: HwCommand::Config { config, json },
         } => hw::show_config(&config, json).map(|t| emit(format_args!("{t}"))),
+        Command::Hw {
+            command: HwCommand::Points { config },
+        } => hw::points(&config).map(|t| emit(format_args!("{t}"))),
         Command::Experiment {
             name,
             seeds,

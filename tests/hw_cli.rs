@@ -1,4 +1,4 @@
-//! `lpn golden gen`, `lpn sim` and `lpn hw config` as a user drives them.
+//! `lpn golden gen`, `lpn sim`, `lpn hw config` and `lpn hw points` as a user drives them.
 
 mod common;
 use common::{lpn, repo, scratch, text};
@@ -169,4 +169,45 @@ fn hw_config_prints_the_preset_with_its_memory_plan() {
         .collect::<Vec<_>>()
         .join("\n");
     lpn_cycle::HwConfig::parse(&body, Some("toml")).unwrap();
+}
+
+/// The generated blocks of a Markdown page: the lines between each
+/// `<!-- generated: ... -->` marker and the next `<!-- end generated -->`.
+fn generated_blocks(page: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut open: Option<String> = None;
+    for line in page.lines() {
+        if line.starts_with("<!-- generated:") {
+            open = Some(String::new());
+        } else if line.starts_with("<!-- end generated") {
+            blocks.extend(open.take());
+        } else if let Some(b) = open.as_mut() {
+            b.push_str(line);
+            b.push('\n');
+        }
+    }
+    blocks
+}
+
+#[test]
+fn the_architecture_pages_point_and_tolerance_tables_are_what_hw_points_prints() {
+    let o = lpn()
+        .args(["hw", "points", "--config"])
+        .arg(repo("docs/points.toml"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let printed: Vec<String> = text(&o.stdout)
+        .split("\n\n")
+        .map(|b| format!("{}\n", b.trim_end()))
+        .collect();
+    let page = std::fs::read_to_string(repo("docs/architecture.md")).unwrap();
+    let blocks = generated_blocks(&page);
+    assert_eq!(
+        blocks, printed,
+        "docs/architecture.md's generated tables are stale: paste `lpn hw points --config docs/points.toml` into them"
+    );
+    // A stale page is caught: one bound changed in a copy of the page.
+    let stale = page.replacen("clamp +-5", "clamp +-4", 1);
+    assert_ne!(generated_blocks(&stale), printed);
 }

@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 pub mod arith;
+pub mod catalogue;
 pub mod config;
 pub mod constants;
 pub mod engine;

@@ -1710,26 +1710,8 @@ pub fn board_module(c: &HwConfig, w: &Widths, parts: &BoardParts, extra: &[Strin
     ] {
         net(n, t);
     }
-    let names = |module: &Module| -> Vec<String> {
-        module.ports().iter().map(|(_, s)| s.name.clone()).collect()
-    };
-    let inst = |m: &mut Module, module: &Module, name: &str, renames: &[(&str, Expr)]| {
-        let ports = names(module);
-        m.instance(Instance::of(
-            &module.name,
-            name,
-            ports.iter().map(String::as_str),
-            renames,
-        ));
-    };
-    inst(
-        &mut m,
-        &parts.uart_rx,
-        "uart_rx_i",
-        &[("rx", x(&uart_rx_pin))],
-    );
-    inst(
-        &mut m,
+    m.instance_of(&parts.uart_rx, "uart_rx_i", &[("rx", x(&uart_rx_pin))]);
+    m.instance_of(
         &parts.rx_fifo,
         "rx_fifo_i",
         &[
@@ -1742,9 +1724,8 @@ pub fn board_module(c: &HwConfig, w: &Widths, parts: &BoardParts, extra: &[Strin
             ("overflow", x(&fifo_overflow)),
         ],
     );
-    inst(&mut m, &parts.uart_tx, "uart_tx_i", &[("tx", n("uart_tx"))]);
-    inst(
-        &mut m,
+    m.instance_of(&parts.uart_tx, "uart_tx_i", &[("tx", n("uart_tx"))]);
+    m.instance_of(
         &parts.bridge,
         "bridge_i",
         &[

@@ -549,6 +549,51 @@ impl Module {
         self.items.push(Item::Instance(i));
     }
 
+    /// An instance of `child` named `name`: its port map is derived from `child`'s ports,
+    /// each connected to this module's signal of the same name unless `renames` connects
+    /// it to something else.
+    ///
+    /// # Panics
+    /// When a rename names no port of `child`, or a port connected by name has no
+    /// signal of that name and width here: both are generator bugs, which would
+    /// otherwise leave an implicit net for lint to find later.
+    pub fn instance_of(&mut self, child: &Module, name: &str, renames: &[(&str, Expr)]) {
+        let ports: Vec<&str> = child.ports.iter().map(|(_, s)| s.name.as_str()).collect();
+        for (r, _) in renames {
+            assert!(
+                ports.contains(r),
+                "{name}: `{r}` is not a port of {}",
+                child.name
+            );
+        }
+        for (_, p) in &child.ports {
+            if renames.iter().any(|(r, _)| *r == p.name) {
+                continue;
+            }
+            let here = self.declared(&p.name);
+            assert!(
+                here.is_some_and(|t| t.width == p.ty.width),
+                "{name}: port `{}` ({} bits) of {} has no signal of that name and width in {} ({here:?})",
+                p.name,
+                p.ty.width,
+                child.name,
+                self.name
+            );
+        }
+        self.instance(crate::ir::Instance::of(&child.name, name, ports, renames));
+    }
+
+    /// The type of the port, wire, register, net or memory word declared as `name`.
+    fn declared(&self, name: &str) -> Option<Ty> {
+        let port = self.ports.iter().map(|(_, s)| s);
+        let items = self.items.iter().filter_map(|i| match i {
+            Item::Param(s, _) | Item::Wire(s, _) | Item::Reg(s) | Item::Net(s) => Some(s),
+            Item::Mem(s, _, _) => Some(s),
+            _ => None,
+        });
+        port.chain(items).find(|s| s.name == name).map(|s| s.ty)
+    }
+
     /// A constant as a wire of the smallest fitting type (or `ty` when given).
     pub fn konst(&mut self, name: &str, value: i128, signed: bool) -> Sig {
         let ty = Ty::fitting(value, value, signed);

@@ -180,7 +180,15 @@ pub fn generate(c: &HwConfig) -> lpn_cycle::Result<Generated> {
     if let Some(e) = lane.shared_error() {
         return Err(lpn_cycle::Error::new(e));
     }
-    let top = top_module(c, &dp, &crate::header(c, "LPN sparse-trail update engine: control, flags, host port and lanes (top: lpn_engine)."));
+    let top = top_module(
+        c,
+        &dp,
+        &crate::header(
+            c,
+            "LPN sparse-trail update engine: control, flags, host port and lanes (top: lpn_engine).",
+        ),
+        &lane,
+    );
     let ports = top
         .ports()
         .iter()

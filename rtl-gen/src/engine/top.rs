@@ -3,8 +3,6 @@
 
 use lpn_cycle::format::bits_for;
 
-use crate::ir::Instance;
-
 use super::*;
 
 /// The top's registers and the values its control reads.
@@ -48,11 +46,11 @@ struct Flags {
 
 /// The top module: control FSM and issue counters (shared by all lanes), the phase
 /// flags and the descent test, the `rows_recip` ROM, the lanes, and the host port.
-pub fn top_module(c: &HwConfig, dp: &Datapath, header: &[String]) -> Module {
+pub fn top_module(c: &HwConfig, dp: &Datapath, header: &[String], lane: &Module) -> Module {
     let w = Widths::new(c, dp);
     let mut m = Module::new("lpn_engine", header);
     let top = control_regs(&mut m, c, dp, &w);
-    let flags = lanes(&mut m, c, &w, &top);
+    let flags = lanes(&mut m, c, &w, &top, lane);
     let fsm = control(c, dp, &w, &top, &flags);
     m.process(fsm.commented(
         "Control: start latches the step's registers; each phase issues, drains, moves on.",
@@ -205,9 +203,9 @@ fn control_regs(m: &mut Module, c: &HwConfig, dp: &Datapath, w: &Widths) -> Top 
     }
 }
 
-/// The lanes (`lpn_lane` instances), their flags ORed and summed, and the host read
-/// multiplexer over them.
-fn lanes(m: &mut Module, c: &HwConfig, w: &Widths, top: &Top) -> Flags {
+/// The lanes (instances of `lane`, their port maps derived from its ports), their flags
+/// ORed and summed, and the host read multiplexer over them.
+fn lanes(m: &mut Module, c: &HwConfig, w: &Widths, top: &Top, lane: &Module) -> Flags {
     let lane_ty = Ty::u(w.lane);
     let mut outs = Vec::new();
     for l in 0..c.lanes {
@@ -225,41 +223,25 @@ fn lanes(m: &mut Module, c: &HwConfig, w: &Widths, top: &Top) -> Flags {
                 .eq(Expr::dec(4, sel::PRE as i128))
                 .or(Expr::name("host_lane").eq(Expr::lit(lane_ty, l as i128))),
         );
-        let n = Expr::name;
-        let mut ports = vec![("clk", n("clk")), ("rst", n("rst"))];
-        if let Some((step_sub, adv)) = &top.step {
-            ports.extend([("adv", x(adv)), ("step_sub", x(step_sub))]);
-        }
-        ports.extend([
-            ("phase", x(&top.phase)),
-            ("iss_valid", x(&top.iss_valid)),
-            ("iss_u", x(&top.iss_u)),
-            ("iss_k", x(&top.iss_k)),
-            ("iss_r", x(&top.iss_r)),
-            ("iss_a", x(&top.iss_a)),
-            ("rows_last", x(&top.rows_last)),
-            ("rows_recip", x(&top.rows_recip)),
-            ("budget", x(&top.budget)),
-            ("mode", x(&top.mode)),
-            ("consolidate", x(&top.consolidate)),
-            ("descent", x(&top.descent)),
-            ("accepted_any", x(&top.descent).and(&top.selected_any)),
-            ("host_we", host_we),
-            ("host_sel", n("host_sel")),
-            ("host_addr", n("host_addr")),
-            ("host_wdata", n("host_wdata")),
-            ("host_rdata", x(&rdata)),
-            ("flag_bias_nonzero", x(&bias)),
-            ("flag_select_descent", x(&desc)),
-            ("flag_selected_any", x(&any)),
-            ("flag_selected_count", x(&count)),
-        ]);
-        m.instance(Instance {
-            module: "lpn_lane".into(),
-            name: format!("lane{l}"),
-            params: Vec::new(),
-            ports: ports.into_iter().map(|(p, e)| (p.to_string(), e)).collect(),
-        });
+        // Every other port meets the top's signal of its own name.
+        m.instance_of(
+            lane,
+            &format!("lane{l}"),
+            &[
+                ("phase", x(&top.phase)),
+                ("budget", x(&top.budget)),
+                ("mode", x(&top.mode)),
+                ("consolidate", x(&top.consolidate)),
+                ("descent", x(&top.descent)),
+                ("accepted_any", x(&top.descent).and(&top.selected_any)),
+                ("host_we", host_we),
+                ("host_rdata", x(&rdata)),
+                ("flag_bias_nonzero", x(&bias)),
+                ("flag_select_descent", x(&desc)),
+                ("flag_selected_any", x(&any)),
+                ("flag_selected_count", x(&count)),
+            ],
+        );
         outs.push([bias, desc, any, count, rdata]);
     }
     let any_of = |i: usize| Expr::any(outs.iter().map(|o| x(&o[i])).collect());
