@@ -134,31 +134,28 @@ pub fn sim(
             let r = vectors::replay(&v).map_err(|e| e.to_string())?;
             (r, started.elapsed().as_secs_f64())
         }
-        Backend::Icarus => {
-            let work = rtl_cache().join("work-icarus");
-            let started = Instant::now();
-            let results = lpn_flow::icarus::run_vectors(&v, &work)?;
-            build_note = " (Icarus Verilog: compile and run)".into();
-            let wall = started.elapsed().as_secs_f64();
-            (judge_rtl(&v, &results)?, wall)
-        }
-        Backend::Verilator => {
-            let cache = rtl_cache();
+        Backend::Verilator | Backend::Icarus => {
             let t0 = Instant::now();
-            let model = lpn_flow::cosim::build(&v.config, &cache)?;
-            build_note = format!(
-                " (Verilator model {} in {:.1} s, cached in {})",
-                if model.built { "built" } else { "reused" },
-                t0.elapsed().as_secs_f64(),
-                cache.display()
-            );
-            let started = Instant::now();
+            let mut rtl = if backend == Backend::Icarus {
+                let rtl = lpn_flow::icarus::start(&v.config, &rtl_cache().join("work-icarus"))?;
+                build_note = format!(
+                    " (Icarus Verilog: compiled in {:.1} s)",
+                    t0.elapsed().as_secs_f64()
+                );
+                rtl
+            } else {
+                let cache = rtl_cache();
+                let model = lpn_flow::cosim::build(&v.config, &cache)?;
+                build_note = format!(
+                    " (Verilator model {} in {:.1} s, cached in {})",
+                    if model.built { "built" } else { "reused" },
+                    t0.elapsed().as_secs_f64(),
+                    cache.display()
+                );
+                lpn_flow::cosim::Rtl::start(&model, &v.config, waveform.as_ref().map(|w| w.path()))?
+            };
             // The RTL as an accelerator, driven update by update as the model is.
-            let mut rtl = lpn_flow::cosim::Rtl::start(
-                &model,
-                &v.config,
-                waveform.as_ref().map(|w| w.path()),
-            )?;
+            let started = Instant::now();
             let results = vectors::run_on(&mut rtl, &v).map_err(|e| e.to_string())?;
             rtl.finish()?;
             let wall = started.elapsed().as_secs_f64();

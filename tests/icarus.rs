@@ -78,21 +78,16 @@ fn the_up5k_preset_under_icarus_equals_the_cycle_model() {
     let mut rng = Rng::new(7);
     let (wiring, state) = random::layer(&mut rng, &c);
     let input = random::input(&mut rng, &c);
-    let got = icarus::run(
-        &c,
-        &wiring,
-        &state,
-        std::slice::from_ref(&input),
-        &work("up5k"),
-    )
-    .unwrap();
+    use lpn_cycle::Accelerator;
+    let mut rtl = icarus::start(&c, &work("up5k")).unwrap();
     let mut e = lpn_cycle::Engine::new(&c).unwrap();
-    e.load(&wiring, &state).unwrap();
-    let r = e.update(&input).unwrap();
-    assert_eq!(got[0].cycles, r.cycles);
-    assert_eq!(got[0].descent, r.descent);
-    assert_eq!(got[0].selected, e.selected());
-    assert_eq!(got[0].state, e.read_state());
+    let [got, want] = [&mut rtl as &mut dyn Accelerator, &mut e].map(|a| {
+        a.load(&wiring, &state).unwrap();
+        let r = a.update(&input).unwrap();
+        (r, a.state().unwrap())
+    });
+    rtl.finish().unwrap();
+    assert_eq!(got, want);
 }
 
 /// Every preset's engine and both board tops (with the simulation's PLL stand-ins)

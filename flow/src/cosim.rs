@@ -96,9 +96,10 @@ int main(int argc, char** argv) {
     harness.replace("HOST_READ", &host_read.to_string())
 }
 
-/// The generated engine under Verilator as an [`Accelerator`], like the cycle model and
-/// the board: a running harness fed one command at a time (its answers are flushed per
-/// command), so a caller can drive it update by update.
+/// The generated engine under a simulator as an [`Accelerator`], like the cycle model
+/// and the board: a running harness (Verilator's, [`Rtl::start`], or Icarus's testbench,
+/// [`crate::icarus::start`]) fed one command at a time, its answers flushed per command,
+/// so a caller drives it update by update.
 pub struct Rtl {
     config: HwConfig,
     child: std::process::Child,
@@ -112,17 +113,24 @@ impl Rtl {
     /// Starts `model` (built for `c`, [`build`]), writing a VCD waveform of everything
     /// to `vcd` when given.
     pub fn start(model: &Model, c: &HwConfig, vcd: Option<&Path>) -> Result<Rtl, String> {
-        use std::process::{Command, Stdio};
-        let mut command = Command::new(&model.exe);
+        let mut command = std::process::Command::new(&model.exe);
         if let Some(path) = vcd {
             command.arg("--vcd").arg(path);
         }
+        Rtl::spawn(command, c)
+    }
+
+    /// Starts `command`, a harness that reads the command script ([`script`]) on its
+    /// standard input and answers on its standard output, for an engine of `c`.
+    pub fn spawn(mut command: std::process::Command, c: &HwConfig) -> Result<Rtl, String> {
+        use std::process::Stdio;
+        let what = command.get_program().to_string_lossy().into_owned();
         let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|e| format!("cannot run {}: {e}", model.exe.display()))?;
+            .map_err(|e| format!("cannot run {what}: {e}"))?;
         let (stdin, stdout) = (child.stdin.take(), child.stdout.take());
         let (Some(stdin), Some(stdout)) = (stdin, stdout) else {
             return Err("the harness has no standard input or output".into());
@@ -153,7 +161,10 @@ impl Rtl {
         let mut l = String::new();
         match self.output.read_line(&mut l) {
             Ok(0) => Err("the harness stopped early".into()),
-            Ok(_) => Ok(l.trim_end().to_string()),
+            Ok(_) => match l.trim_end().strip_prefix("E ") {
+                Some(error) => Err(format!("the harness: {error}")),
+                None => Ok(l.trim_end().to_string()),
+            },
             Err(e) => Err(format!("cannot read the harness: {e}")),
         }
     }

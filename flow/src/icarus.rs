@@ -1,6 +1,7 @@
 //! The engine under a second simulator, Icarus Verilog: a Verilog testbench that speaks
-//! the co-simulation harness's command script ([`crate::cosim::script`]) and prints the
-//! same answers, so the same parser turns them into [`crate::cosim::RtlStep`]s. It shows
+//! the co-simulation harness's command script ([`crate::cosim::script`]) on its standard
+//! input and prints the same answers, flushed per command, so it runs as the same
+//! [`Accelerator`](lpn_cycle::Accelerator) as the Verilator harness ([`start`]). It shows
 //! that the generated Verilog is plain Verilog-2005 (not only what Verilator accepts) and
 //! simulates the UP5K's SPRAM placement with Yosys's own `SB_SPRAM256KA` model, a path the
 //! Verilator flow (which takes `lpn_spram`'s behavioural branch) never runs.
@@ -9,15 +10,16 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use lpn_cycle::vectors::{StepResult, Vectors};
-use lpn_cycle::{HwConfig, StepInput};
+use lpn_cycle::HwConfig;
 use lpn_toolchain::{Located, Tool, Toolchain};
 
-use crate::cosim::{self, RtlStep};
+use crate::cosim::Rtl;
 use lpn_rtl::engine::{generate, uses_spram, PortInfo};
 
 /// The testbench `lpn_tb` for an engine with these ports: it reads the command script
-/// named by `+script=FILE` and does, clock for clock, what the C++ harness of
-/// [`cosim::harness`] does (`host_read` clocks per host read).
+/// named by `+script=FILE` (a file, or `/dev/stdin` to be driven command by command)
+/// and does, clock for clock, what the C++ harness of [`crate::cosim::harness`] does
+/// (`host_read` clocks per host read), flushing its answers after every command.
 pub fn testbench(ports: &[PortInfo], host_read: u32) -> String {
     let mut s = String::new();
     let _ = writeln!(
@@ -99,8 +101,11 @@ pub fn testbench(ports: &[PortInfo], host_read: u32) -> String {
                          descent, selected_count);
             end else begin
                 $display("E unknown command %s", cmd);
+                $fflush;
                 $finish(0);
             end
+            // A driver waits for each answer before it sends the next command.
+            $fflush;
             n = $fscanf(fd, "%s", cmd);
         end
         $fclose(fd);
@@ -196,49 +201,21 @@ pub fn compile_sources(
     Ok(Compiled { exe, iverilog })
 }
 
-/// Runs a command script ([`cosim::script`]) on a compiled testbench; its answers.
-pub fn run_script(sim: &Compiled, script: &str, work: &Path) -> Result<String, String> {
-    let path = work.join("script.txt");
-    std::fs::write(&path, script).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    let out = sim
-        .iverilog
-        .vvp_command()
-        .arg("-n")
-        .arg(&sim.exe)
-        .arg(format!("+script={}", path.display()))
-        .output()
-        .map_err(|e| format!("cannot run vvp: {e}"))?;
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    if !out.status.success() || !out.stderr.is_empty() {
-        return Err(format!(
-            "vvp: {} {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    if let Some(line) = text.lines().find(|l| l.starts_with("E ")) {
-        return Err(format!("the Icarus testbench: {}", &line[2..]));
-    }
-    Ok(text)
-}
-
-/// Loads a layer, runs `steps` updates and reads the state after each, under Icarus.
-pub fn run(
-    c: &HwConfig,
-    wiring: &lpn_cycle::Wiring,
-    initial: &lpn_cycle::FixedState,
-    steps: &[StepInput],
-    work: &Path,
-) -> Result<Vec<RtlStep>, String> {
+/// Compiles the engine of `c` in `work` ([`compile`]) and starts it under Icarus's
+/// runtime as an [`Accelerator`](lpn_cycle::Accelerator), its testbench reading commands
+/// from standard input.
+pub fn start(c: &HwConfig, work: &Path) -> Result<Rtl, String> {
     let sim = compile(c, work)?;
-    let script = cosim::script(c, wiring, initial, steps)?;
-    let out = run_script(&sim, &script, work)?;
-    cosim::parse(c, wiring, steps.len(), &out)
+    let mut command = sim.iverilog.vvp_command();
+    command.arg("-n").arg(&sim.exe).arg("+script=/dev/stdin");
+    Rtl::spawn(command, c)
 }
 
-/// Golden vectors under Icarus, in the form [`lpn_cycle::vectors::judge`] takes.
+/// Golden vectors under Icarus, driven update by update as the cycle model is
+/// ([`lpn_cycle::vectors::run_on`]), in the form [`lpn_cycle::vectors::judge`] takes.
 pub fn run_vectors(v: &Vectors, work: &Path) -> Result<Vec<StepResult>, String> {
-    let inputs: Vec<StepInput> = v.steps.iter().map(|s| s.input.clone()).collect();
-    let got = run(&v.config, &v.wiring, &v.initial, &inputs, work)?;
-    Ok(cosim::step_results(got))
+    let mut rtl = start(&v.config, work)?;
+    let results = lpn_cycle::vectors::run_on(&mut rtl, v).map_err(|e| e.to_string())?;
+    rtl.finish()?;
+    Ok(results)
 }
