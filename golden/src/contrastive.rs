@@ -10,11 +10,10 @@
 //! runs the same budgeted, pheromone-gated local update on the combined batch; no error
 //! crosses layers. Budget adaptation sees `-separation` as its loss, where the
 //! separation is the scale-free contrast between the output layer's mean goodness on
-//! positive and on negative rows ([`separation`]).
+//! positive and on negative rows ([`crate::network::Network::separation`]).
 
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
-use crate::network::Network;
 use crate::rng::Mulberry32;
 
 /// Negative rows: each row of `x` with its features shuffled (Fisher-Yates, draws from
@@ -49,17 +48,6 @@ pub fn corrupt(x: &Matrix, tags: &[i64], rng: &mut Mulberry32) -> Result<Matrix>
         }
     }
     Ok(out)
-}
-
-/// The separation of positive from negative rows by the network as it is: with `G+`
-/// and `G-` the mean output-layer goodness (`sum_o y[o]^2`) of each, the scale-free
-/// contrast `(G+ - G-) / (G+ + G-)`, in [-1, 1] (0 when both are 0). Scale-free because
-/// the linear output layer's activity can grow on both kinds of rows at once.
-pub fn separation(net: &Network, positive: &Matrix, negative: &Matrix) -> Result<f64> {
-    Ok(contrast(
-        mean_goodness(&net.forward(positive)?),
-        mean_goodness(&net.forward(negative)?),
-    ))
 }
 
 /// `(pos - neg) / (pos + neg)`, 0 when both are 0.

@@ -8,6 +8,14 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Largest number of units in one layer. Wiring compares every output with every input,
+/// so far larger layers would not finish anyway; the limit turns an allocation failure
+/// into a clear error.
+pub const MAX_UNITS: usize = 1 << 22;
+
+/// Largest number of slots (outputs x K) in one layer: a few GB of state and scratch.
+pub const MAX_SLOTS: usize = 1 << 26;
+
 use crate::config::LearningConfig;
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
@@ -213,17 +221,15 @@ impl Layer {
         let slots = spec
             .outputs
             .saturating_mul(spec.max_neighbors.min(spec.inputs));
-        if spec.inputs.max(spec.outputs) > crate::network::MAX_UNITS
-            || slots > crate::network::MAX_SLOTS
-        {
+        if spec.inputs.max(spec.outputs) > MAX_UNITS || slots > MAX_SLOTS {
             return Err(Error::invalid(
                 "outputs",
                 format!(
                     "{} inputs and {} outputs ({slots} slots) exceed the limits of {} units and {} slots",
                     spec.inputs,
                     spec.outputs,
-                    crate::network::MAX_UNITS,
-                    crate::network::MAX_SLOTS
+                    MAX_UNITS,
+                    MAX_SLOTS
                 ),
             ));
         }

@@ -9,13 +9,7 @@ use crate::matrix::Matrix;
 use crate::structural::StructuralConfig;
 use crate::topology::{self, Shape};
 
-/// Largest number of units in one layer. Wiring compares every output with every input,
-/// so far larger layers would not finish anyway; the limit turns an allocation failure
-/// into a clear error.
-pub const MAX_UNITS: usize = 1 << 22;
-
-/// Largest number of slots (outputs x K) in one layer: a few GB of state and scratch.
-pub const MAX_SLOTS: usize = 1 << 26;
+pub use crate::layer::{MAX_SLOTS, MAX_UNITS};
 
 /// Largest memory a network may need, by [`NetworkSpec::memory_estimate`]: far beyond
 /// any experiment here (the 1024 -> 1024 bench layer needs about 2 MiB) and below what a
@@ -520,6 +514,19 @@ impl Network {
     /// [`Network::forward_cached`] call.
     pub fn prediction(&self) -> &Matrix {
         &self.ws.prediction
+    }
+
+    /// The separation of positive from negative rows by the network as it is (spec
+    /// section 11, [`crate::contrastive`]): with `G+` and `G-` the mean output-layer
+    /// goodness (`sum_o y[o]^2`) of each, the scale-free contrast `(G+ - G-) / (G+ +
+    /// G-)`, in [-1, 1] (0 when both are 0). Scale-free because the linear output
+    /// layer's activity can grow on both kinds of rows at once.
+    pub fn separation(&self, positive: &Matrix, negative: &Matrix) -> Result<f64> {
+        use crate::contrastive::{contrast, mean_goodness};
+        Ok(contrast(
+            mean_goodness(&self.forward(positive)?),
+            mean_goodness(&self.forward(negative)?),
+        ))
     }
 
     /// Forward pass returning a new matrix.

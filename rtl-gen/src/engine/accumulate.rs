@@ -121,17 +121,17 @@ fn acc_fetch(l: &mut Lane) -> (AccFetch, Sig) {
         Expr::field(&l.mem.nbr.rd, 0, w.nbr),
     );
     let ctl = &l.ctl;
-    hand(
+    r.load(
         &mut l.rst,
         &mut l.seq,
         "acc_issue -> acc_fetch (nbr read)",
-        (&r.valid, x(&acc_issue)),
-        vec![
-            (&r.u, x(&ctl.iss_u)),
-            (&r.k, x(&ctl.iss_k)),
-            (&r.r, x(&ctl.iss_r)),
-            (&r.a, x(&ctl.iss_a)),
-        ],
+        AccFetch {
+            valid: x(&acc_issue),
+            u: x(&ctl.iss_u),
+            k: x(&ctl.iss_k),
+            r: x(&ctl.iss_r),
+            a: x(&ctl.iss_a),
+        },
     );
     let ram = l.ram_reg;
     let valid = l.m.delay_valid(&r.valid, ram);
@@ -156,24 +156,9 @@ struct Fetched {
     slot_u: Sig,
 }
 
-/// `acc_mult`'s values at its last clock: the slot, the products and the words carried.
-struct Multiplied {
-    valid: Sig,
-    u: Sig,
-    k: Sig,
-    r: Sig,
-    a: Sig,
-    signal_product: Sig,
-    cofire_product: Sig,
-    err: Sig,
-    syn: Sig,
-    mask: Sig,
-    recip: Sig,
-}
-
 /// `acc_mult`: `acc_fetch` presents the `pre` and `post_err` addresses (input-major
 /// `pre`, output-major `post_err`); the words arrive here and are multiplied.
-fn acc_mult(l: &mut Lane, fetch: &AccFetch, nbr: &Sig) -> (Multiplied, Fetched) {
+fn acc_mult(l: &mut Lane, fetch: &AccFetch, nbr: &Sig) -> (AccSum, Fetched) {
     let (w, t, f) = (l.w, l.e.t, &l.e.dp.f);
     let r = AccMult::declare(
         &mut l.m,
@@ -218,12 +203,17 @@ fn acc_mult(l: &mut Lane, fetch: &AccFetch, nbr: &Sig) -> (Multiplied, Fetched) 
     let pe_addr = m.delay(&pe_addr, fe);
     let valid_end = m.delay_valid(&fetch.valid, fe);
     let [fu, fk, fr, fa] = ends(m, fe, [&fetch.u, &fetch.k, &fetch.r, &fetch.a]);
-    hand(
+    r.load(
         &mut l.rst,
         &mut l.seq,
         "acc_fetch -> acc_mult (pre, post_err read; on every row also syn, mask, gate_recip, used on the last)",
-        (&r.valid, x(&valid_end)),
-        vec![(&r.u, x(&fu)), (&r.k, x(&fk)), (&r.r, x(&fr)), (&r.a, x(&fa))],
+        AccMult {
+            valid: x(&valid_end),
+            u: x(&fu),
+            k: x(&fk),
+            r: x(&fr),
+            a: x(&fa),
+        },
     );
     let fetched = Fetched {
         pre: pre_addr,
@@ -253,7 +243,7 @@ fn acc_mult(l: &mut Lane, fetch: &AccFetch, nbr: &Sig) -> (Multiplied, Fetched) 
         me,
         [&u, &k, &row, &a, &sp, &cp, &err, &syn, &mask, &recip],
     );
-    let out = Multiplied {
+    let out = AccSum {
         valid,
         u,
         k,
@@ -278,7 +268,7 @@ struct Sums {
 }
 
 /// `acc_sum`: exact running sums over the rows; the accumulators are its registers.
-fn acc_sum(l: &mut Lane, mult: &Multiplied) -> (AccSum, Sums) {
+fn acc_sum(l: &mut Lane, mult: &AccSum) -> (AccSum, Sums) {
     let (w, t) = (l.w, l.e.t);
     let r = AccSum::declare(
         &mut l.m,
@@ -294,24 +284,7 @@ fn acc_sum(l: &mut Lane, mult: &Multiplied) -> (AccSum, Sums) {
         l.shape.mask_ty(),
         t.gate_recip,
     );
-    hand(
-        &mut l.rst,
-        &mut l.seq,
-        "acc_mult -> acc_sum",
-        (&r.valid, x(&mult.valid)),
-        vec![
-            (&r.u, x(&mult.u)),
-            (&r.k, x(&mult.k)),
-            (&r.r, x(&mult.r)),
-            (&r.a, x(&mult.a)),
-            (&r.signal_product, x(&mult.signal_product)),
-            (&r.cofire_product, x(&mult.cofire_product)),
-            (&r.err, x(&mult.err)),
-            (&r.syn, x(&mult.syn)),
-            (&r.mask, x(&mult.mask)),
-            (&r.recip, x(&mult.recip)),
-        ],
-    );
+    r.load(&mut l.rst, &mut l.seq, "acc_mult -> acc_sum", mult.exprs());
     let m = &mut l.m;
     let acc_sig = m.reg("acc_sig", t.acc);
     let acc_co = m.reg("acc_co", t.co_acc);
@@ -473,23 +446,9 @@ fn norm_mean(l: &mut Lane, sum: &AccSum, sums: Sums) -> Means {
     }
 }
 
-/// `norm_gate`'s values at its last clock.
-struct Gated {
-    valid: Sig,
-    u: Sig,
-    k: Sig,
-    a: Sig,
-    mean: Sig,
-    gate: Sig,
-    cofire: Sig,
-    bias_dir: Sig,
-    long: Sig,
-    slot_valid: Sig,
-}
-
 /// `norm_gate`: the gate from the effective trail and the output's reciprocal, and
 /// whether the slot is valid.
-fn norm_gate(l: &mut Lane, mean: &Means) -> Gated {
+fn norm_gate(l: &mut Lane, mean: &Means) -> NormSignal {
     let (w, t) = (l.w, l.e.t);
     let shape = l.shape;
     let r = NormGate::declare(
@@ -510,27 +469,27 @@ fn norm_gate(l: &mut Lane, mean: &Means) -> Gated {
     } else {
         l.m.reg("norm_gate_recip", t.gate_recip)
     };
-    let mut moves = vec![
-        (&r.u, x(&mean.u)),
-        (&r.k, x(&mean.k)),
-        (&r.a, x(&mean.a)),
-        (&r.mean, x(&mean.mean)),
-        (&r.cofire, x(&mean.cofire)),
-        (&r.effective, x(&mean.effective)),
-        (&r.bias_dir, x(&mean.bias_dir)),
-        (&r.long, x(&mean.long)),
-        (&r.mask, x(&mean.mask)),
-    ];
-    if !l.late {
-        moves.push((&recip, x(&mean.recip)));
-    }
-    hand(
+    r.load(
         &mut l.rst,
         &mut l.seq,
         "norm_mean -> norm_gate",
-        (&r.valid, x(&mean.valid)),
-        moves,
+        NormGate {
+            valid: x(&mean.valid),
+            u: x(&mean.u),
+            k: x(&mean.k),
+            a: x(&mean.a),
+            mean: x(&mean.mean),
+            cofire: x(&mean.cofire),
+            effective: x(&mean.effective),
+            bias_dir: x(&mean.bias_dir),
+            long: x(&mean.long),
+            mask: x(&mean.mask),
+        },
     );
+    // The timed pipelines read the reciprocal a stage early and carry it.
+    if !l.late {
+        l.seq.push(set(&recip, &mean.recip));
+    }
     // norm_gate -> norm_signal
     let m = &mut l.m;
     let gate = l.e.gate(m, &r.effective, &recip);
@@ -558,7 +517,7 @@ fn norm_gate(l: &mut Lane, mean: &Means) -> Gated {
             &slot_valid,
         ],
     );
-    Gated {
+    NormSignal {
         valid,
         u,
         k,
@@ -572,20 +531,8 @@ fn norm_gate(l: &mut Lane, mean: &Means) -> Gated {
     }
 }
 
-/// `norm_signal`'s values at its last clock.
-struct Signalled {
-    valid: Sig,
-    u: Sig,
-    k: Sig,
-    a: Sig,
-    signal: Sig,
-    cofire: Sig,
-    bias_dir: Sig,
-    long: Sig,
-}
-
 /// `norm_signal`: the gated signal, and the co-firing of valid slots.
-fn norm_signal(l: &mut Lane, gated: &Gated) -> Signalled {
+fn norm_signal(l: &mut Lane, gated: &NormSignal) -> NormScore {
     let (w, t) = (l.w, l.e.t);
     let r = NormSignal::declare(
         &mut l.m,
@@ -600,22 +547,11 @@ fn norm_signal(l: &mut Lane, gated: &Gated) -> Signalled {
         t.trail,
         Ty::BIT,
     );
-    hand(
+    r.load(
         &mut l.rst,
         &mut l.seq,
         "norm_gate -> norm_signal",
-        (&r.valid, x(&gated.valid)),
-        vec![
-            (&r.u, x(&gated.u)),
-            (&r.k, x(&gated.k)),
-            (&r.a, x(&gated.a)),
-            (&r.mean, x(&gated.mean)),
-            (&r.gate, x(&gated.gate)),
-            (&r.cofire, x(&gated.cofire)),
-            (&r.bias_dir, x(&gated.bias_dir)),
-            (&r.long, x(&gated.long)),
-            (&r.slot_valid, x(&gated.slot_valid)),
-        ],
+        gated.exprs(),
     );
     // norm_signal -> norm_score
     let m = &mut l.m;
@@ -630,7 +566,7 @@ fn norm_signal(l: &mut Lane, gated: &Gated) -> Signalled {
         se,
         [&r.u, &r.k, &r.a, &signal, &cofire, &r.bias_dir, &r.long],
     );
-    Signalled {
+    NormScore {
         valid,
         u,
         k,
@@ -644,7 +580,7 @@ fn norm_signal(l: &mut Lane, gated: &Gated) -> Signalled {
 
 /// `norm_score`: the slot's score, the output's running maximum and held bias
 /// direction (its own state), and the writes of `scratch`, `max_score`, `bias_dir`.
-fn norm_score(l: &mut Lane, sig: &Signalled) -> ScoreWrites {
+fn norm_score(l: &mut Lane, sig: &NormScore) -> ScoreWrites {
     let (w, t) = (l.w, l.e.t);
     let r = NormScore::declare(
         &mut l.m,
@@ -657,20 +593,11 @@ fn norm_score(l: &mut Lane, sig: &Signalled) -> ScoreWrites {
         sig.bias_dir.ty,
         t.trail,
     );
-    hand(
+    r.load(
         &mut l.rst,
         &mut l.seq,
         "norm_signal -> norm_score",
-        (&r.valid, x(&sig.valid)),
-        vec![
-            (&r.u, x(&sig.u)),
-            (&r.k, x(&sig.k)),
-            (&r.a, x(&sig.a)),
-            (&r.signal, x(&sig.signal)),
-            (&r.cofire, x(&sig.cofire)),
-            (&r.bias_dir, x(&sig.bias_dir)),
-            (&r.long, x(&sig.long)),
-        ],
+        sig.exprs(),
     );
     let m = &mut l.m;
     let score = l.e.score(m, &r.signal, &r.long);

@@ -96,16 +96,16 @@ fn apply_plast(l: &mut Lane) -> Plast {
     let bias = m.wire("apply_plast_bias", t.weight, Expr::signed(&mem.bias.rd));
     let bd = m.wire("apply_plast_bias_dir", t.signal, Expr::signed(&mem.bdir.rd));
     let ctl = &l.ctl;
-    hand(
+    r.load(
         &mut l.rst,
         &mut l.seq,
         "apply_issue -> apply_plast (syn, scratch, mask, selected, bias, bias_dir read)",
-        (&r.valid, x(&issue)),
-        vec![
-            (&r.u, x(&ctl.iss_u)),
-            (&r.k, x(&ctl.iss_k)),
-            (&r.a, x(&ctl.iss_a)),
-        ],
+        ApplyPlast {
+            valid: x(&issue),
+            u: x(&ctl.iss_u),
+            k: x(&ctl.iss_k),
+            a: x(&ctl.iss_a),
+        },
     );
     let ram = l.ram_reg;
     let valid = m.delay_valid(&r.valid, ram);
@@ -181,14 +181,6 @@ fn apply_plast(l: &mut Lane) -> Plast {
     }
 }
 
-/// The per-output fields (`mask`, `selected_bits`, `bias`) ride along the pipeline like
-/// the model's `out` word: from one stage's (delayed to its last clock `at`) into the
-/// next's.
-fn carry(m: &mut Module, at: u32, from: [&Sig; 3], to: [&Sig; 3]) -> Vec<Stmt> {
-    let ended = ends(m, at, from);
-    to.iter().zip(&ended).map(|(d, s)| set(d, s)).collect()
-}
-
 /// `apply_step`: the weight step of a selected slot, and the retention factors.
 fn apply_step(l: &mut Lane, pl: &Plast) -> ApplyStep {
     let (w, t, shape) = (l.w, l.e.t, l.shape);
@@ -208,25 +200,25 @@ fn apply_step(l: &mut Lane, pl: &Plast) -> ApplyStep {
         Ty::u(shape.kk),
         t.weight,
     );
-    hand(
+    r.load(
         &mut l.rst,
         &mut l.seq,
         "apply_plast -> apply_step (with the stepped bias)",
-        (&r.valid, x(&pl.valid)),
-        vec![
-            (&r.u, x(&pl.u)),
-            (&r.k, x(&pl.k)),
-            (&r.a, x(&pl.a)),
-            (&r.syn, x(&pl.syn)),
-            (&r.signal, x(&pl.signal)),
-            (&r.q, x(&pl.q)),
-            (&r.base, x(&pl.base)),
-            (&r.slot_valid, x(&pl.slot_valid)),
-            (&r.selected, bit(&pl.selected, &pl.k)),
-            (&r.mask, x(&pl.mask)),
-            (&r.selected_bits, x(&pl.selected)),
-            (&r.bias, x(&pl.bias)),
-        ],
+        ApplyStep {
+            valid: x(&pl.valid),
+            u: x(&pl.u),
+            k: x(&pl.k),
+            a: x(&pl.a),
+            syn: x(&pl.syn),
+            signal: x(&pl.signal),
+            q: x(&pl.q),
+            base: x(&pl.base),
+            slot_valid: x(&pl.slot_valid),
+            selected: bit(&pl.selected, &pl.k),
+            mask: x(&pl.mask),
+            selected_bits: x(&pl.selected),
+            bias: x(&pl.bias),
+        },
     );
     r
 }
@@ -267,12 +259,8 @@ fn apply_decay(l: &mut Lane, st: &ApplyStep) -> ApplyDecay {
         t.weight,
     );
     let te = l.dd.apply_step - 1;
-    let carried = carry(
-        m,
-        te,
-        [&st.mask, &st.selected_bits, &st.bias],
-        [&r.mask, &r.selected_bits, &r.bias],
-    );
+    // The per-output fields ride along like the model's `out` word.
+    let [out_mask, out_selected, out_bias] = ends(m, te, [&st.mask, &st.selected_bits, &st.bias]);
     let valid = m.delay_valid(&st.valid, te);
     let [u, k, a, syn, stepped, rw, rs, rl, base, slot_valid, selected] = ends(
         m,
@@ -291,26 +279,28 @@ fn apply_decay(l: &mut Lane, st: &ApplyStep) -> ApplyDecay {
             &st.selected,
         ],
     );
-    hand(
+    r.load(
         &mut l.rst,
         &mut l.seq,
         "apply_step -> apply_decay",
-        (&r.valid, x(&valid)),
-        vec![
-            (&r.u, x(&u)),
-            (&r.k, x(&k)),
-            (&r.a, x(&a)),
-            (&r.syn, x(&syn)),
-            (&r.stepped, x(&stepped)),
-            (&r.retain_w, x(&rw)),
-            (&r.retain_s, x(&rs)),
-            (&r.retain_l, x(&rl)),
-            (&r.base, x(&base)),
-            (&r.slot_valid, x(&slot_valid)),
-            (&r.selected, x(&selected)),
-        ],
+        ApplyDecay {
+            valid: x(&valid),
+            u: x(&u),
+            k: x(&k),
+            a: x(&a),
+            syn: x(&syn),
+            stepped: x(&stepped),
+            retain_w: x(&rw),
+            retain_s: x(&rs),
+            retain_l: x(&rl),
+            base: x(&base),
+            slot_valid: x(&slot_valid),
+            selected: x(&selected),
+            mask: x(&out_mask),
+            selected_bits: x(&out_selected),
+            bias: x(&out_bias),
+        },
     );
-    l.seq.extend(carried);
     r
 }
 
@@ -387,12 +377,8 @@ fn apply_consol(l: &mut Lane, d: &ApplyDecay) -> ApplyConsol {
         t.weight,
     );
     let de = l.dd.apply_decay - 1;
-    let carried = carry(
-        m,
-        de,
-        [&d.mask, &d.selected_bits, &d.bias],
-        [&r.mask, &r.selected_bits, &r.bias],
-    );
+    // The per-output fields ride along like the model's `out` word.
+    let [out_mask, out_selected, out_bias] = ends(m, de, [&d.mask, &d.selected_bits, &d.bias]);
     let c = m.wire(
         "apply_decay_consolidation",
         t.consolidation,
@@ -419,25 +405,27 @@ fn apply_consol(l: &mut Lane, d: &ApplyDecay) -> ApplyConsol {
             &accepted,
         ],
     );
-    hand(
+    r.load(
         &mut l.rst,
         &mut l.seq,
         "apply_decay -> apply_consol",
-        (&r.valid, x(&v)),
-        vec![
-            (&r.u, x(&u)),
-            (&r.k, x(&k)),
-            (&r.a, x(&a)),
-            (&r.c, x(&c)),
-            (&r.w, x(&weight)),
-            (&r.s, x(&short)),
-            (&r.p, x(&long)),
-            (&r.base, x(&base)),
-            (&r.slot_valid, x(&slot_valid)),
-            (&r.accepted, x(&accepted)),
-        ],
+        ApplyConsol {
+            valid: x(&v),
+            u: x(&u),
+            k: x(&k),
+            a: x(&a),
+            c: x(&c),
+            w: x(&weight),
+            s: x(&short),
+            p: x(&long),
+            base: x(&base),
+            slot_valid: x(&slot_valid),
+            accepted: x(&accepted),
+            mask: x(&out_mask),
+            selected_bits: x(&out_selected),
+            bias: x(&out_bias),
+        },
     );
-    l.seq.extend(carried);
     r
 }
 
@@ -480,12 +468,8 @@ fn apply_write_regs(l: &mut Lane, cs: &ApplyConsol) -> ApplyWrite {
         t.weight,
     );
     let ce = l.dd.apply_consol - 1;
-    let carried = carry(
-        m,
-        ce,
-        [&cs.mask, &cs.selected_bits, &cs.bias],
-        [&r.mask, &r.selected_bits, &r.bias],
-    );
+    // The per-output fields ride along like the model's `out` word.
+    let [out_mask, out_selected, out_bias] = ends(m, ce, [&cs.mask, &cs.selected_bits, &cs.bias]);
     let v = m.delay_valid(&cs.valid, ce);
     let [u, k, a, weight, short, long, newc, eff, slot_valid] = ends(
         m,
@@ -502,24 +486,26 @@ fn apply_write_regs(l: &mut Lane, cs: &ApplyConsol) -> ApplyWrite {
             &cs.slot_valid,
         ],
     );
-    hand(
+    r.load(
         &mut l.rst,
         &mut l.seq,
         "apply_consol -> apply_write",
-        (&r.valid, x(&v)),
-        vec![
-            (&r.u, x(&u)),
-            (&r.k, x(&k)),
-            (&r.a, x(&a)),
-            (&r.w, x(&weight)),
-            (&r.s, x(&short)),
-            (&r.p, x(&long)),
-            (&r.c, x(&newc)),
-            (&r.effective, x(&eff)),
-            (&r.slot_valid, x(&slot_valid)),
-        ],
+        ApplyWrite {
+            valid: x(&v),
+            u: x(&u),
+            k: x(&k),
+            a: x(&a),
+            w: x(&weight),
+            s: x(&short),
+            p: x(&long),
+            c: x(&newc),
+            effective: x(&eff),
+            slot_valid: x(&slot_valid),
+            mask: x(&out_mask),
+            selected_bits: x(&out_selected),
+            bias: x(&out_bias),
+        },
     );
-    l.seq.extend(carried);
     r
 }
 

@@ -72,37 +72,57 @@ fn bit(s: &Sig, idx: &Sig) -> Expr {
     }
 }
 
-/// A stage hand-off: on reset the `valid` register clears; otherwise, under `comment`,
-/// `valid` and every register take their sources.
-fn hand(
-    rst: &mut Vec<Stmt>,
-    seq: &mut Vec<Stmt>,
-    comment: &str,
-    valid: (&Sig, Expr),
-    moves: Vec<(&Sig, Expr)>,
-) {
-    rst.push(set(valid.0, Expr::bit(false)));
+/// A stage hand-off: on reset the `valid` register (the first) clears; otherwise, under
+/// `comment`, every register takes its source, in the record's field order.
+fn hand(rst: &mut Vec<Stmt>, seq: &mut Vec<Stmt>, comment: &str, regs: Vec<&Sig>, d: Vec<Expr>) {
+    rst.push(set(regs[0], Expr::bit(false)));
     seq.push(Stmt::Comment(comment.to_string()));
-    seq.push(set(valid.0, valid.1));
-    seq.extend(moves.into_iter().map(|(d, s)| set(d, s)));
+    seq.extend(regs.into_iter().zip(d).map(|(r, e)| set(r, e)));
 }
 
 /// A pipeline stage's registers as a typed record (the model's struct of the same
-/// name holds the same fields): `declare` makes the registers `<stage>_<field>` in
-/// field order, each of the type given for it.
+/// name holds the same fields; `valid` first). `declare` makes the registers
+/// `<stage>_<field>` in field order, each of the type given for it; `load` hands a
+/// record of sources (`Stage<Expr>`) to them field by field, so a hand-off names every
+/// register exactly once by construction. A stage builder whose last-clock values are
+/// the next stage's record (`Stage<Sig>`) hands them over whole (`exprs`): the moves
+/// are then derived by field name.
 macro_rules! stage_regs {
-    ($(#[$doc:meta])* $name:ident($stage:literal) { $($field:ident),* $(,)? }) => {
+    ($(#[$doc:meta])* $name:ident($stage:literal) { valid $(, $field:ident)* $(,)? }) => {
         $(#[$doc])*
-        pub(super) struct $name {
-            $(pub $field: Sig,)*
+        pub(super) struct $name<T = Sig> {
+            pub valid: T,
+            $(pub $field: T,)*
         }
+        #[allow(dead_code)]
         impl $name {
             /// Declares the stage's registers.
             #[allow(clippy::too_many_arguments)]
-            pub fn declare(m: &mut Module, $($field: Ty),*) -> $name {
+            pub fn declare(m: &mut Module, valid: Ty, $($field: Ty),*) -> $name {
                 $name {
+                    valid: m.reg(concat!($stage, "_valid"), valid),
                     $($field: m.reg(concat!($stage, "_", stringify!($field)), $field),)*
                 }
+            }
+            /// The record's signals as sources for the next stage's registers of the
+            /// same names.
+            pub fn exprs(&self) -> $name<Expr> {
+                $name {
+                    valid: x(&self.valid),
+                    $($field: x(&self.$field),)*
+                }
+            }
+            /// On reset `valid` clears; otherwise, under `comment`, each register
+            /// takes its field of `d`.
+            pub fn load(
+                &self,
+                rst: &mut Vec<Stmt>,
+                seq: &mut Vec<Stmt>,
+                comment: &str,
+                d: $name<Expr>,
+            ) {
+                let regs = vec![&self.valid, $(&self.$field),*];
+                hand(rst, seq, comment, regs, vec![d.valid, $(d.$field),*]);
             }
         }
     };

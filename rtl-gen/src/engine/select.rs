@@ -61,12 +61,15 @@ fn sel_key(l: &mut Lane) -> Keyed {
     let max = alias(m, "sel_key_max_score", &mem.maxs.rd);
     let lacc = alias(m, "sel_key_last_accepted", &mem.lacc.rd);
     let ctl = &l.ctl;
-    hand(
+    r.load(
         &mut l.rst,
         &mut l.seq,
         "sel_issue -> sel_key (scratch, syn, nbr, mask, max_score, last_accepted read)",
-        (&r.valid, x(&sel_issue)),
-        vec![(&r.u, x(&ctl.iss_u)), (&r.k, x(&ctl.iss_k))],
+        SelKey {
+            valid: x(&sel_issue),
+            u: x(&ctl.iss_u),
+            k: x(&ctl.iss_k),
+        },
     );
     let ram = l.ram_reg;
     let valid = m.delay_valid(&r.valid, ram);
@@ -159,24 +162,21 @@ fn sel_insert_regs(l: &mut Lane, keyed: &Keyed) -> (SelInsert, Sig) {
         ("sel_insert_max_score", t.score, x(&keyed.max_score))
     };
     let max = l.m.reg(max_name, max_ty);
-    hand(
+    r.load(
         &mut l.rst,
         &mut l.seq,
         "sel_key -> sel_insert",
-        (&r.valid, x(&keyed.valid)),
-        vec![
-            (&r.u, x(&keyed.u)),
-            (&r.k, x(&keyed.k)),
-            (&r.key, x(&keyed.key)),
-            (&r.slot_valid, x(&keyed.slot_valid)),
-            (
-                &r.nonzero,
-                Expr::bin(BinOp::Ne, &keyed.signal, Expr::lit(t.signal, 0)),
-            ),
-            (&r.mask, x(&keyed.mask)),
-            (&max, max_src),
-        ],
+        SelInsert {
+            valid: x(&keyed.valid),
+            u: x(&keyed.u),
+            k: x(&keyed.k),
+            key: x(&keyed.key),
+            slot_valid: x(&keyed.slot_valid),
+            nonzero: Expr::bin(BinOp::Ne, &keyed.signal, Expr::lit(t.signal, 0)),
+            mask: x(&keyed.mask),
+        },
     );
+    l.seq.push(set(&max, max_src));
     (r, max)
 }
 
