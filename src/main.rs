@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 use lpn_golden::scenario::{json_error, Scenario, ScenarioResult};
 use lpn_toolchain::{Tool, Toolchain};
 
+mod bench;
 mod demo;
 mod experiment;
 mod files;
@@ -144,6 +145,34 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
         /// Write the report as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// One update of a layer on the engine beside the f64 reference's training step of
+    /// the same layer, timed in the same run on this machine, as a ratio; with the
+    /// device's multiplier-bound limit.
+    Bench {
+        /// Hardware config (preset or .toml/.json file).
+        #[arg(long, default_value = "fpga/bench-1024.toml")]
+        config: String,
+        /// Rows of the batch (default: the config's max_rows).
+        #[arg(long)]
+        rows: Option<usize>,
+        /// The engine's clock in MHz (default: the device's clock constraint, labelled
+        /// as such).
+        #[arg(long, conflicts_with_all = ["synth_json", "synth"])]
+        fmax_mhz: Option<f64>,
+        /// Take the achieved Fmax from an earlier `lpn synth --json` report of this config.
+        #[arg(long, conflicts_with = "synth")]
+        synth_json: Option<PathBuf>,
+        /// Synthesise, place and route the config now for its device and use the
+        /// achieved Fmax (minutes: about 10-15 for the bench layer on the 85F).
+        #[arg(long)]
+        synth: bool,
+        /// Reference steps to time (after 3 untimed ones).
+        #[arg(long, default_value_t = 200)]
+        steps: usize,
+        /// Write the numbers as JSON here.
         #[arg(long)]
         json: Option<PathBuf>,
     },
@@ -372,6 +401,27 @@ fn main() -> ExitCode {
                 None => Ok(t),
             })
             .map(|t| emit(format_args!("{t}"))),
+        Command::Bench {
+            config,
+            rows,
+            fmax_mhz,
+            synth_json,
+            synth,
+            steps,
+            json,
+        } => bench::run(&bench::BenchArgs {
+            config: &config,
+            rows,
+            clock: match (fmax_mhz, synth_json.as_deref(), synth) {
+                (Some(f), _, _) => bench::Clock::Given(f),
+                (None, Some(p), _) => bench::Clock::Report(p),
+                (None, None, true) => bench::Clock::Synth,
+                (None, None, false) => bench::Clock::Constraint,
+            },
+            steps,
+            json: json.as_deref(),
+        })
+        .map(|t| emit(format_args!("{t}"))),
         Command::Synth {
             target,
             config,

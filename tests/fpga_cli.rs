@@ -140,6 +140,15 @@ fn the_ecp5_flow_writes_a_bitstream_and_a_parsed_report() {
     assert_eq!(ok, fmax >= 100.0, "{o}");
     let outcome = v["outcome"].as_str().unwrap();
     assert_eq!(outcome, if ok { "met" } else { "timing-not-met" });
+    // The update time at the achieved Fmax, for the batch the cycle count is for.
+    let mut c = lpn_cycle::HwConfig::load(cfg.to_str().unwrap()).unwrap();
+    c.lanes = 1;
+    assert_eq!(v["rows"].as_u64(), Some(c.max_rows as u64));
+    assert_eq!(v["synapses"].as_u64(), Some(c.synapses() as u64));
+    let cycles = lpn_cycle::cycle_formula(&c, c.max_rows).total;
+    assert_eq!(v["cycles_per_update"].as_u64(), Some(cycles));
+    let us = v["update_us"].as_f64().unwrap();
+    assert!((us - cycles as f64 / fmax).abs() < 1e-6, "{us}: {o}");
     let res = v["resources"].as_array().unwrap();
     let kind = |k: &str| {
         res.iter()

@@ -254,6 +254,41 @@ pub fn trace(dp: &Datapath, name: &str) -> Option<Trace> {
     }
 }
 
+/// How often each traced point runs per slot in one update (the model's normaliser and
+/// SELECT key once per slot; APPLY's step, three retention factors, two trails and the
+/// gate mass's effective trail), and per output. ACCUMULATE adds two products per slot
+/// and row (`err * pre`, `|pre| * |post|`).
+const PER_SLOT: &[(&str, u64)] = &[
+    ("signal_mean", 1),
+    ("cofire_mean", 1),
+    ("effective_trail", 2),
+    ("gate", 1),
+    ("signal", 1),
+    ("score", 2),
+    ("plasticity", 1),
+    ("reinforcement_base", 1),
+    ("weight_step", 1),
+    ("retain", 3),
+    ("weight_decay", 1),
+    ("trail", 2),
+    ("consolidation", 1),
+];
+const PER_OUTPUT: &[(&str, u64)] = &[("bias_direction", 1), ("bias_step", 1)];
+
+/// The multiplies one update of `rows` rows takes on a layer of `outputs` outputs and
+/// `synapses` slots: two per slot and row in ACCUMULATE, plus each point's products
+/// ([`Trace`]) as often as it runs. A lower bound of multiplier work: a product wider
+/// than a device's multiplier takes several.
+pub fn multiplies_per_update(dp: &Datapath, outputs: usize, synapses: usize, rows: usize) -> u64 {
+    let products = |list: &[(&str, u64)]| -> u64 {
+        list.iter()
+            .map(|&(name, n)| n * trace(dp, name).map_or(0, |t| t.products as u64))
+            .sum()
+    };
+    let (outputs, synapses, rows) = (outputs as u64, synapses as u64, rows as u64);
+    2 * rows * synapses + synapses * products(PER_SLOT) + outputs * products(PER_OUTPUT)
+}
+
 /// A real value of `frac` fraction bits, as short as it is exact to 6 digits.
 fn real(raw: i128, frac: u32) -> String {
     let v = raw as f64 / (1u64 << frac) as f64;
@@ -363,6 +398,19 @@ mod tests {
         assert_eq!(off, Trace::default());
         assert!(trace(&on, "rows_recip").is_none());
         assert!(trace(&on, "no_such_point").is_none());
+    }
+
+    #[test]
+    fn multiplies_count_accumulate_and_every_point() {
+        let on = dp(1.0);
+        let one_row = multiplies_per_update(&on, 1, 1, 1);
+        let two_rows = multiplies_per_update(&on, 1, 1, 2);
+        assert_eq!(two_rows - one_row, 2);
+        // Per slot: 2 (accumulate) + the points' products; the consolidation point alone
+        // has 4 with consolidation on and none with it off.
+        let off = multiplies_per_update(&dp(0.0), 1, 1, 1);
+        assert_eq!(one_row - off, 4 + 1);
+        assert!(one_row > 20, "{one_row}");
     }
 
     #[test]

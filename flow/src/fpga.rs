@@ -68,6 +68,21 @@ impl Target {
         }
     }
 
+    /// The device's hard multipliers: 8 `SB_MAC16` on the UP5K; 156 and 28
+    /// `MULT18X18D` on the LFE5U-85F and -25F (two per DSP slice of the datasheets).
+    pub fn multipliers(self) -> u64 {
+        match self {
+            Target::Ice40Up5k => 8,
+            Target::Ecp5_85k => 156,
+            Target::Ecp5_25k => 28,
+        }
+    }
+
+    /// The target of a configuration family (none for `generic`).
+    pub fn of_family(f: Family) -> Option<Target> {
+        Target::ALL.into_iter().find(|t| t.family() == f)
+    }
+
     /// The clock the flow aims at by default, Hz: 100 MHz on the ECP5; on the UP5K 18
     /// MHz, what its preset meets (the issue aimed at 48; docs/fpga.md has why not).
     pub fn default_clock_hz(self) -> u64 {
@@ -169,8 +184,12 @@ pub struct SynthReport {
     pub resources: Vec<Resource>,
     /// Cells after synthesis (Yosys `stat`), by cell type.
     pub synthesis_cells: BTreeMap<String, u64>,
-    /// Cycles of one update with `max_rows` rows.
+    /// The batch `cycles_per_update` is for: the configuration's `max_rows`.
+    pub rows: usize,
+    /// Cycles of one update of `rows` rows.
     pub cycles_per_update: u64,
+    /// One update's time at the achieved Fmax, microseconds.
+    pub update_us: Option<f64>,
     /// Synapse slots updated per second at Fmax with full batches:
     /// `synapses * fmax / cycles_per_update`.
     pub synapse_updates_per_s: Option<f64>,
@@ -432,7 +451,9 @@ pub fn run(c: &HwConfig, o: &SynthOptions) -> Result<SynthReport, String> {
         critical_paths: Vec::new(),
         resources: Vec::new(),
         synthesis_cells: BTreeMap::new(),
+        rows: c.max_rows,
         cycles_per_update,
+        update_us: None,
         synapse_updates_per_s: None,
         bitstream: None,
         dir: o.dir.clone(),
@@ -582,6 +603,7 @@ pub fn run(c: &HwConfig, o: &SynthOptions) -> Result<SynthReport, String> {
     report.synapse_updates_per_s = report
         .fmax_mhz
         .map(|f| c.synapses() as f64 * f * 1e6 / cycles_per_update as f64);
+    report.update_us = report.fmax_mhz.map(|f| cycles_per_update as f64 / f);
 
     // Bitstream.
     let t2 = Instant::now();
@@ -652,10 +674,12 @@ pub fn format_report(r: &SynthReport) -> String {
     if let Some(f) = r.fmax_mhz {
         let _ = writeln!(
             s,
-            "  Fmax {f:.2} MHz vs {:.2} MHz: {}; {} cycles per update (max_rows rows) -> {:.3e} synapse updates/s",
+            "  Fmax {f:.2} MHz vs {:.2} MHz: {}; {} cycles per update of {} rows = {:.1} us at Fmax -> {:.3e} synapse updates/s",
             r.clock_mhz,
             if f >= r.clock_mhz { "met" } else { "NOT met" },
             r.cycles_per_update,
+            r.rows,
+            r.update_us.unwrap_or(0.0),
             r.synapse_updates_per_s.unwrap_or(0.0)
         );
     }
