@@ -15,7 +15,7 @@ fn every_property_holds_and_fails_on_its_mutant() {
         .unwrap();
     let out = text(&o.stdout);
     assert!(o.status.success(), "{out}{}", text(&o.stderr));
-    for property in ["idle", "divider"] {
+    for property in ["idle", "divider", "apply-writes", "ranges"] {
         let block: Vec<&str> = out
             .lines()
             .skip_while(|l| !l.starts_with(&format!("{property}:")))
@@ -42,7 +42,8 @@ fn prove_arguments_are_checked() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o.stderr).contains("unknown property `nope` (known: all, idle, divider)"));
+    assert!(text(&o.stderr)
+        .contains("unknown property `nope` (known: all, idle, divider, apply-writes, ranges)"));
 }
 
 /// The tiny preset's engine returns to idle exactly at the cycle formula for every rows

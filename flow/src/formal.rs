@@ -32,17 +32,28 @@ pub enum Property {
     Idle,
     /// The gate divider computes floor division, saturated.
     Divider,
+    /// The engine writes `syn` and `bias` only in APPLY.
+    ApplyWrites,
+    /// Every weight, trail and bias the engine writes is within its clip.
+    Ranges,
 }
 
 impl Property {
     /// Every property.
-    pub const ALL: [Property; 2] = [Property::Idle, Property::Divider];
+    pub const ALL: [Property; 4] = [
+        Property::Idle,
+        Property::Divider,
+        Property::ApplyWrites,
+        Property::Ranges,
+    ];
 
     /// Its name on the command line.
     pub fn name(self) -> &'static str {
         match self {
             Property::Idle => "idle",
             Property::Divider => "divider",
+            Property::ApplyWrites => "apply-writes",
+            Property::Ranges => "ranges",
         }
     }
 
@@ -51,6 +62,8 @@ impl Property {
         match self {
             Property::Idle => "after START, busy is high for exactly the cycle formula's count, for every legal input and memory content",
             Property::Divider => "the gate divider's reciprocal is floor division, saturated, for every valid count and divisor",
+            Property::ApplyWrites => "the engine writes syn and bias only in APPLY, for every legal input and memory content",
+            Property::Ranges => "every weight the engine writes (and every bias a descent step moves) is within +-weight_clip and every trail within [min, max] pheromone (0 on an invalid slot), for every legal input and memory content",
         }
     }
 
@@ -60,6 +73,8 @@ impl Property {
         match self {
             Property::Idle => idle_job(c, mutant),
             Property::Divider => divider_job(c, mutant),
+            Property::ApplyWrites => apply_writes_job(c, mutant),
+            Property::Ranges => ranges_job(c, mutant),
         }
     }
 }
@@ -73,6 +88,22 @@ pub struct Job {
     pub top: String,
     /// Bounded model checking depth (clocks).
     pub depth: u64,
+    /// Wires inside `lpn_engine` (after flattening, `lane0.<name>`) made into ports of
+    /// it with Yosys's `expose`, so that the wrapper can watch them.
+    pub expose: Vec<String>,
+    /// The solver.
+    pub engine: Engine,
+}
+
+/// How SymbiYosys checks a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// `smtbmc yices`: word-level SMT, with a trace of a failure.
+    SmtbmcYices,
+    /// `abc bmc3` on the bit-level model (ABC beside Debian's Yosys): far faster where
+    /// the design multiplies, so that `ranges` runs in CI; a failure is reported by its
+    /// frame only (`aigsmt none`: the witness formats of the two tools' versions differ).
+    AbcBmc3,
 }
 
 /// The outcome of one job.
@@ -91,21 +122,8 @@ fn bits(n: u64) -> u32 {
 }
 
 fn idle_job(c: &HwConfig, mutant: bool) -> Result<Job, String> {
-    let g = generate(c).map_err(|e| e.to_string())?;
-    let w = &g.manifest.widths;
-    let port = |name: &str| {
-        g.manifest
-            .ports
-            .iter()
-            .find(|p| p.name == name)
-            .map(|p| p.width)
-            .ok_or_else(|| format!("lpn_engine has no port {name}"))
-    };
-    let totals: Vec<u64> = (1..=c.max_rows)
-        .map(|r| cycle_formula(c, r).total)
-        .collect();
-    let longest = *totals.iter().max().unwrap_or(&0);
-    let tb = bits(longest + 8);
+    let (totals, tb) = update_clocks(c);
+    let w = Widths::of(c)?;
     // The start comes in clock 2 (after two clocks of reset); busy is counted from the
     // clock after, as the co-simulation harness counts it.
     let mut expect = String::new();
@@ -113,11 +131,94 @@ fn idle_job(c: &HwConfig, mutant: bool) -> Result<Job, String> {
         let _ = write!(expect, "rows == {}'d{} ? {tb}'d{t} : ", w.rows, i + 1);
     }
     expect += &format!("{tb}'d0");
-    let mut v = String::new();
+    let body = format!(
+        "\x20   wire [{tm}:0] total = {expect};\n\
+         \x20   always @(posedge clk) begin\n\
+         \x20       if (t > {tb}'d2) assert(busy == (t < {tb}'d3 + total));\n\
+         \x20       if (!busy) assert(phase == 2'd0);\n\
+         \x20   end\n",
+        tm = tb - 1,
+    );
+    // The mutant drains SELECT one clock longer: every update is one clock long.
+    let mutation = mutant.then_some(Mutation {
+        file: "lpn_engine.v",
+        apply: mutate_select_length,
+    });
+    engine_job(c, Property::Idle, &[], &body, mutation)
+}
+
+/// The cycle formula's count for every rows value, and the bits of a clock count that
+/// covers the longest update.
+fn update_clocks(c: &HwConfig) -> (Vec<u64>, u32) {
+    let totals: Vec<u64> = (1..=c.max_rows)
+        .map(|r| cycle_formula(c, r).total)
+        .collect();
+    let longest = *totals.iter().max().unwrap_or(&0);
+    (totals, bits(longest + 8))
+}
+
+/// A generated file broken on purpose where a property looks.
+struct Mutation {
+    file: &'static str,
+    apply: fn(&str) -> Result<String, String>,
+}
+
+/// The widths of `lpn_engine`'s ports a wrapper declares.
+struct Widths {
+    rows: u32,
+    budget: u32,
+    host_data: u32,
+    host_addr: u32,
+    host_sel: u32,
+    host_lane: u32,
+    selected_count: u32,
+}
+
+impl Widths {
+    fn of(c: &HwConfig) -> Result<Widths, String> {
+        let g = generate(c).map_err(|e| e.to_string())?;
+        let port = |name: &str| {
+            g.manifest
+                .ports
+                .iter()
+                .find(|p| p.name == name)
+                .map(|p| p.width)
+                .ok_or_else(|| format!("lpn_engine has no port {name}"))
+        };
+        let w = &g.manifest.widths;
+        Ok(Widths {
+            rows: w.rows,
+            budget: w.budget,
+            host_data: w.host_data,
+            host_addr: w.host_addr,
+            host_sel: port("host_sel")?,
+            host_lane: port("host_lane")?,
+            selected_count: port("selected_count")?,
+        })
+    }
+}
+
+/// A job on the whole engine: the wrapper starts one update with any legal rows, budget,
+/// mode and consolidate flag (and the memories hold anything), runs it to the end of the
+/// longest, and checks `body`'s assertions, which see the engine's ports and the lane
+/// wires in `watch` (`(name, declaration)`: exposed as `lane0.<name>` and connected to a
+/// wire of the same name).
+fn engine_job(
+    c: &HwConfig,
+    property: Property,
+    watch: &[(String, String)],
+    body: &str,
+    mutation: Option<Mutation>,
+) -> Result<Job, String> {
+    let g = generate(c).map_err(|e| e.to_string())?;
+    let w = Widths::of(c)?;
+    let (totals, tb) = update_clocks(c);
+    let longest = *totals.iter().max().unwrap_or(&0);
+    let module = property.name().replace('-', "_");
+    let mut v = prologue(&module, &c.name, tb);
     let _ = write!(
         v,
-        "{head}\
-         \x20   (* anyconst *) reg [{rm}:0] rows;\n\
+        "\x20   (* anyconst *) reg [{rm}:0] rows;\n\
          \x20   (* anyconst *) reg [{bm}:0] budget;\n\
          \x20   (* anyconst *) reg [1:0] mode;\n\
          \x20   (* anyconst *) reg consolidate;\n\
@@ -129,21 +230,7 @@ fn idle_job(c: &HwConfig, mutant: bool) -> Result<Job, String> {
          \x20   wire [1:0] phase;\n\
          \x20   wire descent;\n\
          \x20   wire [{dm}:0] host_rdata;\n\
-         \x20   wire [{sm}:0] selected_count;\n\
-         \x20   lpn_engine dut (.clk(clk), .rst(rst), .start(start), .rows(rows), .budget(budget),\n\
-         \x20       .mode(mode), .consolidate(consolidate), .host_we(1'b0), .host_sel({selw}'d0),\n\
-         \x20       .host_lane({lw}'d0), .host_addr({aw}'d0), .host_wdata({dw}'d0),\n\
-         \x20       .host_rdata(host_rdata), .busy(busy), .phase(phase), .descent(descent),\n\
-         \x20       .selected_count(selected_count));\n\
-         \x20   wire [{tm}:0] total = {expect};\n\
-         \x20   always @(posedge clk) begin\n\
-         \x20       if (t > {tb}'d2) assert(busy == (t < {tb}'d3 + total));\n\
-         \x20       if (!busy) assert(phase == 2'd0);\n\
-         \x20   end\n\
-         endmodule\n\
-         `default_nettype wire\n",
-        head = prologue("idle", &c.name, tb),
-        tm = tb - 1,
+         \x20   wire [{sm}:0] selected_count;\n",
         rm = w.rows - 1,
         rw = w.rows,
         bm = w.budget - 1,
@@ -151,27 +238,125 @@ fn idle_job(c: &HwConfig, mutant: bool) -> Result<Job, String> {
         max_rows = c.max_rows,
         k = c.layer.k,
         dm = w.host_data - 1,
-        sm = port("selected_count")? - 1,
-        selw = port("host_sel")?,
-        lw = port("host_lane")?,
+        sm = w.selected_count - 1,
+    );
+    let mut watched = String::new();
+    for (name, decl) in watch {
+        let _ = writeln!(v, "    {decl} {name};");
+        let _ = write!(watched, ",\n        .\\lane0.{name} ({name})");
+    }
+    let _ = write!(
+        v,
+        "\x20   lpn_engine dut (.clk(clk), .rst(rst), .start(start), .rows(rows), .budget(budget),\n\
+         \x20       .mode(mode), .consolidate(consolidate), .host_we(1'b0), .host_sel({selw}'d0),\n\
+         \x20       .host_lane({lw}'d0), .host_addr({aw}'d0), .host_wdata({dw}'d0),\n\
+         \x20       .host_rdata(host_rdata), .busy(busy), .phase(phase), .descent(descent),\n\
+         \x20       .selected_count(selected_count){watched});\n\
+         {body}\
+         endmodule\n\
+         `default_nettype wire\n",
+        selw = w.host_sel,
+        lw = w.host_lane,
         aw = w.host_addr,
         dw = w.host_data,
     );
     let mut sources = g.files.clone();
-    if mutant {
-        // The mutant drains SELECT one clock longer: every update is one clock long.
-        let top = sources
+    if let Some(m) = mutation {
+        let file = sources
             .iter_mut()
-            .find(|(n, _)| n == "lpn_engine.v")
-            .ok_or("no lpn_engine.v")?;
-        top.1 = mutate_select_length(&top.1)?;
+            .find(|(n, _)| n == m.file)
+            .ok_or_else(|| format!("no {} to mutate", m.file))?;
+        file.1 = (m.apply)(&file.1)?;
     }
-    sources.push(("lpn_prove_idle.v".into(), v));
+    sources.push((format!("lpn_prove_{module}.v"), v));
     Ok(Job {
         sources,
-        top: "lpn_prove_idle".into(),
+        top: format!("lpn_prove_{module}"),
         depth: longest + 6,
+        expose: watch.iter().map(|(n, _)| format!("lane0.{n}")).collect(),
+        engine: Engine::SmtbmcYices,
     })
+}
+
+/// `apply-writes`: an engine write of `syn` (and of `bias`, on an output's first slot)
+/// is `apply_write_valid`; it must come in APPLY (phase 3). Host writes need `phase` 0
+/// by construction and are held off here.
+fn apply_writes_job(c: &HwConfig, mutant: bool) -> Result<Job, String> {
+    let (_, tb) = update_clocks(c);
+    let watch = [("apply_write_valid".to_string(), "wire".to_string())];
+    let body = format!(
+        "\x20   always @(posedge clk)\n\
+         \x20       if (t > {tb}'d2 && apply_write_valid) assert(phase == 2'd3);\n"
+    );
+    // The mutant issues APPLY's slots in SELECT.
+    let mutation = mutant.then_some(Mutation {
+        file: "lpn_lane.v",
+        apply: |lane| replace_once(lane, "wire apply_issue = iss_valid & (phase == 2'd3);", "wire apply_issue = iss_valid & (phase == 2'd2);"),
+    });
+    engine_job(c, Property::ApplyWrites, &watch, &body, mutation)
+}
+
+/// `ranges`: every weight written is within +-weight_clip and every trail within [min,
+/// max] pheromone on a valid slot and 0 on an invalid one, whatever the memories held
+/// before (a weight beyond the clip, say); the bias too when a descent step moves it.
+/// Left out, because the rule keeps them as they were: a bias on a step without descent,
+/// and consolidation, whose decay keeps a word it does not grow; both stay in range only
+/// for words that were.
+fn ranges_job(c: &HwConfig, mutant: bool) -> Result<Job, String> {
+    let dp = Datapath::new(c).map_err(|e| e.to_string())?;
+    let (_, tb) = update_clocks(c);
+    let f = &c.formats;
+    let (wb, tbits) = (f.weight.bits, f.trail.bits);
+    let mut watch = vec![
+        ("apply_write_valid".to_string(), "wire".to_string()),
+        ("apply_write_slot_valid".into(), "wire".into()),
+        ("apply_write_w".into(), format!("wire signed [{}:0]", wb - 1)),
+        ("apply_write_p".into(), format!("wire [{}:0]", tbits - 1)),
+    ];
+    let clip = dp.k.weight_clip;
+    let (lo, hi) = (dp.k.min_pheromone, dp.k.max_pheromone);
+    let trail = |name: &str| {
+        format!(
+            "\x20       if (t > {tb}'d2 && apply_write_valid) assert(apply_write_slot_valid\n\
+             \x20           ? {name} >= {tbits}'d{lo} && {name} <= {tbits}'d{hi} : {name} == {tbits}'d0);\n"
+        )
+    };
+    let mut body = format!(
+        "\x20   always @(posedge clk) begin\n\
+         \x20       if (t > {tb}'d2 && apply_write_valid)\n\
+         \x20           assert(apply_write_w >= -{wb}'sd{clip} && apply_write_w <= {wb}'sd{clip});\n"
+    );
+    body += &trail("apply_write_p");
+    if c.stores_short() {
+        watch.push(("apply_write_s".into(), format!("wire [{}:0]", tbits - 1)));
+        body += &trail("apply_write_s");
+    }
+    if c.bias {
+        watch.push(("apply_write_first_slot".into(), "wire".into()));
+        watch.push(("apply_write_bias".into(), format!("wire signed [{}:0]", wb - 1)));
+        body += &format!(
+            "\x20       if (t > {tb}'d2 && apply_write_valid && apply_write_first_slot && descent)\n\
+             \x20           assert(apply_write_bias >= -{wb}'sd{clip} && apply_write_bias <= {wb}'sd{clip});\n"
+        );
+    }
+    body += "    end\n";
+    // The mutant loses the weight's upper clip.
+    let mutation = mutant.then_some(Mutation {
+        file: "lpn_lane.v",
+        apply: |lane| replace_once(lane, "wire weight_decay_hi_gt = decay_pick > weight_decay_max_c;", "wire weight_decay_hi_gt = 1'b0;"),
+    });
+    let mut job = engine_job(c, Property::Ranges, &watch, &body, mutation)?;
+    // The clips sit behind multipliers, which word-level BMC takes minutes over.
+    job.engine = Engine::AbcBmc3;
+    Ok(job)
+}
+
+/// `text` with `from` (which must be there) replaced by `to` once.
+fn replace_once(text: &str, from: &str, to: &str) -> Result<String, String> {
+    if !text.contains(from) {
+        return Err(format!("cannot mutate: no `{from}` in the generated Verilog"));
+    }
+    Ok(text.replacen(from, to, 1))
 }
 
 /// The engine with SELECT's last clock count one higher (the phase counter's limit for
@@ -257,16 +442,18 @@ fn divider_job(c: &HwConfig, mutant: bool) -> Result<Job, String> {
         ],
         top: "lpn_prove_divider".into(),
         depth: q + 8,
+        expose: Vec::new(),
+        engine: Engine::SmtbmcYices,
     })
 }
 
 /// A wrapper's first lines: its header, module `lpn_prove_<property>`, and the clock
 /// count `t` (`tb` bits) that drives two clocks of reset and then `start` for one.
-fn prologue(property: &str, config: &str, tb: u32) -> String {
+fn prologue(module: &str, config: &str, tb: u32) -> String {
     format!(
-        "// Formal property `{property}` (flow/src/formal.rs) for config `{config}`.\n\
+        "// Formal property `{module}` (flow/src/formal.rs) for config `{config}`.\n\
          {ts}`default_nettype none\n\
-         module lpn_prove_{property} (input wire clk);\n\
+         module lpn_prove_{module} (input wire clk);\n\
          \x20   reg [{tm}:0] t = {tb}'d0;\n\
          \x20   always @(posedge clk) if (t != {{{tb}{{1'b1}}}}) t <= t + {tb}'d1;\n\
          \x20   wire rst = t < {tb}'d2;\n\
@@ -279,13 +466,46 @@ fn prologue(property: &str, config: &str, tb: u32) -> String {
 /// The `.sby` file of a job.
 pub fn sby_file(job: &Job) -> String {
     let names: Vec<&str> = job.sources.iter().map(|(n, _)| n.as_str()).collect();
+    let script = match names.split_last() {
+        // The engine is flattened first, so that the wires to watch are its own, and
+        // made into ports; the wrapper, read after, connects to them.
+        Some((wrapper, engine)) if !job.expose.is_empty() => format!(
+            "read -formal {}\nhierarchy -top lpn_engine\nflatten\nexpose {}\nread -formal {wrapper}\n",
+            engine.join(" "),
+            job.expose
+                .iter()
+                .map(|w| format!("lpn_engine/w:{w}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+        _ => format!("read -formal {}\n", names.join(" ")),
+    };
+    let (options, engine) = match job.engine {
+        Engine::SmtbmcYices => ("", "smtbmc yices"),
+        Engine::AbcBmc3 => ("aigsmt none\n", "abc bmc3"),
+    };
     format!(
-        "[options]\nmode bmc\ndepth {depth}\n\n[engines]\nsmtbmc yices\n\n[script]\nread -formal {files}\nprep -flatten -top {top}\n\n[files]\n{list}\n",
+        "[options]\nmode bmc\n{options}depth {depth}\n\n[engines]\n{engine}\n\n[script]\n{script}prep -flatten -top {top}\n\n[files]\n{list}\n",
         depth = job.depth,
-        files = names.join(" "),
         top = job.top,
         list = names.join("\n"),
     )
+}
+
+/// ABC beside the toolchain's (Debian) Yosys, for [`Engine::AbcBmc3`].
+fn abc() -> Result<std::path::PathBuf, String> {
+    let yosys = Toolchain::from_env()
+        .locate(Tool::Yosys)
+        .map_err(|e| e.to_string())?;
+    let abc = yosys.path.with_file_name("yosys-abc");
+    if abc.is_file() {
+        Ok(abc)
+    } else {
+        Err(format!(
+            "the `ranges` property needs Yosys's ABC (yosys-abc) beside {}: Debian's Yosys from scripts/install-tools has it",
+            yosys.path.display()
+        ))
+    }
 }
 
 /// Runs a job with SymbiYosys in `dir` (its sources and `.sby` written there first).
@@ -299,9 +519,12 @@ pub fn run(job: &Job, dir: &Path) -> Result<Verdict, String> {
     crate::verilator::write_sources(dir, &job.sources)?;
     std::fs::write(dir.join("prove.sby"), sby_file(job))
         .map_err(|e| format!("cannot write prove.sby: {e}"))?;
+    let mut command = sby.command();
+    if job.engine == Engine::AbcBmc3 {
+        command.env("ABC", abc()?);
+    }
     let t0 = Instant::now();
-    let out = sby
-        .command()
+    let out = command
         .args(["-f", "prove.sby"])
         .current_dir(dir)
         .output()
@@ -316,7 +539,13 @@ pub fn run(job: &Job, dir: &Path) -> Result<Verdict, String> {
     let failed = log
         .lines()
         .find(|l| l.contains("failed assertion"))
-        .map(|l| l.split("summary:").nth(1).unwrap_or(l).trim().to_string());
+        .map(|l| l.split("summary:").nth(1).unwrap_or(l).trim().to_string())
+        .or_else(|| {
+            // ABC names the frame of the failure.
+            let l = log.lines().find(|l| l.contains("was asserted in frame"))?;
+            let frame = l.split("frame").nth(1)?.split('.').next()?.trim();
+            Some(format!("failed assertion at step {frame} (abc bmc3)"))
+        });
     match done {
         Some(d) if d.contains("DONE (PASS") => Ok(Verdict {
             pass: true,
