@@ -230,12 +230,17 @@ enum Command {
         /// Hardware config: a preset name or a .toml/.json file.
         #[arg(long, default_value = "tiny")]
         config: String,
-        /// Property: all, idle or divider.
+        /// Properties: all, or a comma-separated list of idle, divider, apply-writes,
+        /// ranges, bridge.
         #[arg(long, default_value = "all")]
         property: String,
         /// Also run each property on a deliberately broken RTL, where it must fail.
         #[arg(long)]
         mutants: bool,
+        /// Check to this many clocks instead of each property's own depth (a shorter
+        /// bound proves less: the report says which).
+        #[arg(long)]
+        depth: Option<u64>,
     },
     /// Hardware configurations.
     Hw {
@@ -493,7 +498,8 @@ fn main() -> ExitCode {
             config,
             property,
             mutants,
-        } => prove::run(&config, &property, mutants).and_then(|(text, ok)| {
+            depth,
+        } => prove::run(&config, &property, mutants, depth).and_then(|(text, ok)| {
             verdict(
                 &text,
                 ok,

@@ -10,7 +10,14 @@ fn every_property_holds_and_fails_on_its_mutant() {
     lpn_toolchain::require(lpn_toolchain::Tool::YicesSmt2);
     let o = lpn()
         .current_dir(repo(""))
-        .args(["prove", "--config", "formal/small.toml", "--mutants"])
+        .args([
+            "prove",
+            "--config",
+            "formal/small.toml",
+            "--property",
+            "idle,divider,apply-writes,ranges",
+            "--mutants",
+        ])
         .output()
         .unwrap();
     let out = text(&o.stdout);
@@ -42,8 +49,50 @@ fn prove_arguments_are_checked() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o.stderr)
-        .contains("unknown property `nope` (known: all, idle, divider, apply-writes, ranges)"));
+    assert!(text(&o.stderr).contains(
+        "unknown property `nope` (known: all, idle, divider, apply-writes, ranges, bridge)"
+    ));
+    let o = lpn()
+        .args(["prove", "--property", "idle,nope2"])
+        .output()
+        .unwrap();
+    assert!(text(&o.stderr).contains("unknown property `nope2`"));
+    let o = lpn().args(["prove", "--depth", "0"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stderr).contains("--depth 0 checks nothing"));
+}
+
+/// The bridge of the small engine's boards, for any byte stream: to depth 15 in CI (every
+/// stream of up to 13 bytes: START frames and their execution; a one-word WRITE needs
+/// depth 27, 200 s, `lpn prove --config formal/small.toml --property bridge`), and the
+/// mutant that takes every checksum for good fails.
+#[test]
+fn a_refused_frame_never_starts_the_engine_or_writes_its_memories() {
+    lpn_toolchain::require(lpn_toolchain::Tool::Sby);
+    let o = lpn()
+        .current_dir(repo(""))
+        .args([
+            "prove",
+            "--config",
+            "formal/small.toml",
+            "--property",
+            "bridge",
+            "--depth",
+            "15",
+            "--mutants",
+        ])
+        .output()
+        .unwrap();
+    let out = text(&o.stdout);
+    assert!(o.status.success(), "{out}{}", text(&o.stderr));
+    assert!(
+        out.contains("rtl      PASS  proven to depth 15 (--depth; the property's own is 27)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("mutant   FAIL  failed assertion at step"),
+        "{out}"
+    );
 }
 
 /// The tiny preset's engine returns to idle exactly at the cycle formula for every rows

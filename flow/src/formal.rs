@@ -11,6 +11,13 @@
 //! - `divider`: the gate divider's reciprocal equals `floor(valid << s / max(mass, 1))`,
 //!   saturated to the gate_recip format (0 without valid slots), for every valid count
 //!   and divisor, written `Q` clocks after its start for the output that started it.
+//! - `apply-writes`: the engine writes `syn` and `bias` only in APPLY.
+//! - `ranges`: every weight written is within the clip, every trail within [min, max]
+//!   (0 on an invalid slot), every bias a descent step moves within the clip, whatever
+//!   the memories held.
+//! - `bridge`: for any byte stream, the board's bridge writes an engine memory only for a
+//!   WRITE frame with a good CRC and within range, and starts an update only for a
+//!   START with a good CRC (a monitor in the wrapper parses the stream independently).
 //!
 //! Each property is also run on a mutant of the RTL (its `mutant`) and must
 //! fail there, so a pass is known to mean something.
@@ -36,15 +43,18 @@ pub enum Property {
     ApplyWrites,
     /// Every weight, trail and bias the engine writes is within its clip.
     Ranges,
+    /// The bridge writes an engine memory or starts an update only for an accepted frame.
+    Bridge,
 }
 
 impl Property {
     /// Every property.
-    pub const ALL: [Property; 4] = [
+    pub const ALL: [Property; 5] = [
         Property::Idle,
         Property::Divider,
         Property::ApplyWrites,
         Property::Ranges,
+        Property::Bridge,
     ];
 
     /// Its name on the command line.
@@ -54,6 +64,7 @@ impl Property {
             Property::Divider => "divider",
             Property::ApplyWrites => "apply-writes",
             Property::Ranges => "ranges",
+            Property::Bridge => "bridge",
         }
     }
 
@@ -63,6 +74,7 @@ impl Property {
             Property::Idle => "after START, busy is high for exactly the cycle formula's count, for every legal input and memory content",
             Property::Divider => "the gate divider's reciprocal is floor division, saturated, for every valid count and divisor",
             Property::ApplyWrites => "the engine writes syn and bias only in APPLY, for every legal input and memory content",
+            Property::Bridge => "for any byte stream, the board's bridge writes an engine memory only after a WRITE frame with a good CRC, within the memory's range, lanes and word bits, and starts an update only after a START frame with a good CRC",
             Property::Ranges => "every weight the engine writes (and every bias a descent step moves) is within +-weight_clip and every trail within [min, max] pheromone (0 on an invalid slot), for every legal input and memory content",
         }
     }
@@ -75,6 +87,7 @@ impl Property {
             Property::Divider => divider_job(c, mutant),
             Property::ApplyWrites => apply_writes_job(c, mutant),
             Property::Ranges => ranges_job(c, mutant),
+            Property::Bridge => bridge_job(c, mutant),
         }
     }
 }
@@ -291,7 +304,13 @@ fn apply_writes_job(c: &HwConfig, mutant: bool) -> Result<Job, String> {
     // The mutant issues APPLY's slots in SELECT.
     let mutation = mutant.then_some(Mutation {
         file: "lpn_lane.v",
-        apply: |lane| replace_once(lane, "wire apply_issue = iss_valid & (phase == 2'd3);", "wire apply_issue = iss_valid & (phase == 2'd2);"),
+        apply: |lane| {
+            replace_once(
+                lane,
+                "wire apply_issue = iss_valid & (phase == 2'd3);",
+                "wire apply_issue = iss_valid & (phase == 2'd2);",
+            )
+        },
     });
     engine_job(c, Property::ApplyWrites, &watch, &body, mutation)
 }
@@ -310,7 +329,10 @@ fn ranges_job(c: &HwConfig, mutant: bool) -> Result<Job, String> {
     let mut watch = vec![
         ("apply_write_valid".to_string(), "wire".to_string()),
         ("apply_write_slot_valid".into(), "wire".into()),
-        ("apply_write_w".into(), format!("wire signed [{}:0]", wb - 1)),
+        (
+            "apply_write_w".into(),
+            format!("wire signed [{}:0]", wb - 1),
+        ),
         ("apply_write_p".into(), format!("wire [{}:0]", tbits - 1)),
     ];
     let clip = dp.k.weight_clip;
@@ -333,7 +355,10 @@ fn ranges_job(c: &HwConfig, mutant: bool) -> Result<Job, String> {
     }
     if c.bias {
         watch.push(("apply_write_first_slot".into(), "wire".into()));
-        watch.push(("apply_write_bias".into(), format!("wire signed [{}:0]", wb - 1)));
+        watch.push((
+            "apply_write_bias".into(),
+            format!("wire signed [{}:0]", wb - 1),
+        ));
         body += &format!(
             "\x20       if (t > {tb}'d2 && apply_write_valid && apply_write_first_slot && descent)\n\
              \x20           assert(apply_write_bias >= -{wb}'sd{clip} && apply_write_bias <= {wb}'sd{clip});\n"
@@ -343,7 +368,13 @@ fn ranges_job(c: &HwConfig, mutant: bool) -> Result<Job, String> {
     // The mutant loses the weight's upper clip.
     let mutation = mutant.then_some(Mutation {
         file: "lpn_lane.v",
-        apply: |lane| replace_once(lane, "wire weight_decay_hi_gt = decay_pick > weight_decay_max_c;", "wire weight_decay_hi_gt = 1'b0;"),
+        apply: |lane| {
+            replace_once(
+                lane,
+                "wire weight_decay_hi_gt = decay_pick > weight_decay_max_c;",
+                "wire weight_decay_hi_gt = 1'b0;",
+            )
+        },
     });
     let mut job = engine_job(c, Property::Ranges, &watch, &body, mutation)?;
     // The clips sit behind multipliers, which word-level BMC takes minutes over.
@@ -351,10 +382,137 @@ fn ranges_job(c: &HwConfig, mutant: bool) -> Result<Job, String> {
     Ok(job)
 }
 
+/// `bridge`: the board's frame bridge (`lpn_bridge`) with every input free (any byte
+/// stream at any pace, any FIFO overflow, engine status and read data) beside a monitor
+/// that parses the stream as the protocol states it (`A5 cmd len payload[len] crc`,
+/// CRC-8 with polynomial 0x07 over cmd, len and payload; `lpn_link::protocol`). A write
+/// to the engine may come only while the last frame taken is a WRITE with a good CRC
+/// (no byte taken since), to a writable memory, within its depth, the lanes and its word
+/// bits (`lpn_link::host_memories`); `start` only after a START with a good CRC. The
+/// depth covers a WRITE of one word and its execution; the bridge's frame timeout (1,024
+/// byte times) lies beyond it.
+fn bridge_job(c: &HwConfig, mutant: bool) -> Result<Job, String> {
+    let dp = Datapath::new(c).map_err(|e| e.to_string())?;
+    let cpb = crate::boardsim::SIM_CLKS_PER_BIT;
+    let link = lpn_link::protocol::Link::new(c, cpb).map_err(|e| e.to_string())?;
+    let w = lpn_link::Widths::new(c, &dp);
+    let m = lpn_rtl::board::bridge(c, &w, &link, cpb, &[]);
+    let mut text = m.emit();
+    if mutant {
+        // The mutant takes every checksum for good.
+        text = replace_once(&text, "crc_ok <= rx_data == crc;", "crc_ok <= 1'b1;")?;
+    }
+    let word_bytes = link.word_bytes as u64;
+    // Reset, then A5 cmd len, the WRITE header (sel, lane, addr, count) and one word,
+    // the CRC, and the execution.
+    let depth = 2 + 3 + 5 + word_bytes + 1 + 12;
+    let tb = bits(depth + 8);
+    let mut v = prologue("bridge", &c.name, tb);
+    let decl = |ty: lpn_rtl::ir::Ty| {
+        if ty.width > 1 {
+            format!("[{}:0] ", ty.width - 1)
+        } else {
+            String::new()
+        }
+    };
+    let mut conns = Vec::new();
+    // The bridge's ports meet `b_<port>` (the wrapper's own `start` is the prologue's).
+    for (dir, p) in m.ports() {
+        match (dir, p.name.as_str()) {
+            (_, "clk" | "rst") => conns.push(format!(".{0}({0})", p.name)),
+            (lpn_rtl::rtl::Dir::Input, _) => {
+                conns.push(format!(".{0}(b_{0})", p.name));
+                let _ = writeln!(v, "    (* anyseq *) reg {}b_{};", decl(p.ty), p.name);
+            }
+            _ => {
+                conns.push(format!(".{0}(b_{0})", p.name));
+                let _ = writeln!(v, "    wire {}b_{};", decl(p.ty), p.name);
+            }
+        }
+    }
+    let in_range: Vec<String> = lpn_link::host_memories(c, &dp)
+        .iter()
+        .filter(|h| h.writable)
+        .map(|h| {
+            format!(
+                "(b_host_sel == 4'd{} && b_host_addr < {} && (b_host_wdata >> {}) == 0)",
+                h.sel, h.depth, h.bits
+            )
+        })
+        .collect();
+    let _ = write!(
+        v,
+        "\x20   lpn_bridge dut ({conns});\n\
+         \x20   // The protocol as stated, independent of the bridge's own parser.\n\
+         \x20   function [7:0] crc8_byte(input [7:0] c, input [7:0] b);\n\
+         \x20       integer i;\n\
+         \x20       reg [7:0] x;\n\
+         \x20       begin\n\
+         \x20           x = c ^ b;\n\
+         \x20           for (i = 0; i < 8; i = i + 1) x = x[7] ? {{x[6:0], 1'b0}} ^ 8'h07 : {{x[6:0], 1'b0}};\n\
+         \x20           crc8_byte = x;\n\
+         \x20       end\n\
+         \x20   endfunction\n\
+         \x20   reg [2:0] m_state;\n\
+         \x20   reg [7:0] m_cmd, m_len, m_idx, m_crc;\n\
+         \x20   reg m_write_ok, m_start_ok;\n\
+         \x20   wire took = b_rx_valid && b_rx_take;\n\
+         \x20   always @(posedge clk) begin\n\
+         \x20       if (rst) begin\n\
+         \x20           m_state <= 3'd0; m_write_ok <= 1'b0; m_start_ok <= 1'b0;\n\
+         \x20       end else if (took) begin\n\
+         \x20           m_write_ok <= 1'b0; m_start_ok <= 1'b0;\n\
+         \x20           case (m_state)\n\
+         \x20               3'd0: if (b_rx_data == 8'h{sync:02X}) begin m_state <= 3'd1; m_crc <= 8'd0; end\n\
+         \x20               3'd1: begin m_cmd <= b_rx_data; m_crc <= crc8_byte(m_crc, b_rx_data); m_state <= 3'd2; end\n\
+         \x20               3'd2: begin\n\
+         \x20                   m_len <= b_rx_data; m_idx <= 8'd0; m_crc <= crc8_byte(m_crc, b_rx_data);\n\
+         \x20                   m_state <= b_rx_data == 8'd0 ? 3'd4 : 3'd3;\n\
+         \x20               end\n\
+         \x20               3'd3: begin\n\
+         \x20                   m_crc <= crc8_byte(m_crc, b_rx_data); m_idx <= m_idx + 8'd1;\n\
+         \x20                   if (m_idx == m_len - 8'd1) m_state <= 3'd4;\n\
+         \x20               end\n\
+         \x20               default: begin\n\
+         \x20                   m_state <= 3'd0;\n\
+         \x20                   m_write_ok <= b_rx_data == m_crc && m_cmd == 8'h{write:02X};\n\
+         \x20                   m_start_ok <= b_rx_data == m_crc && m_cmd == 8'h{start:02X};\n\
+         \x20               end\n\
+         \x20           endcase\n\
+         \x20       end\n\
+         \x20   end\n\
+         \x20   wire in_range = b_host_lane < {lanes} && ({ranges});\n\
+         \x20   always @(posedge clk) if (t > {tb}'d2) begin\n\
+         \x20       if (b_host_we) assert(m_write_ok && in_range);\n\
+         \x20       if (b_start) assert(m_start_ok);\n\
+         \x20   end\n\
+         endmodule\n\
+         `default_nettype wire\n",
+        conns = conns.join(", "),
+        sync = lpn_link::protocol::REQUEST_SYNC,
+        write = lpn_link::protocol::Command::Write as u8,
+        start = lpn_link::protocol::Command::Start as u8,
+        lanes = c.lanes,
+        ranges = in_range.join(" || "),
+    );
+    Ok(Job {
+        sources: vec![
+            ("lpn_bridge.v".into(), text),
+            ("lpn_prove_bridge.v".into(), v),
+        ],
+        top: "lpn_prove_bridge".into(),
+        depth,
+        expose: Vec::new(),
+        engine: Engine::AbcBmc3,
+    })
+}
+
 /// `text` with `from` (which must be there) replaced by `to` once.
 fn replace_once(text: &str, from: &str, to: &str) -> Result<String, String> {
     if !text.contains(from) {
-        return Err(format!("cannot mutate: no `{from}` in the generated Verilog"));
+        return Err(format!(
+            "cannot mutate: no `{from}` in the generated Verilog"
+        ));
     }
     Ok(text.replacen(from, to, 1))
 }
