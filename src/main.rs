@@ -141,7 +141,7 @@ enum Command {
         /// nextpnr placement seed.
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// Work folder (default: target/synth/<target>-<config>-lanes<N>).
+        /// Work folder (default: target/synth/TARGET-CONFIG-lanesN).
         #[arg(long)]
         out: Option<PathBuf>,
         /// Write the report as JSON here.
