@@ -62,37 +62,40 @@ fn prove_arguments_are_checked() {
     assert!(text(&o.stderr).contains("--depth 0 checks nothing"));
 }
 
-/// The bridge of the small engine's boards, for any byte stream: to depth 15 in CI (every
-/// stream of up to 13 bytes: START frames and their execution; a one-word WRITE needs
-/// depth 27, 200 s, `lpn prove --config formal/small.toml --property bridge`), and the
-/// mutant that takes every checksum for good fails.
+/// The bridge of the small engine's boards and of both board tops' presets (the
+/// iCEBreaker's `ice40-up5k`, the ULX3S's `ecp5-85k`), for any byte stream: to depth 15
+/// in CI (every stream of up to 13 bytes: START frames and their execution; a one-word
+/// WRITE needs depth 27, about 200 s each, `lpn prove --config C --property bridge`), and
+/// the mutant that takes every checksum for good fails.
 #[test]
 fn a_refused_frame_never_starts_the_engine_or_writes_its_memories() {
     lpn_toolchain::require(lpn_toolchain::Tool::Sby);
-    let o = lpn()
-        .current_dir(repo(""))
-        .args([
-            "prove",
-            "--config",
-            "formal/small.toml",
-            "--property",
-            "bridge",
-            "--depth",
-            "15",
-            "--mutants",
-        ])
-        .output()
-        .unwrap();
-    let out = text(&o.stdout);
-    assert!(o.status.success(), "{out}{}", text(&o.stderr));
-    assert!(
-        out.contains("rtl      PASS  proven to depth 15 (--depth; the property's own is 27)"),
-        "{out}"
-    );
-    assert!(
-        out.contains("mutant   FAIL  failed assertion at step"),
-        "{out}"
-    );
+    for config in ["formal/small.toml", "ice40-up5k", "ecp5-85k"] {
+        let o = lpn()
+            .current_dir(repo(""))
+            .args([
+                "prove",
+                "--config",
+                config,
+                "--property",
+                "bridge",
+                "--depth",
+                "15",
+                "--mutants",
+            ])
+            .output()
+            .unwrap();
+        let out = text(&o.stdout);
+        assert!(o.status.success(), "{config}: {out}{}", text(&o.stderr));
+        assert!(
+            out.contains("rtl      PASS  proven to depth 15 (--depth; the property's own is 27)"),
+            "{config}: {out}"
+        );
+        assert!(
+            out.contains("mutant   FAIL  failed assertion at step"),
+            "{config}: {out}"
+        );
+    }
 }
 
 /// The tiny preset's engine returns to idle exactly at the cycle formula for every rows

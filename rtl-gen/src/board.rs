@@ -20,7 +20,7 @@ use lpn_cycle::HwConfig;
 
 use crate::engine::{generate, Widths};
 use crate::engine::{set, x};
-use crate::ir::{BinOp, Expr, Instance, Lhs, Process, Stmt, UnOp};
+use crate::ir::{BinOp, Expr, Lhs, Process, Stmt, UnOp};
 use crate::protocol::{self, Command, Link, Status};
 use crate::rtl::{Dir, Module, Sig, Ty};
 use lpn_cycle::engine::Phase;
@@ -330,7 +330,11 @@ fn board_files(
         uart_tx: uart_tx(c, cpb, &clocking),
         rx_fifo: rx_fifo(c, &clocking),
         bridge: bridge(c, w, link, cpb, &clocking),
-        engine_ports: manifest.ports.iter().map(|p| p.name.clone()).collect(),
+        engine_ports: manifest
+            .ports
+            .iter()
+            .map(|p| (p.name.clone(), p.width))
+            .collect(),
     };
     let board = board_module(c, w, &parts, &clocking);
     vec![
@@ -1736,12 +1740,12 @@ pub fn board_module(c: &HwConfig, w: &Widths, parts: &BoardParts, extra: &[Strin
             ("error_seen", x(&led_error)),
         ],
     );
-    m.instance(Instance::of(
-        "lpn_engine",
-        "engine_i",
-        parts.engine_ports.iter().map(String::as_str),
-        &[],
-    ));
+    let engine_ports: Vec<(&str, u32)> = parts
+        .engine_ports
+        .iter()
+        .map(|(p, w)| (p.as_str(), *w))
+        .collect();
+    m.instance_of_ports("lpn_engine", &engine_ports, "engine_i", &[]);
     m.comment("Lit while a frame is being received, waits in the FIFO, is executed or answered.");
     m.assign_expr(
         &led_activity,
@@ -1764,8 +1768,8 @@ pub struct BoardParts {
     pub uart_tx: Module,
     /// `lpn_bridge`.
     pub bridge: Module,
-    /// The engine top's port names, in order.
-    pub engine_ports: Vec<String>,
+    /// The engine top's ports (name, width), in order.
+    pub engine_ports: Vec<(String, u32)>,
 }
 
 fn icebreaker_top(c: &HwConfig, p: &Ice40Pll) -> String {

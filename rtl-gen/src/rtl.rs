@@ -558,29 +558,46 @@ impl Module {
     /// signal of that name and width here: both are generator bugs, which would
     /// otherwise leave an implicit net for lint to find later.
     pub fn instance_of(&mut self, child: &Module, name: &str, renames: &[(&str, Expr)]) {
-        let ports: Vec<&str> = child.ports.iter().map(|(_, s)| s.name.as_str()).collect();
+        let ports: Vec<(&str, u32)> = child
+            .ports
+            .iter()
+            .map(|(_, s)| (s.name.as_str(), s.ty.width))
+            .collect();
+        self.instance_of_ports(&child.name, &ports, name, renames);
+    }
+
+    /// [`Module::instance_of`] for a module known by its name and its ports' names and
+    /// widths (one generated elsewhere, such as the engine under a board top).
+    pub fn instance_of_ports(
+        &mut self,
+        module: &str,
+        ports: &[(&str, u32)],
+        name: &str,
+        renames: &[(&str, Expr)],
+    ) {
         for (r, _) in renames {
             assert!(
-                ports.contains(r),
-                "{name}: `{r}` is not a port of {}",
-                child.name
+                ports.iter().any(|(p, _)| p == r),
+                "{name}: `{r}` is not a port of {module}"
             );
         }
-        for (_, p) in &child.ports {
-            if renames.iter().any(|(r, _)| *r == p.name) {
+        for &(p, width) in ports {
+            if renames.iter().any(|(r, _)| *r == p) {
                 continue;
             }
-            let here = self.declared(&p.name);
+            let here = self.declared(p);
             assert!(
-                here.is_some_and(|t| t.width == p.ty.width),
-                "{name}: port `{}` ({} bits) of {} has no signal of that name and width in {} ({here:?})",
-                p.name,
-                p.ty.width,
-                child.name,
+                here.is_some_and(|t| t.width == width),
+                "{name}: port `{p}` ({width} bits) of {module} has no signal of that name and width in {} ({here:?})",
                 self.name
             );
         }
-        self.instance(crate::ir::Instance::of(&child.name, name, ports, renames));
+        self.instance(crate::ir::Instance::of(
+            module,
+            name,
+            ports.iter().map(|(p, _)| *p),
+            renames,
+        ));
     }
 
     /// The type of the port, wire, register, net or memory word declared as `name`.
