@@ -4,24 +4,31 @@
 mod common;
 use common::{lpn, repo, text};
 
+/// `lpn prove` with `args` from the repository's root: its report, after checking that
+/// it succeeded.
+fn prove(args: &[&str]) -> String {
+    let o = lpn()
+        .current_dir(repo(""))
+        .arg("prove")
+        .args(args)
+        .output()
+        .unwrap();
+    let out = text(&o.stdout);
+    assert!(o.status.success(), "{args:?}: {out}{}", text(&o.stderr));
+    out
+}
+
 #[test]
 fn every_property_holds_and_fails_on_its_mutant() {
     lpn_toolchain::require(lpn_toolchain::Tool::Sby);
     lpn_toolchain::require(lpn_toolchain::Tool::YicesSmt2);
-    let o = lpn()
-        .current_dir(repo(""))
-        .args([
-            "prove",
-            "--config",
-            "formal/small.toml",
-            "--property",
-            "idle,divider,apply-writes,ranges",
-            "--mutants",
-        ])
-        .output()
-        .unwrap();
-    let out = text(&o.stdout);
-    assert!(o.status.success(), "{out}{}", text(&o.stderr));
+    let out = prove(&[
+        "--config",
+        "formal/small.toml",
+        "--property",
+        "idle,divider,apply-writes,ranges",
+        "--mutants",
+    ]);
     for property in ["idle", "divider", "apply-writes", "ranges"] {
         let block: Vec<&str> = out
             .lines()
@@ -71,22 +78,15 @@ fn prove_arguments_are_checked() {
 fn a_refused_frame_never_starts_the_engine_or_writes_its_memories() {
     lpn_toolchain::require(lpn_toolchain::Tool::Sby);
     for config in ["formal/small.toml", "ice40-up5k", "ecp5-85k"] {
-        let o = lpn()
-            .current_dir(repo(""))
-            .args([
-                "prove",
-                "--config",
-                config,
-                "--property",
-                "bridge",
-                "--depth",
-                "15",
-                "--mutants",
-            ])
-            .output()
-            .unwrap();
-        let out = text(&o.stdout);
-        assert!(o.status.success(), "{config}: {out}{}", text(&o.stderr));
+        let out = prove(&[
+            "--config",
+            config,
+            "--property",
+            "bridge",
+            "--depth",
+            "15",
+            "--mutants",
+        ]);
         assert!(
             out.contains("rtl      PASS  proven to depth 15 (--depth; the property's own is 27)"),
             "{config}: {out}"
@@ -104,12 +104,6 @@ fn a_refused_frame_never_starts_the_engine_or_writes_its_memories() {
 #[test]
 fn the_tiny_engine_returns_to_idle_at_the_cycle_formula() {
     lpn_toolchain::require(lpn_toolchain::Tool::Sby);
-    let o = lpn()
-        .current_dir(repo(""))
-        .args(["prove", "--config", "tiny", "--property", "idle"])
-        .output()
-        .unwrap();
-    let out = text(&o.stdout);
-    assert!(o.status.success(), "{out}{}", text(&o.stderr));
+    let out = prove(&["--config", "tiny", "--property", "idle"]);
     assert!(out.contains("rtl      PASS  proven to depth 585"), "{out}");
 }
