@@ -165,10 +165,10 @@ fn clock(
         })
     };
     match a.clock {
-        Clock::Given(f) if f.is_finite() && f > 0.0 && f <= 1000.0 => {
-            Ok((f, "given (--fmax-mhz)".into()))
-        }
-        Clock::Given(f) => Err(format!("--fmax-mhz {f} is not a clock in (0, 1000] MHz")),
+        Clock::Given(f) => Ok((
+            crate::fpga::mhz_arg("--fmax-mhz", f)?,
+            "given (--fmax-mhz)".into(),
+        )),
         Clock::Constraint => {
             let t = need_target()?;
             Ok((
@@ -215,11 +215,8 @@ fn clock(
         }
         Clock::Synth => {
             let t = need_target()?;
-            let dir = std::path::PathBuf::from("target/synth").join(format!(
-                "bench-{}-{}",
-                t.name(),
-                c.name
-            ));
+            // The folder `lpn synth` uses for the same build.
+            let dir = crate::fpga::work_dir(t, c);
             let opts = SynthOptions {
                 target: t,
                 clock_hz: t.default_clock_hz(),

@@ -40,9 +40,22 @@ pub struct SynthArgs<'a> {
 /// `--clock-mhz` in Hz, or the target's default clock.
 fn clock_hz(mhz: Option<f64>, target: Target) -> Result<u64, String> {
     match mhz {
-        Some(f) if f.is_finite() && f > 0.0 && f <= 1000.0 => Ok((f * 1e6).round() as u64),
-        Some(f) => Err(format!("--clock-mhz {f} is not a clock in (0, 1000] MHz")),
+        Some(f) => Ok((mhz_arg("--clock-mhz", f)? * 1e6).round() as u64),
         None => Ok(target.default_clock_hz()),
+    }
+}
+
+/// The default work folder of a build: `target/synth/<target>-<config>-lanes<N>`.
+pub fn work_dir(target: Target, c: &HwConfig) -> PathBuf {
+    PathBuf::from("target/synth").join(format!("{}-{}-lanes{}", target.name(), c.name, c.lanes))
+}
+
+/// A clock given on the command line as `flag`, in MHz: finite and in (0, 1000].
+pub fn mhz_arg(flag: &str, f: f64) -> Result<f64, String> {
+    if f.is_finite() && f > 0.0 && f <= 1000.0 {
+        Ok(f)
+    } else {
+        Err(format!("{flag} {f} is not a clock in (0, 1000] MHz"))
     }
 }
 
@@ -82,12 +95,7 @@ pub fn synth(a: &SynthArgs) -> Result<(String, bool), String> {
         let dir = match (a.out, sweep) {
             (Some(o), false) => o.to_path_buf(),
             (Some(o), true) => o.join(format!("lanes-{}", c.lanes)),
-            (None, _) => PathBuf::from("target/synth").join(format!(
-                "{}-{}-lanes{}",
-                target.name(),
-                c.name,
-                c.lanes
-            )),
+            (None, _) => work_dir(target, &c),
         };
         // A sweep measures every lane count, also those the memory plan rejects: the
         // tools give the verdict and the numbers.

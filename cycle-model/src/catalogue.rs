@@ -243,15 +243,17 @@ const POINTS: &[Point] = &[
 /// The trace of the point named `name` on `dp` (`None` for an unknown or described
 /// point).
 pub fn trace(dp: &Datapath, name: &str) -> Option<Trace> {
-    let p = POINTS.iter().find(|p| p.name == name)?;
-    match p.how {
-        How::Traced(run) => {
-            let mut t = Trace::default();
-            run(&mut t, dp);
-            Some(t)
-        }
+    match POINTS.iter().find(|p| p.name == name)?.how {
+        How::Traced(run) => Some(traced(run, dp)),
         How::Described(_) => None,
     }
+}
+
+/// What `run` (a point on [`Trace`]) does on `dp`.
+fn traced(run: fn(&mut Trace, &Datapath), dp: &Datapath) -> Trace {
+    let mut t = Trace::default();
+    run(&mut t, dp);
+    t
 }
 
 /// How often each traced point runs per slot in one update (the model's normaliser and
@@ -341,8 +343,7 @@ pub fn points_table(dp: &Datapath) -> String {
     for p in POINTS {
         let (rounding, products) = match p.how {
             How::Traced(run) => {
-                let mut t = Trace::default();
-                run(&mut t, dp);
+                let t = traced(run, dp);
                 (t.describe(&dp.f), t.products.to_string())
             }
             How::Described(text) => (text.to_string(), "-".into()),

@@ -136,12 +136,13 @@ fn bits(n: u64) -> u32 {
 
 fn idle_job(c: &HwConfig, mutant: bool) -> Result<Job, String> {
     let (totals, tb) = update_clocks(c);
-    let w = Widths::of(c)?;
+    let dp = Datapath::new(c).map_err(|e| e.to_string())?;
+    let rows_w = lpn_link::Widths::new(c, &dp).rows;
     // The start comes in clock 2 (after two clocks of reset); busy is counted from the
     // clock after, as the co-simulation harness counts it.
     let mut expect = String::new();
     for (i, t) in totals.iter().enumerate() {
-        let _ = write!(expect, "rows == {}'d{} ? {tb}'d{t} : ", w.rows, i + 1);
+        let _ = write!(expect, "rows == {rows_w}'d{} ? {tb}'d{t} : ", i + 1);
     }
     expect += &format!("{tb}'d0");
     let body = format!(
@@ -188,8 +189,7 @@ struct Widths {
 }
 
 impl Widths {
-    fn of(c: &HwConfig) -> Result<Widths, String> {
-        let g = generate(c).map_err(|e| e.to_string())?;
+    fn of(g: &lpn_rtl::engine::Generated) -> Result<Widths, String> {
         let port = |name: &str| {
             g.manifest
                 .ports
@@ -224,7 +224,7 @@ fn engine_job(
     mutation: Option<Mutation>,
 ) -> Result<Job, String> {
     let g = generate(c).map_err(|e| e.to_string())?;
-    let w = Widths::of(c)?;
+    let w = Widths::of(&g)?;
     let (totals, tb) = update_clocks(c);
     let longest = *totals.iter().max().unwrap_or(&0);
     let module = property.name().replace('-', "_");
@@ -660,7 +660,7 @@ fn abc() -> Result<std::path::PathBuf, String> {
         Ok(abc)
     } else {
         Err(format!(
-            "the `ranges` property needs Yosys's ABC (yosys-abc) beside {}: Debian's Yosys from scripts/install-tools has it",
+            "the properties checked with ABC (ranges, bridge) need Yosys's ABC (yosys-abc) beside {}: Debian's Yosys from scripts/install-tools has it",
             yosys.path.display()
         ))
     }
