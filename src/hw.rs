@@ -451,12 +451,14 @@ pub fn soak(configs: usize, steps: usize, seed: u32) -> Result<String, String> {
         total += done;
         let _ = writeln!(
             s,
-            "config {case}: {} in, {} out, K {}, {} lanes, max_rows {}: {done} updates equal (build {build:.1} s, run {:.1} s)",
+            "config {case}: {} in, {} out, K {}, {} lanes, max_rows {}, {} pipeline, {} rows per clock: {done} updates equal (build {build:.1} s, run {:.1} s)",
             c.layer.inputs,
             c.layer.outputs,
             c.layer.k,
             c.lanes,
             c.max_rows,
+            c.pipeline.as_str(),
+            c.row_parallel,
             t0.elapsed().as_secs_f64()
         );
     }

@@ -65,6 +65,15 @@ pub enum Pipeline {
 }
 
 impl Pipeline {
+    /// The name used in configs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Pipeline::Compact => "compact",
+            Pipeline::Deep => "deep",
+            Pipeline::Shared => "shared",
+        }
+    }
+
     /// Whether this is the default, one-clock-per-stage pipeline.
     pub fn is_compact(&self) -> bool {
         *self == Pipeline::Compact
@@ -245,6 +254,13 @@ pub struct HwConfig {
     /// absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step_clocks: Option<u32>,
+    /// Rows ACCUMULATE takes per clock (P): each lane reads P rows of a slot's `pre` and
+    /// `post_err` at once from P banks (bank `row % P`) and sums their products in an
+    /// adder tree, so ACCUMULATE issues `ceil(rows / P)` row groups per slot instead of
+    /// `rows`. A power of two dividing `max_rows`; 1 (the default, not written) is the
+    /// one-row engine.
+    #[serde(skip_serializing_if = "is_one")]
+    pub row_parallel: usize,
     /// Fixed-point formats.
     pub formats: Formats,
     /// The learning rule's constants (quantised once by [`crate::Constants`]).
@@ -256,6 +272,14 @@ impl Default for HwConfig {
         preset("tiny").expect("the tiny preset exists")
     }
 }
+
+fn is_one(n: &usize) -> bool {
+    *n == 1
+}
+
+/// Most rows ACCUMULATE may take per clock (`row_parallel`): 2 x 64 products per lane
+/// is already most of the ECP5-85F's 156 multipliers.
+pub const MAX_ROW_PARALLEL: usize = 64;
 
 /// Clocks per pipeline step of the shared pipeline when `step_clocks` is not given.
 pub const DEFAULT_STEP_CLOCKS: u32 = 16;
@@ -290,6 +314,7 @@ pub fn preset(name: &str) -> Result<HwConfig> {
         memory: MemoryConfig::default(),
         pipeline: Pipeline::Compact,
         step_clocks: None,
+        row_parallel: 1,
         formats: Formats::default(),
         learning: LearningConfig::default(),
     };
@@ -404,6 +429,17 @@ impl HwConfig {
         self.layer.outputs.div_ceil(self.lanes.max(1))
     }
 
+    /// Row groups ACCUMULATE issues per slot for a batch of `rows`: `ceil(rows / P)`
+    /// (`row_parallel`).
+    pub fn row_groups(&self, rows: usize) -> usize {
+        rows.div_ceil(self.row_parallel.max(1))
+    }
+
+    /// Bits that pick a row's bank (`log2 row_parallel`).
+    pub fn bank_bits(&self) -> u32 {
+        self.row_parallel.max(1).trailing_zeros()
+    }
+
     /// Slot addresses per lane: `outputs_per_lane * K`.
     pub fn slots_per_lane(&self) -> usize {
         self.outputs_per_lane() * self.layer.k
@@ -498,6 +534,29 @@ impl HwConfig {
             return fail(format!(
                 "max_rows must be in 1..=4096, got {}",
                 self.max_rows
+            ));
+        }
+        let p = self.row_parallel;
+        if p == 0 || !p.is_power_of_two() || p > MAX_ROW_PARALLEL {
+            return fail(format!(
+                "row_parallel must be a power of two in 1..={MAX_ROW_PARALLEL}, got {p}"
+            ));
+        }
+        if self.max_rows % p != 0 {
+            return fail(format!(
+                "row_parallel = {p} must divide max_rows = {} (each bank holds max_rows / row_parallel rows of an input)",
+                self.max_rows
+            ));
+        }
+        if p > 1 && self.pipeline == Pipeline::Shared {
+            return fail(
+                "row_parallel > 1 needs pipeline = \"compact\" or \"deep\" (the shared pipeline's multiplier schedule takes one row per step)"
+                    .into(),
+            );
+        }
+        if p > 1 && (self.memory.pre == RamKind::Spram || self.memory.post_err == RamKind::Spram) {
+            return fail(format!(
+                "row_parallel = {p} keeps pre and post_err in {p} banks each; memory.pre and memory.post_err must be \"block\" (a bank would take a whole SPRAM)"
             ));
         }
         for (name, f) in self.formats.named() {
@@ -665,7 +724,8 @@ pub struct MemoryUse {
     pub depth: usize,
     /// Bits per word.
     pub width: u32,
-    /// How many physical copies (lanes, or read-port replicas).
+    /// How many memories of this shape: one per lane (each lane keeps its own `pre`
+    /// replica), times the `row_parallel` banks for `pre` and `post_err`.
     pub copies: usize,
     /// Physical RAM kind.
     pub kind: RamKind,
@@ -766,20 +826,21 @@ impl MemoryPlan {
         );
         add("nbr", per_lane, nbr_bits + k, lanes, c.memory.nbr);
         // Every lane reads a different input each cycle: each lane keeps its own replica
-        // (the generated RTL does; two lanes could share a dual-port block, not done).
-        let pre_copies = lanes;
+        // (the generated RTL does; two lanes could share a dual-port block, not done),
+        // in `row_parallel` banks of `max_rows / row_parallel` rows each.
+        let banks = c.row_parallel.max(1);
         add(
             "pre",
-            c.max_rows * c.layer.inputs,
+            c.max_rows / banks * c.layer.inputs,
             f.activation.bits,
-            pre_copies,
+            lanes * banks,
             c.memory.pre,
         );
         add(
             "post_err",
-            c.max_rows * u,
+            c.max_rows / banks * u,
             f.activation.bits + f.error.bits,
-            lanes,
+            lanes * banks,
             c.memory.post_err,
         );
         // Per-output words, one memory per writer as the RTL has them (each takes its

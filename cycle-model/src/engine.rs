@@ -45,6 +45,10 @@ pub struct StageDepths {
     pub acc_fetch: u32,
     /// `acc_mult`: the two products.
     pub acc_mult: u32,
+    /// `acc_mult`'s adder tree over the `row_parallel` rows' products (its clocks come
+    /// after the products'): `log2 row_parallel` in the deep pipeline, 0 otherwise (the
+    /// compact pipeline sums in the products' clock).
+    pub acc_tree: u32,
     /// `acc_sum`: the running sums (one clock: feedback).
     pub acc_sum: u32,
     /// `norm_mean`: row means, bias direction, effective trail.
@@ -91,6 +95,7 @@ impl StageDepths {
             Pipeline::Compact | Pipeline::Shared => StageDepths {
                 acc_fetch: 1,
                 acc_mult: 1,
+                acc_tree: 0,
                 acc_sum: 1,
                 norm_mean: 1,
                 norm_gate: 1,
@@ -113,6 +118,7 @@ impl StageDepths {
             Pipeline::Deep => StageDepths {
                 acc_fetch: 4,
                 acc_mult: 6,
+                acc_tree: c.bank_bits(),
                 acc_sum: 1,
                 norm_mean: 4,
                 norm_gate: 4,
@@ -150,6 +156,7 @@ impl StageDepths {
         u64::from(
             self.acc_fetch
                 + self.acc_mult
+                + self.acc_tree
                 + self.acc_sum
                 + self.norm_mean
                 + self.norm_gate
@@ -256,9 +263,11 @@ pub struct UpdateReport {
     pub descent: bool,
 }
 
-/// The per-phase cycle formula: `((rows + 2) * U * K + latency) * step_clocks`,
-/// latency = the three phases' drains ([`phase_drains`]); `step_clocks` is 1 except in
-/// the shared pipeline ([`HwConfig::step_clocks`]).
+/// The per-phase cycle formula: `((G + 2) * U * K + latency) * step_clocks`, with
+/// `G = ceil(rows / P)` ACCUMULATE row groups per slot ([`HwConfig::row_groups`]; `G =
+/// rows` when `row_parallel` is 1), latency = the three phases' drains
+/// ([`phase_drains`]); `step_clocks` is 1 except in the shared pipeline
+/// ([`HwConfig::step_clocks`]).
 pub fn cycle_formula(c: &HwConfig, rows: usize) -> Cycles {
     let s = u64::from(c.step_clocks());
     let steps = step_formula(c, rows);
@@ -270,11 +279,16 @@ pub fn cycle_formula(c: &HwConfig, rows: usize) -> Cycles {
     }
 }
 
-/// The cycle formula as text for reports: `(rows + 2) * U*K + latency`, in brackets
-/// times `step_clocks` for the shared pipeline.
+/// The cycle formula as text for reports: `(rows + 2) * U*K + latency` (with `rows`
+/// as `ceil(rows / P)` when `row_parallel` is P > 1), in brackets times `step_clocks`
+/// for the shared pipeline.
 pub fn cycle_formula_text(c: &HwConfig) -> String {
+    let groups = match c.row_parallel {
+        1 => "rows".to_string(),
+        p => format!("ceil(rows / {p})"),
+    };
     let f = format!(
-        "(rows + 2) * {} + {}",
+        "({groups} + 2) * {} + {}",
         c.slots_per_lane(),
         pipeline_latency(c)
     );
@@ -288,7 +302,7 @@ pub fn cycle_formula_text(c: &HwConfig) -> String {
 pub fn step_formula(c: &HwConfig, rows: usize) -> Cycles {
     let slots = c.slots_per_lane() as u64;
     let (acc_drain, sel_drain, apply_drain) = phase_drains(c);
-    let accumulate = rows as u64 * slots + acc_drain;
+    let accumulate = c.row_groups(rows) as u64 * slots + acc_drain;
     let select = slots + sel_drain;
     let apply = slots + apply_drain;
     Cycles {
@@ -337,7 +351,7 @@ pub fn divider_units(c: &HwConfig) -> usize {
     }
 }
 
-/// The fixed pipeline latency of an update (cycles beyond `(rows + 2) * U * K`).
+/// The fixed pipeline latency of an update (cycles beyond `(G + 2) * U * K`).
 pub fn pipeline_latency(c: &HwConfig) -> u64 {
     let (a, s, p) = phase_drains(c);
     a + s + p
@@ -429,6 +443,7 @@ impl<T: Copy + Default> Ram<T> {
 }
 
 // Pipeline registers: each holds what its stage consumes this cycle.
+/// `r` is the row group: rows `r*P .. r*P + P` (P = `row_parallel`; 1 row when P = 1).
 #[derive(Debug, Clone, Copy)]
 struct AccFetch {
     u: usize,
@@ -436,14 +451,15 @@ struct AccFetch {
     r: usize,
     nbr: usize,
 }
-#[derive(Debug, Clone, Copy)]
+/// The group's words, one per bank (`pre[p]` is row `r*P + p`).
+#[derive(Debug, Clone)]
 struct AccMult {
     u: usize,
     k: usize,
     r: usize,
-    pre: i64,
-    post: i64,
-    err: i64,
+    pre: Vec<i64>,
+    post: Vec<i64>,
+    err: Vec<i64>,
     syn: Syn,
     out: OutWord,
 }
@@ -626,7 +642,9 @@ struct Lane {
     syn: Ram<Syn>,
     scratch: Ram<(i64, i64)>,
     nbr: Ram<(u32, u64)>,
-    post_err: Ram<(i64, i64)>,
+    /// `post_err` in `row_parallel` banks: bank `row % P` holds `{post, err}` of local
+    /// output `u`, row `row` at `u * max_rows / P + row / P`.
+    post_err: Vec<Ram<(i64, i64)>>,
     outputs: Ram<OutWord>,
     /// `outputs` has a second, write-only port for the divider's result.
     recip_writes: Vec<(usize, i64)>,
@@ -677,8 +695,8 @@ pub struct Engine {
     config: HwConfig,
     dp: Datapath,
     lanes: Vec<Lane>,
-    /// Pre-synaptic activity, input-major (`input * max_rows + row`); one read port per
-    /// lane (replicated RAM in hardware).
+    /// Pre-synaptic activity, input-major (`input * max_rows + row`); per lane a
+    /// replica in hardware, in `row_parallel` banks (bank `row % P`) read at once.
     pre: Vec<i64>,
     // Host-written registers.
     rows: usize,
@@ -718,11 +736,14 @@ impl Engine {
             syn: Ram::new(per_lane),
             scratch: Ram::new(per_lane),
             nbr: Ram::new(per_lane),
-            post_err: Ram::new(u * config.max_rows),
+            post_err: vec![
+                Ram::new(u * config.max_rows / config.row_parallel);
+                config.row_parallel
+            ],
             outputs: Ram::new(u),
             recip_writes: Vec::new(),
             acc_fetch: Stage::new(depths.acc_fetch),
-            acc_mult: Stage::new(depths.acc_mult),
+            acc_mult: Stage::new(depths.acc_mult + depths.acc_tree),
             acc_sum: Stage::new(depths.acc_sum),
             sig_acc: 0,
             co_acc: 0,
@@ -854,10 +875,11 @@ impl Engine {
     pub fn load_inputs(&mut self, input: &StepInput) -> Result<()> {
         self.require_idle()?;
         input.check(&self.config, &self.dp)?;
-        let (inputs, outputs, max_rows) = (
+        let (inputs, outputs, max_rows, p) = (
             self.config.layer.inputs,
             self.config.layer.outputs,
             self.config.max_rows,
+            self.config.row_parallel,
         );
         for r in 0..input.rows {
             for j in 0..inputs {
@@ -865,7 +887,7 @@ impl Engine {
             }
             for o in 0..outputs {
                 let (l, u) = self.place(o);
-                self.lanes[l].post_err.words[u * max_rows + r] =
+                self.lanes[l].post_err[r % p].words[(u * max_rows + r) / p] =
                     (input.post[r * outputs + o], input.err[r * outputs + o]);
             }
         }
@@ -990,7 +1012,7 @@ impl Engine {
     fn issue_len(&self) -> u64 {
         let slots = self.config.slots_per_lane() as u64;
         match self.phase {
-            Phase::Accumulate => self.rows as u64 * slots,
+            Phase::Accumulate => self.config.row_groups(self.rows) as u64 * slots,
             Phase::Select | Phase::Apply => slots,
             Phase::Idle | Phase::Done => 0,
         }
@@ -1030,6 +1052,8 @@ impl Engine {
         let issue = (self.t < self.issue_len()).then_some(self.t as usize);
         let ctl = Control {
             rows: self.rows,
+            groups: self.config.row_groups(self.rows),
+            row_parallel: self.config.row_parallel,
             max_rows: self.config.max_rows,
             rows_recip: self.rows_recip,
             budget: self.budget,
@@ -1081,6 +1105,9 @@ impl Engine {
 /// Control registers every lane sees.
 struct Control {
     rows: usize,
+    /// ACCUMULATE's row groups per slot and rows per group (P).
+    groups: usize,
+    row_parallel: usize,
     max_rows: usize,
     rows_recip: i64,
     budget: usize,
@@ -1121,7 +1148,9 @@ impl Lane {
         self.syn.clock();
         self.scratch.clock();
         self.nbr.clock();
-        self.post_err.clock();
+        for bank in &mut self.post_err {
+            bank.clock();
+        }
         self.outputs.clock();
         for (u, r) in self.recip_writes.drain(..) {
             self.outputs.words[u].gate_recip = r;
@@ -1223,13 +1252,13 @@ impl Lane {
             long: x.syn.p,
             out: x.out,
         }));
-        // acc_sum: exact running sums over the rows of one slot.
+        // acc_sum: exact running sums over the row groups of one slot.
         if let Some(x) = self.acc_sum.take() {
             let first = x.r == 0;
             self.sig_acc = if first { 0 } else { self.sig_acc } + x.sig_product;
             self.co_acc = if first { 0 } else { self.co_acc } + x.cofire_product;
             self.err_acc = if first { 0 } else { self.err_acc } + x.err;
-            if x.r == ctl.rows - 1 {
+            if x.r == ctl.groups - 1 {
                 self.norm_mean.put(Some(NormMean {
                     u: x.u,
                     k: x.k,
@@ -1241,26 +1270,48 @@ impl Lane {
                 }));
             }
         }
-        // acc_mult: the two products.
-        self.acc_sum.put(self.acc_mult.take().map(|x| AccSum {
-            u: x.u,
-            k: x.k,
-            r: x.r,
-            sig_product: dp.signal_product(x.err, x.pre),
-            cofire_product: dp.cofire_product(x.pre, x.post),
-            err: x.err,
-            syn: x.syn,
-            out: x.out,
+        // acc_mult: the two products of every row of the group, summed (exact). Rows at
+        // or past `rows` (the last group's tail) read stale words: their `pre` and `err`
+        // count as 0.
+        self.acc_sum.put(self.acc_mult.take().map(|x| {
+            let (mut sig, mut co, mut err) = (0, 0, 0);
+            for p in 0..ctl.row_parallel {
+                if x.r * ctl.row_parallel + p < ctl.rows {
+                    sig += dp.signal_product(x.err[p], x.pre[p]);
+                    co += dp.cofire_product(x.pre[p], x.post[p]);
+                    err += x.err[p];
+                }
+            }
+            AccSum {
+                u: x.u,
+                k: x.k,
+                r: x.r,
+                sig_product: sig,
+                cofire_product: co,
+                err,
+                syn: x.syn,
+                out: x.out,
+            }
         }));
-        // acc_fetch: activity reads; on the last row the slot's state and output word.
+        // acc_fetch: activity reads (a row of each bank); on the last group the slot's
+        // state and output word.
         self.acc_mult.put(self.acc_fetch.take().map(|x| {
-            let (post, err) = self.post_err.read(x.u * ctl.max_rows + x.r);
-            let last = x.r == ctl.rows - 1;
+            let p_count = ctl.row_parallel;
+            let bank_words = ctl.max_rows / p_count;
+            let (post, err) = self
+                .post_err
+                .iter_mut()
+                .map(|bank| bank.read(x.u * bank_words + x.r))
+                .unzip();
+            let row0 = x.r * p_count;
+            let last = x.r == ctl.groups - 1;
             AccMult {
                 u: x.u,
                 k: x.k,
                 r: x.r,
-                pre: pre[x.nbr * ctl.max_rows + x.r],
+                pre: (0..p_count)
+                    .map(|p| pre[x.nbr * ctl.max_rows + row0 + p])
+                    .collect(),
                 post,
                 err,
                 syn: if last {
@@ -1275,9 +1326,10 @@ impl Lane {
                 },
             }
         }));
-        // acc_issue: slot-major, rows innermost.
+        // acc_issue: slot-major, row groups innermost.
         self.acc_fetch.put(issue.map(|i| {
-            let (u, k_, r) = (i / (k * ctl.rows), (i / ctl.rows) % k, i % ctl.rows);
+            let g = ctl.groups;
+            let (u, k_, r) = (i / (k * g), (i / g) % k, i % g);
             let (nbr, _) = self.nbr.read(u * k + k_);
             AccFetch {
                 u,

@@ -49,8 +49,9 @@ impl Rng {
 }
 
 /// A random valid configuration: 1-40 inputs, 1-12 outputs, K 1-10, 1-4 lanes (ragged
-/// included), 1-6 rows, sometimes narrow formats, consolidation, a short trail, no gate
-/// or no bias.
+/// included), 1-6 rows (2 or 4 of them per ACCUMULATE clock in every third compact or
+/// deep configuration whose row count allows), sometimes narrow formats, consolidation,
+/// a short trail, no gate or no bias.
 pub fn config(rng: &mut Rng, case: usize) -> HwConfig {
     let mut c = preset("tiny").unwrap();
     c.name = format!("random-{case}");
@@ -89,6 +90,13 @@ pub fn config(rng: &mut Rng, case: usize) -> HwConfig {
         l.short_weight = 0.5;
     }
     l.learning_rate = [0.05, 0.3, 1.0][rng.below(3)];
+    // Row-parallel ACCUMULATE, by the case number (the random stream stays as it was):
+    // the largest power of two up to 2 or 4 that divides max_rows; the batches still
+    // draw any row count, so the last group is often partly empty.
+    if case % 3 == 0 && c.pipeline != crate::config::Pipeline::Shared {
+        let most = 2 << ((case / 3) % 2);
+        c.row_parallel = (1 << c.max_rows.trailing_zeros()).min(most);
+    }
     c.validate().expect("random configurations are valid");
     c
 }

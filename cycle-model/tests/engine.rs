@@ -135,6 +135,7 @@ fn learns_what_the_compact_pipeline_does(
     for case in 0..cases {
         let mut c = random_config(&mut rng, 2 * case);
         c.pipeline = Pipeline::Compact;
+        c.row_parallel = 1;
         let d = other(&c, case);
         d.validate().unwrap();
         let (wiring, state) = random_layer(&mut rng, &c);
@@ -208,6 +209,69 @@ fn the_deep_pipeline_learns_exactly_what_the_compact_one_does() {
             pipeline_latency(d) - pipeline_latency(c)
         );
     });
+}
+
+/// Row-parallel ACCUMULATE (P rows of a slot per clock from P banks, summed in a tree)
+/// changes how long ACCUMULATE takes, never what it sums: the same state, selection and
+/// descent as one row per clock, in `ceil(rows / P)` issues per slot (rows not a
+/// multiple of P included), compact and deep.
+#[test]
+fn row_parallel_accumulate_learns_exactly_what_one_row_per_clock_does() {
+    let wide = |c: &lpn_cycle::HwConfig, case: usize| {
+        let mut d = c.clone();
+        d.row_parallel = [2, 4, 8][case % 3];
+        d.max_rows = d.max_rows.next_multiple_of(d.row_parallel);
+        if case % 2 == 1 {
+            d.pipeline = Pipeline::Deep;
+        }
+        d
+    };
+    learns_what_the_compact_pipeline_does(13, 12, 5, wide, |c, d, ra, rb| {
+        let slots = c.slots_per_lane() as u64;
+        let (drain_c, _, _) = lpn_cycle::engine::phase_drains(c);
+        let rows = ((ra.accumulate - drain_c) / slots) as usize;
+        assert_eq!(rb, lpn_cycle::cycle_formula(d, rows), "rows {rows}");
+        let groups = rows.div_ceil(d.row_parallel) as u64;
+        let (drain_d, _, _) = lpn_cycle::engine::phase_drains(d);
+        assert_eq!(rb.accumulate, groups * slots + drain_d);
+    });
+}
+
+/// `row_parallel`: a power of two that divides `max_rows`, on block RAM, not with the
+/// shared pipeline; each refusal names the key.
+#[test]
+fn row_parallel_is_checked() {
+    let mut c = preset("tiny").unwrap();
+    for (p, rows, says) in [
+        (0, 32, "row_parallel must be a power of two"),
+        (3, 33, "row_parallel must be a power of two"),
+        (128, 128, "row_parallel must be a power of two in 1..=64"),
+        (4, 6, "row_parallel = 4 must divide max_rows = 6"),
+    ] {
+        c.row_parallel = p;
+        c.max_rows = rows;
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains(says), "{p}: {e}");
+    }
+    c.max_rows = 8;
+    c.row_parallel = 8;
+    c.validate().unwrap();
+    c.pipeline = Pipeline::Shared;
+    let e = c.validate().unwrap_err().to_string();
+    assert!(e.contains("row_parallel > 1 needs pipeline"), "{e}");
+    let mut u = preset("ice40-up5k").unwrap();
+    u.pipeline = Pipeline::Compact;
+    u.step_clocks = None;
+    u.max_rows = 4;
+    u.row_parallel = 2;
+    let e = u.validate().unwrap_err().to_string();
+    assert!(
+        e.contains("memory.pre and memory.post_err must be \"block\""),
+        "{e}"
+    );
+    // Not written when 1: configs and fingerprints from before the key stay the same.
+    let t = toml::to_string(&preset("tiny").unwrap()).unwrap();
+    assert!(!t.contains("row_parallel"), "{t}");
 }
 
 #[test]

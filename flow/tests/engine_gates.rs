@@ -56,6 +56,7 @@ fn shared_schedules_fit_the_default_step_and_a_short_step_is_refused() {
     for case in 0..200 {
         let mut c = lpn_cycle::random::config(&mut rng, case);
         c.pipeline = lpn_cycle::Pipeline::Shared;
+        c.row_parallel = 1;
         c.max_rows = [1, 2, 7, 32][case % 4];
         c.validate().unwrap();
         generate(&c).unwrap_or_else(|e| panic!("case {case}: {e}"));

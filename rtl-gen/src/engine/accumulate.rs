@@ -168,35 +168,65 @@ fn acc_mult(l: &mut Lane, fetch: &AccFetch, nbr: &Sig) -> (AccSum, Fetched) {
         Ty::u(w.r),
         Ty::u(w.a),
     );
+    let banks = l.c.row_parallel;
+    let name = |base: &str, b: usize| {
+        if banks == 1 {
+            base.to_string()
+        } else {
+            format!("{base}_b{b}")
+        }
+    };
     let m = &mut l.m;
     let mem = &l.mem;
-    let pre = m.wire("acc_mult_pre", t.activation, Expr::signed(&mem.pre.rd));
-    let post = m.wire(
-        "acc_mult_post",
-        t.activation,
-        Expr::signed(Expr::field(&mem.post_err.rd, 0, f.activation.bits)),
-    );
-    let err = m.wire(
-        "acc_mult_err",
-        t.error,
-        Expr::signed(Expr::field(
-            &mem.post_err.rd,
-            f.activation.bits,
-            f.error.bits,
-        )),
-    );
+    // Per bank (row `r*P + b`): pre, post, err.
+    let mut words = Vec::new();
+    for b in 0..banks {
+        let pre = m.wire(
+            &name("acc_mult_pre", b),
+            t.activation,
+            Expr::signed(&mem.pre[b].rd),
+        );
+        let post = m.wire(
+            &name("acc_mult_post", b),
+            t.activation,
+            Expr::signed(Expr::field(&mem.post_err[b].rd, 0, f.activation.bits)),
+        );
+        let err = m.wire(
+            &name("acc_mult_err", b),
+            t.error,
+            Expr::signed(Expr::field(
+                &mem.post_err[b].rd,
+                f.activation.bits,
+                f.error.bits,
+            )),
+        );
+        words.extend([pre, post, err]);
+    }
     let syn = m.wire("acc_mult_syn", Ty::u(l.shape.syn_w), &mem.syn.rd);
     let mask = m.wire("acc_mult_mask", l.shape.mask_ty(), &mem.mask.rd);
     let recip = m.wire("acc_mult_recip", t.gate_recip, &mem.recip.rd);
-    // Addresses: input-major pre (input * max_rows + row), output-major post/err.
-    let (max_rows, inputs, outputs) = (l.c.max_rows, l.c.layer.inputs, l.c.outputs_per_lane());
-    let rows_k = m.konst("max_rows_words", max_rows as i128, false);
+    // Addresses: input-major pre (input * max_rows + row), output-major post/err; with
+    // P banks, row group r of every bank at (input or output) * max_rows / P + r.
+    let (bank_rows, inputs, outputs) = (
+        l.c.max_rows / banks,
+        l.c.layer.inputs,
+        l.c.outputs_per_lane(),
+    );
+    let rows_k = m.konst(
+        if banks == 1 {
+            "max_rows_words"
+        } else {
+            "bank_rows_words"
+        },
+        bank_rows as i128,
+        false,
+    );
     let pa = m.mul("pre_row_base", nbr, &rows_k);
     let pa = m.add("pre_addr_sum", &pa, &fetch.r);
-    let pre_addr = m.cast(&pa, Ty::u(bits_for((max_rows * inputs) as u64)));
+    let pre_addr = m.cast(&pa, Ty::u(bits_for((bank_rows * inputs) as u64)));
     let qa = m.mul("post_err_row_base", &fetch.u, &rows_k);
     let qa = m.add("post_err_addr_sum", &qa, &fetch.r);
-    let pe_addr = m.cast(&qa, Ty::u(bits_for((max_rows * outputs) as u64)));
+    let pe_addr = m.cast(&qa, Ty::u(bits_for((bank_rows * outputs) as u64)));
     // The read addresses leave acc_fetch at its last clock, with the slot they belong to.
     let fe = l.dd.acc_fetch - 1;
     let pre_addr = m.delay(&pre_addr, fe);
@@ -225,18 +255,72 @@ fn acc_mult(l: &mut Lane, fetch: &AccFetch, nbr: &Sig) -> (AccSum, Fetched) {
     let m = &mut l.m;
     let ram = l.ram_reg;
     let valid = m.delay_valid(&r.valid, ram);
-    let [u, k, row, a, pre, post, err, syn, mask, recip] = ends(
-        m,
-        ram,
-        [
-            &r.u, &r.k, &r.r, &r.a, &pre, &post, &err, &syn, &mask, &recip,
-        ],
-    );
-    let sp = l.e.product(m, "signal_product", &err, &pre);
-    let pre_abs = m.abs("pre_abs", &pre);
-    let post_abs = m.abs("post_abs", &post);
-    let cp = l.e.product(m, "cofire_product", &pre_abs, &post_abs);
-    let me = l.dd.acc_mult - 1;
+    let mut carried = vec![&r.u, &r.k, &r.r, &r.a];
+    carried.extend(words.iter());
+    carried.extend([&syn, &mask, &recip]);
+    let arrived: Vec<Sig> = carried.iter().map(|s| m.delay(s, ram)).collect();
+    let [u, k, row, a] = [0, 1, 2, 3].map(|i| arrived[i].clone());
+    let n = arrived.len();
+    let [syn, mask, recip] = [n - 3, n - 2, n - 1].map(|i| arrived[i].clone());
+    // Per row: the two products; a row at or past `rows` (the last group's tail when P
+    // does not divide it) adds 0. Row `r*P + b` exists iff the group is not the last or
+    // `b <= (rows - 1) % P` (`rows_tail`).
+    let s = l.c.bank_bits();
+    let mut terms = Vec::new();
+    for b in 0..banks {
+        let (pre, post, err) = (
+            &arrived[4 + 3 * b],
+            &arrived[5 + 3 * b],
+            &arrived[6 + 3 * b],
+        );
+        let sp = l.e.product(m, &name("signal_product", b), err, pre);
+        let pre_abs = m.abs(&name("pre_abs", b), pre);
+        let post_abs = m.abs(&name("post_abs", b), post);
+        let cp =
+            l.e.product(m, &name("cofire_product", b), &pre_abs, &post_abs);
+        if b == 0 {
+            terms.push([sp, cp, err.clone()]);
+            continue;
+        }
+        let ok = m.wire(
+            &format!("acc_row_live_b{b}"),
+            Ty::BIT,
+            Expr::bin(BinOp::Ne, &row, &l.ctl.groups_last).or(Expr::bin(
+                BinOp::Ge,
+                l.ctl.rows_tail.as_ref().expect("P > 1 has rows_tail"),
+                Expr::lit(Ty::u(s), b as i128),
+            )),
+        );
+        let live = |m: &mut Module, v: &Sig| {
+            let zero = m.wire(&format!("{}_none", v.name), v.ty, Expr::lit(v.ty, 0));
+            m.mux(&format!("{}_live", v.name), &ok, v, &zero)
+        };
+        terms.push([live(m, &sp), live(m, &cp), live(m, err)]);
+    }
+    // The adder tree over the rows (exact), a register after each level (deep).
+    let mut level = 0;
+    while terms.len() > 1 {
+        level += 1;
+        terms = terms
+            .chunks(2)
+            .enumerate()
+            .map(|(i, pair)| {
+                let [a0, a1] = [&pair[0], &pair[1]];
+                ["signal_product", "cofire_product", "err"]
+                    .into_iter()
+                    .enumerate()
+                    .map(|(j, what)| {
+                        let sum = m.add(&format!("{what}_l{level}_{i}"), &a0[j], &a1[j]);
+                        m.cut(&sum)
+                    })
+                    .collect::<Vec<_>>()
+                    .try_into()
+                    .expect("three sums")
+            })
+            .collect();
+    }
+    let [sp, cp, err] = terms.pop().expect("at least one row");
+    let me = l.dd.acc_mult + l.dd.acc_tree - 1;
     let valid = m.delay_valid(&valid, me);
     let [u, k, r, a, sp, cp, err, syn, mask, recip] = ends(
         m,
@@ -279,7 +363,7 @@ fn acc_sum(l: &mut Lane, mult: &AccSum) -> (AccSum, Sums) {
         Ty::u(w.a),
         mult.signal_product.ty,
         mult.cofire_product.ty,
-        t.error,
+        mult.err.ty,
         Ty::u(l.shape.syn_w),
         l.shape.mask_ty(),
         t.gate_recip,
@@ -300,7 +384,7 @@ fn acc_sum(l: &mut Lane, mult: &AccSum) -> (AccSum, Sums) {
     let signal = running("acc_sig", &acc_sig, &r.signal_product);
     let cofire = running("acc_co", &acc_co, &r.cofire_product);
     let err = running("acc_err", &acc_err, &r.err);
-    let last_row = m.wire("acc_last_row", Ty::BIT, x(&r.r).eq(&l.ctl.rows_last));
+    let last_row = m.wire("acc_last_row", Ty::BIT, x(&r.r).eq(&l.ctl.groups_last));
     l.seq.push(Stmt::Comment(
         "acc_sum: running sums; the last row hands the slot to the normaliser".into(),
     ));

@@ -89,7 +89,11 @@ pub(super) struct Control {
     pub iss_k: Sig,
     pub iss_r: Sig,
     pub iss_a: Sig,
-    pub rows_last: Sig,
+    /// ACCUMULATE's last issue of a slot: the port `rows_last` when `row_parallel` is 1,
+    /// else `groups_last` (`iss_r` counts groups of P rows).
+    pub groups_last: Sig,
+    /// With P > 1, `(rows - 1) % P` (port `rows_tail`): the last group's last row.
+    pub rows_tail: Option<Sig>,
     pub rows_recip: Sig,
     pub budget: Sig,
     pub mode: Sig,
@@ -119,8 +123,10 @@ pub(super) struct Memories {
     pub syn: Memory,
     pub scratch: Memory,
     pub nbr: Memory,
-    pub pre: Memory,
-    pub post_err: Memory,
+    /// `row_parallel` banks each (bank `row % P`; one memory named `pre` / `post_err`
+    /// when P is 1).
+    pub pre: Vec<Memory>,
+    pub post_err: Vec<Memory>,
     pub mask: Memory,
     pub recip: Memory,
     pub maxs: Memory,
@@ -208,7 +214,14 @@ fn lane_frame<'a>(
     let iss_k = inp(&mut m, "iss_k", Ty::u(w.k));
     let iss_r = inp(&mut m, "iss_r", Ty::u(w.r));
     let iss_a = inp(&mut m, "iss_a", Ty::u(w.a));
-    let rows_last = inp(&mut m, "rows_last", Ty::u(w.r));
+    let (groups_last, rows_tail) = if c.row_parallel == 1 {
+        (inp(&mut m, "rows_last", Ty::u(w.r)), None)
+    } else {
+        (
+            inp(&mut m, "groups_last", Ty::u(w.r)),
+            Some(inp(&mut m, "rows_tail", Ty::u(c.bank_bits()))),
+        )
+    };
     let rows_recip = inp(&mut m, "rows_recip", Ty::u(f.rows_recip.bits));
     let budget = inp(&mut m, "budget", Ty::u(w.budget));
     let mode = inp(&mut m, "mode", Ty::u(2));
@@ -239,7 +252,8 @@ fn lane_frame<'a>(
         )
     });
     // Per-update control does not change during a phase: it meets any clock of a stage.
-    let rows_last = m.invariant(&rows_last);
+    let groups_last = m.invariant(&groups_last);
+    let rows_tail = rows_tail.map(|t| m.invariant(&t));
     let rows_recip = m.invariant(&rows_recip);
     let budget = m.invariant(&budget);
     let mode = m.invariant(&mode);
@@ -278,7 +292,8 @@ fn lane_frame<'a>(
         iss_k,
         iss_r,
         iss_a,
-        rows_last,
+        groups_last,
+        rows_tail,
         rows_recip,
         budget,
         mode,
@@ -341,27 +356,49 @@ fn memories(
         }
     };
     let slots = u_count * k;
-    let plan: [(&str, Ty, usize); 12] = [
-        ("syn", Ty::u(shape.syn_w), slots),
-        ("scratch", Ty::u(f.signal.bits + f.cofire.bits), slots),
-        ("nbr", Ty::u(w.nbr + kk), slots),
-        ("pre", Ty::u(f.activation.bits), max_rows * c.layer.inputs),
+    let banks = c.row_parallel;
+    let bank_rows = max_rows / banks;
+    let banked = |name: &str| -> Vec<String> {
+        if banks == 1 {
+            vec![name.to_string()]
+        } else {
+            (0..banks).map(|b| format!("{name}_b{b}")).collect()
+        }
+    };
+    let mut plan: Vec<(String, Ty, usize)> = vec![
+        ("syn".into(), Ty::u(shape.syn_w), slots),
         (
-            "post_err",
-            Ty::u(f.activation.bits + f.error.bits),
-            max_rows * u_count,
+            "scratch".into(),
+            Ty::u(f.signal.bits + f.cofire.bits),
+            slots,
         ),
-        ("mask", shape.mask_ty(), u_count),
-        ("gate_recip", Ty::u(f.gate_recip.bits), u_count),
-        ("max_score", Ty::u(f.score.bits), u_count),
-        ("bias_dir", Ty::u(f.signal.bits), u_count),
-        ("selected", Ty::u(kk), u_count),
-        ("last_accepted", Ty::u(kk), u_count),
-        ("bias", Ty::u(f.weight.bits), u_count),
+        ("nbr".into(), Ty::u(w.nbr + kk), slots),
     ];
+    for name in banked("pre") {
+        plan.push((name, Ty::u(f.activation.bits), bank_rows * c.layer.inputs));
+    }
+    for name in banked("post_err") {
+        plan.push((
+            name,
+            Ty::u(f.activation.bits + f.error.bits),
+            bank_rows * u_count,
+        ));
+    }
+    plan.extend(
+        [
+            ("mask", shape.mask_ty(), u_count),
+            ("gate_recip", Ty::u(f.gate_recip.bits), u_count),
+            ("max_score", Ty::u(f.score.bits), u_count),
+            ("bias_dir", Ty::u(f.signal.bits), u_count),
+            ("selected", Ty::u(kk), u_count),
+            ("last_accepted", Ty::u(kk), u_count),
+            ("bias", Ty::u(f.weight.bits), u_count),
+        ]
+        .map(|(name, ty, depth)| (name.to_string(), ty, depth)),
+    );
     let mems: Vec<(Sig, usize)> = plan
         .iter()
-        .map(|&(name, ty, depth)| (mem(m, name, ty, depth), depth))
+        .map(|(name, ty, depth)| (mem(m, name, *ty, *depth), *depth))
         .collect();
     // One read port and one write port per memory, as block RAM has: the read address is
     // chosen by phase, and the read register `<memory>_rd` is the stage register of the
@@ -374,13 +411,13 @@ fn memories(
         };
         Memory { mem, rd, depth }
     });
-    let mut next = || all.next().expect("twelve memories");
+    let mut next = || all.next().expect("a memory for every entry of the plan");
     Memories {
         syn: next(),
         scratch: next(),
         nbr: next(),
-        pre: next(),
-        post_err: next(),
+        pre: (0..banks).map(|_| next()).collect(),
+        post_err: (0..banks).map(|_| next()).collect(),
         mask: next(),
         recip: next(),
         maxs: next(),
@@ -440,7 +477,23 @@ fn memory_ports(l: &mut Lane, acc: &Accumulated, sel: &Selected, app: &Applied) 
     let (score, wr, div) = (&acc.score, &app.write, &app.divider);
     // (memory, read address, writes as (condition, address, data))
     type Port<'a> = (&'a Memory, Expr, Vec<(Expr, Expr, Expr)>);
-    let ports: Vec<Port> = vec![
+    // A host word at `input*max_rows + row` (`pre`) or `u*max_rows + row` (`post_err`)
+    // goes to bank `row % P` (the address's low bits), at the address's high bits.
+    let s = c.bank_bits();
+    let bank_writes = |id: u64, b: usize, depth: usize, width: u32| -> Vec<(Expr, Expr, Expr)> {
+        if s == 0 {
+            return vec![(host_w(id), haddr(depth), fit(width))];
+        }
+        let low = Expr::slice(&ctl.host_addr, s - 1, 0);
+        let cond = host_w(id).and(low.eq(Expr::lit(Ty::u(s), b as i128)));
+        let bits = bits_for(depth as u64);
+        vec![(
+            cond,
+            Expr::slice(&ctl.host_addr, s + bits - 1, s),
+            fit(width),
+        )]
+    };
+    let mut ports: Vec<Port> = vec![
         (
             &mem.syn,
             by_phase(acc_a, &hs, iss_a),
@@ -459,24 +512,17 @@ fn memory_ports(l: &mut Lane, acc: &Accumulated, sel: &Selected, app: &Applied) 
             host_or(&hs, iss_a),
             vec![(host_w(sel::NBR), hs.clone(), fit(w.nbr + shape.kk))],
         ),
-        (
-            &mem.pre,
-            x(&acc.pre_addr),
-            vec![(
-                host_w(sel::PRE),
-                haddr(mem.pre.depth),
-                fit(f.activation.bits),
-            )],
-        ),
-        (
-            &mem.post_err,
-            x(&acc.post_err_addr),
-            vec![(
-                host_w(sel::POST_ERR),
-                haddr(mem.post_err.depth),
-                fit(f.activation.bits + f.error.bits),
-            )],
-        ),
+    ];
+    for (b, bank) in mem.pre.iter().enumerate() {
+        let w = bank_writes(sel::PRE, b, bank.depth, f.activation.bits);
+        ports.push((bank, x(&acc.pre_addr), w));
+    }
+    for (b, bank) in mem.post_err.iter().enumerate() {
+        let width = f.activation.bits + f.error.bits;
+        let w = bank_writes(sel::POST_ERR, b, bank.depth, width);
+        ports.push((bank, x(&acc.post_err_addr), w));
+    }
+    ports.extend([
         (
             &mem.mask,
             by_phase(acc_u, &ho, iss_u),
@@ -525,7 +571,7 @@ fn memory_ports(l: &mut Lane, acc: &Accumulated, sel: &Selected, app: &Applied) 
                 (host_w(sel::BIAS), ho.clone(), fit(f.weight.bits)),
             ],
         ),
-    ];
+    ]);
     let on_spram = |name: &str| -> bool {
         c.family == lpn_cycle::Family::Ice40Up5k
             && match name {

@@ -446,15 +446,57 @@ fn sel_commit(l: &mut Lane, sc: Commit) -> Selected {
         Expr::field(&sc.mask, kk, shape.valid_w),
     );
     m.sink(&sc.mask, 0, kk);
-    let take = m.min("sel_commit_take", &l.ctl.budget, &valid_count);
+    // Entry i is taken when i < min(budget, valid). The deep pipeline splits that into
+    // `i < budget`, a per-update bit vector held in a register of the lane, and `i <
+    // valid`, logic on the valid count's few bits: the top's budget register, the min
+    // and K carry-chain compares were its critical path on the ECP5-85F (77.5 MHz).
+    let taken_by: Box<dyn Fn(&mut Module, usize) -> Sig> = if m.pipelined() {
+        let over: Vec<Expr> = (0..k)
+            .rev()
+            .map(|i| {
+                let b = m.const_compare(
+                    &format!("sel_commit_budget_over_{i}"),
+                    &l.ctl.budget,
+                    true,
+                    i as i128,
+                );
+                x(&b)
+            })
+            .collect();
+        let over = m.wire(
+            "sel_commit_budget_over",
+            Ty::u(k as u32),
+            Expr::Concat(over),
+        );
+        let over = m.hold(&over);
+        let valid_count = valid_count.clone();
+        Box::new(move |m: &mut Module, i: usize| {
+            let v = m.const_compare(
+                &format!("sel_commit_valid_over_{i}"),
+                &valid_count,
+                true,
+                i as i128,
+            );
+            m.wire(
+                &format!("sel_commit_taken_{i}"),
+                Ty::BIT,
+                Expr::bit_of(&over, i as u32).and(&v),
+            )
+        })
+    } else {
+        let take = m.min("sel_commit_take", &l.ctl.budget, &valid_count);
+        Box::new(move |m: &mut Module, i: usize| {
+            let idx = m.wire(
+                &format!("sel_commit_index_{i}"),
+                take.ty,
+                Expr::lit(take.ty, i as i128),
+            );
+            m.cmp(&format!("sel_commit_taken_{i}"), &idx, BinOp::Lt, &take)
+        })
+    };
     let mut terms = Vec::new();
     for i in 0..k {
-        let idx = m.wire(
-            &format!("sel_commit_index_{i}"),
-            take.ty,
-            Expr::lit(take.ty, i as i128),
-        );
-        let taken = m.cmp(&format!("sel_commit_taken_{i}"), &idx, BinOp::Lt, &take);
+        let taken = taken_by(m, i);
         terms.push(m.wire(
             &format!("sel_commit_bit_{i}"),
             Ty::u(kk),

@@ -15,7 +15,11 @@ struct Top {
     iss_a: Sig,
     /// Whether `iss_u` and `iss_k` are bits of `iss_a` (no counters of their own).
     derived: bool,
-    rows_last: Sig,
+    /// ACCUMULATE's last issue of a slot: `rows_last`, or with `row_parallel` P > 1
+    /// `groups_last` (`iss_r` counts groups of P rows).
+    groups_last: Sig,
+    /// With P > 1, `rows_tail = (rows - 1) % P`: the last group's last row.
+    rows_tail: Option<Sig>,
     rows_recip: Sig,
     acc_issue_len: Sig,
     budget: Sig,
@@ -110,7 +114,19 @@ fn control_regs(m: &mut Module, c: &HwConfig, dp: &Datapath, w: &Widths) -> Top 
         (m.reg("iss_u", Ty::u(w.u)), m.reg("iss_k", Ty::u(w.k)))
     };
     let (iss_r, iss_a) = (m.reg("iss_r", Ty::u(w.r)), m.reg("iss_a", Ty::u(w.a)));
-    let rows_last = m.reg("rows_last", Ty::u(w.r));
+    let (groups_last, rows_tail) = if c.row_parallel == 1 {
+        (m.reg("rows_last", Ty::u(w.r)), None)
+    } else {
+        m.wire(
+            "rows_minus_one",
+            Ty::u(w.rows),
+            Expr::bin(BinOp::Sub, Expr::name("rows"), Expr::lit(Ty::u(w.rows), 1)),
+        );
+        (
+            m.reg("groups_last", Ty::u(w.r)),
+            Some(m.reg("rows_tail", Ty::u(c.bank_bits()))),
+        )
+    };
     let rows_recip = m.reg("rows_recip", Ty::u(dp.f.rows_recip.bits));
     let acc_issue_len = m.reg("acc_issue_len", Ty::u(w.t));
     let budget = m.reg("budget_q", Ty::u(w.budget));
@@ -183,7 +199,8 @@ fn control_regs(m: &mut Module, c: &HwConfig, dp: &Datapath, w: &Widths) -> Top 
         iss_r,
         iss_a,
         derived,
-        rows_last,
+        groups_last,
+        rows_tail,
         rows_recip,
         acc_issue_len,
         budget,
@@ -330,18 +347,45 @@ fn control(c: &HwConfig, dp: &Datapath, w: &Widths, top: &Top, flags: &Flags) ->
     } else {
         Expr::slice(&rows, w.r - 1, 0)
     };
-    begin.push(set(
-        &top.rows_last,
-        Expr::bin(BinOp::Sub, rows_low, lit(&top.rows_last, 1)),
-    ));
-    begin.push(set(
-        &top.acc_issue_len,
-        Expr::bin(
-            BinOp::Mul,
-            Expr::zext(&rows, w.rows, w.t),
-            lit(&top.acc_issue_len, uk as i128),
-        ),
-    ));
+    match &top.rows_tail {
+        None => begin.extend([
+            set(
+                &top.groups_last,
+                Expr::bin(BinOp::Sub, rows_low, lit(&top.groups_last, 1)),
+            ),
+            set(
+                &top.acc_issue_len,
+                Expr::bin(
+                    BinOp::Mul,
+                    Expr::zext(&rows, w.rows, w.t),
+                    lit(&top.acc_issue_len, uk as i128),
+                ),
+            ),
+        ]),
+        // P rows per issue: `ceil(rows / P)` groups, the last `(rows - 1) / P`, whose
+        // last row is `(rows - 1) % P`.
+        Some(rows_tail) => {
+            let s = c.bank_bits();
+            let rows_m1 = Sig::named("rows_minus_one", Ty::u(w.rows));
+            // rows - 1 < max_rows: its bits above `s + w.r` are 0.
+            let hi = (w.rows - 1).min(s + w.r - 1);
+            let last = Expr::zext(Expr::slice(&rows_m1, hi, s), hi + 1 - s, w.r);
+            begin.push(set(&top.groups_last, last.clone()));
+            begin.push(set(rows_tail, Expr::slice(&rows_m1, s - 1, 0)));
+            begin.push(set(
+                &top.acc_issue_len,
+                Expr::bin(
+                    BinOp::Mul,
+                    Expr::bin(
+                        BinOp::Add,
+                        Expr::zext(last, w.r, w.t),
+                        Expr::lit(Ty::u(w.t), 1),
+                    ),
+                    lit(&top.acc_issue_len, uk as i128),
+                ),
+            ));
+        }
+    }
     begin.extend([
         set(&top.budget, Expr::name("budget")),
         set(&top.mode, Expr::name("mode")),
@@ -404,7 +448,7 @@ fn control(c: &HwConfig, dp: &Datapath, w: &Widths, top: &Top, flags: &Flags) ->
         &top.iss_valid,
         vec![Stmt::If(
             Expr::bin(BinOp::Ne, &top.phase, phase_code_of(Phase::Accumulate))
-                .or(x(&top.iss_r).eq(&top.rows_last)),
+                .or(x(&top.iss_r).eq(&top.groups_last)),
             next_slot,
             vec![add(&top.iss_r, lit(&top.iss_r, 1))],
         )],
