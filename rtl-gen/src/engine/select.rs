@@ -450,7 +450,15 @@ fn sel_commit(l: &mut Lane, sc: Commit) -> Selected {
     // `i < budget`, a per-update bit vector held in a register of the lane, and `i <
     // valid`, logic on the valid count's few bits: the top's budget register, the min
     // and K carry-chain compares were its critical path on the ECP5-85F (77.5 MHz).
-    let taken_by: Box<dyn Fn(&mut Module, usize) -> Sig> = if m.pipelined() {
+    let slot_bit = |m: &mut Module, i: usize, taken: &Sig| {
+        m.wire(
+            &format!("sel_commit_bit_{i}"),
+            Ty::u(kk),
+            Expr::Repeat(kk, Box::new(x(taken))).and(one_hot(kk, &sc.slots[i])),
+        )
+    };
+    let mut terms = Vec::new();
+    if m.pipelined() {
         let over: Vec<Expr> = (0..k)
             .rev()
             .map(|i| {
@@ -463,45 +471,33 @@ fn sel_commit(l: &mut Lane, sc: Commit) -> Selected {
                 x(&b)
             })
             .collect();
-        let over = m.wire(
-            "sel_commit_budget_over",
-            Ty::u(k as u32),
-            Expr::Concat(over),
-        );
+        let over = m.wire("sel_commit_budget_over", Ty::u(k as u32), Expr::Concat(over));
         let over = m.hold(&over);
-        let valid_count = valid_count.clone();
-        Box::new(move |m: &mut Module, i: usize| {
+        for i in 0..k {
             let v = m.const_compare(
                 &format!("sel_commit_valid_over_{i}"),
                 &valid_count,
                 true,
                 i as i128,
             );
-            m.wire(
+            let taken = m.wire(
                 &format!("sel_commit_taken_{i}"),
                 Ty::BIT,
                 Expr::bit_of(&over, i as u32).and(&v),
-            )
-        })
+            );
+            terms.push(slot_bit(m, i, &taken));
+        }
     } else {
         let take = m.min("sel_commit_take", &l.ctl.budget, &valid_count);
-        Box::new(move |m: &mut Module, i: usize| {
+        for i in 0..k {
             let idx = m.wire(
                 &format!("sel_commit_index_{i}"),
                 take.ty,
                 Expr::lit(take.ty, i as i128),
             );
-            m.cmp(&format!("sel_commit_taken_{i}"), &idx, BinOp::Lt, &take)
-        })
-    };
-    let mut terms = Vec::new();
-    for i in 0..k {
-        let taken = taken_by(m, i);
-        terms.push(m.wire(
-            &format!("sel_commit_bit_{i}"),
-            Ty::u(kk),
-            Expr::Repeat(kk, Box::new(x(&taken))).and(one_hot(kk, &sc.slots[i])),
-        ));
+            let taken = m.cmp(&format!("sel_commit_taken_{i}"), &idx, BinOp::Lt, &take);
+            terms.push(slot_bit(m, i, &taken));
+        }
     }
     let any_score = m.wire(
         "sel_commit_positive",
