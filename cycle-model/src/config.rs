@@ -257,8 +257,12 @@ pub struct HwConfig {
     /// Rows ACCUMULATE takes per clock (P): each lane reads P rows of a slot's `pre` and
     /// `post_err` at once from P banks (bank `row % P`) and sums their products in an
     /// adder tree, so ACCUMULATE issues `ceil(rows / P)` row groups per slot instead of
-    /// `rows`. A power of two dividing `max_rows`; 1 (the default, not written) is the
-    /// one-row engine.
+    /// `rows`. With P > 1 the lanes share one `pre` (no replica per lane), split by row
+    /// group as well, and take the groups in turn: lane `l` reads group `(j + l) mod G`
+    /// at a slot's issue `j`, `G = max(ceil(rows / P), lanes)` issues per slot
+    /// ([`HwConfig::row_groups`]), so `lanes <= max_rows / P` and, with several lanes,
+    /// `max_rows` a power of two. A power of two dividing `max_rows`; 1 (the default,
+    /// not written) is the one-row engine with a `pre` replica per lane.
     #[serde(skip_serializing_if = "is_one")]
     pub row_parallel: usize,
     /// Fixed-point formats.
@@ -429,10 +433,20 @@ impl HwConfig {
         self.layer.outputs.div_ceil(self.lanes.max(1))
     }
 
-    /// Row groups ACCUMULATE issues per slot for a batch of `rows`: `ceil(rows / P)`
-    /// (`row_parallel`).
+    /// Row groups ACCUMULATE issues per slot for a batch of `rows`: `rows` when
+    /// `row_parallel` is 1, else `max(ceil(rows / P), lanes)` (the lanes take the shared
+    /// `pre`'s groups in turn, each a different one every clock).
     pub fn row_groups(&self, rows: usize) -> usize {
-        rows.div_ceil(self.row_parallel.max(1))
+        match self.row_parallel {
+            0 | 1 => rows,
+            p => rows.div_ceil(p).max(self.lanes),
+        }
+    }
+
+    /// Whether the lanes share one `pre`, taking its row groups in turn
+    /// (`row_parallel > 1`), rather than each keeping a replica.
+    pub fn shares_pre(&self) -> bool {
+        self.row_parallel > 1
     }
 
     /// Bits that pick a row's bank (`log2 row_parallel`).
@@ -553,6 +567,19 @@ impl HwConfig {
                 "row_parallel > 1 needs pipeline = \"compact\" or \"deep\" (the shared pipeline's multiplier schedule takes one row per step)"
                     .into(),
             );
+        }
+        if p > 1 && self.lanes > self.max_rows / p {
+            return fail(format!(
+                "lanes = {} with row_parallel = {p}: at most max_rows / row_parallel = {} lanes (the lanes share pre and each reads a different group of {p} rows every clock)",
+                self.lanes,
+                self.max_rows / p
+            ));
+        }
+        if p > 1 && self.lanes > 1 && !self.max_rows.is_power_of_two() {
+            return fail(format!(
+                "max_rows = {} must be a power of two with row_parallel = {p} and {} lanes (the host address's row bits pick the shared pre's bank)",
+                self.max_rows, self.lanes
+            ));
         }
         if p > 1 && (self.memory.pre == RamKind::Spram || self.memory.post_err == RamKind::Spram) {
             return fail(format!(
@@ -725,7 +752,8 @@ pub struct MemoryUse {
     /// Bits per word.
     pub width: u32,
     /// How many memories of this shape: one per lane (each lane keeps its own `pre`
-    /// replica), times the `row_parallel` banks for `pre` and `post_err`.
+    /// replica), times the `row_parallel` banks for `post_err`; the shared `pre` of
+    /// `row_parallel > 1` is `max_rows` banks of one row.
     pub copies: usize,
     /// Physical RAM kind.
     pub kind: RamKind,
@@ -825,17 +853,28 @@ impl MemoryPlan {
             c.memory.scratch,
         );
         add("nbr", per_lane, nbr_bits + k, lanes, c.memory.nbr);
-        // Every lane reads a different input each cycle: each lane keeps its own replica
-        // (the generated RTL does; two lanes could share a dual-port block, not done),
-        // in `row_parallel` banks of `max_rows / row_parallel` rows each.
+        // Every lane reads a different input each cycle: with one row per clock each
+        // lane keeps its own replica; with P rows per clock the lanes share one, in
+        // max_rows banks of a row each (a lane reads the P banks of a row group, each
+        // lane a different group).
         let banks = c.row_parallel.max(1);
-        add(
-            "pre",
-            c.max_rows / banks * c.layer.inputs,
-            f.activation.bits,
-            lanes * banks,
-            c.memory.pre,
-        );
+        if c.shares_pre() {
+            add(
+                "pre",
+                c.layer.inputs,
+                f.activation.bits,
+                c.max_rows,
+                c.memory.pre,
+            );
+        } else {
+            add(
+                "pre",
+                c.max_rows * c.layer.inputs,
+                f.activation.bits,
+                lanes,
+                c.memory.pre,
+            );
+        }
         add(
             "post_err",
             c.max_rows / banks * u,

@@ -639,6 +639,9 @@ struct DividerUnit {
 /// One lane: its memories and pipeline registers.
 #[derive(Debug, Clone)]
 struct Lane {
+    /// The lane's number: with a shared `pre` it reads row group `(j + index) mod G` at
+    /// a slot's issue `j`.
+    index: usize,
     syn: Ram<Syn>,
     scratch: Ram<(i64, i64)>,
     nbr: Ram<(u32, u64)>,
@@ -733,6 +736,7 @@ impl Engine {
         let u = config.outputs_per_lane();
         let depths = StageDepths::of(config);
         let lane = Lane {
+            index: 0,
             syn: Ram::new(per_lane),
             scratch: Ram::new(per_lane),
             nbr: Ram::new(per_lane),
@@ -782,7 +786,12 @@ impl Engine {
         Ok(Engine {
             config: config.clone(),
             dp,
-            lanes: vec![lane; config.lanes],
+            lanes: (0..config.lanes)
+                .map(|index| Lane {
+                    index,
+                    ..lane.clone()
+                })
+                .collect(),
             pre: vec![0; config.layer.inputs * config.max_rows],
             rows: 1,
             rows_recip: 0,
@@ -1119,6 +1128,23 @@ struct Control {
     stores_short: bool,
 }
 
+impl Control {
+    /// The row group lane `lane` reads first for a slot: with a shared `pre` (P > 1)
+    /// the lanes start at different groups (`lane < groups`, checked by validation).
+    fn first_group(&self, lane: usize) -> usize {
+        if self.row_parallel > 1 {
+            lane
+        } else {
+            0
+        }
+    }
+
+    /// The row group lane `lane` reads last for a slot: the one before its first.
+    fn last_group(&self, lane: usize) -> usize {
+        (self.first_group(lane) + self.groups - 1) % self.groups
+    }
+}
+
 /// Flags lanes raise in one cycle (ORed / summed across lanes).
 #[derive(Default)]
 struct Flags {
@@ -1254,11 +1280,11 @@ impl Lane {
         }));
         // acc_sum: exact running sums over the row groups of one slot.
         if let Some(x) = self.acc_sum.take() {
-            let first = x.r == 0;
+            let first = x.r == ctl.first_group(self.index);
             self.sig_acc = if first { 0 } else { self.sig_acc } + x.sig_product;
             self.co_acc = if first { 0 } else { self.co_acc } + x.cofire_product;
             self.err_acc = if first { 0 } else { self.err_acc } + x.err;
-            if x.r == ctl.groups - 1 {
+            if x.r == ctl.last_group(self.index) {
                 self.norm_mean.put(Some(NormMean {
                     u: x.u,
                     k: x.k,
@@ -1304,7 +1330,7 @@ impl Lane {
                 .map(|bank| bank.read(x.u * bank_words + x.r))
                 .unzip();
             let row0 = x.r * p_count;
-            let last = x.r == ctl.groups - 1;
+            let last = x.r == ctl.last_group(self.index);
             AccMult {
                 u: x.u,
                 k: x.k,
@@ -1326,10 +1352,16 @@ impl Lane {
                 },
             }
         }));
-        // acc_issue: slot-major, row groups innermost.
+        // acc_issue: slot-major, row groups innermost; with a shared `pre` each lane
+        // starts at its own group and wraps, so that no two lanes read one group.
         self.acc_fetch.put(issue.map(|i| {
             let g = ctl.groups;
-            let (u, k_, r) = (i / (k * g), (i / g) % k, i % g);
+            let (u, k_, j) = (i / (k * g), (i / g) % k, i % g);
+            let r = if ctl.row_parallel > 1 {
+                (j + self.index) % g
+            } else {
+                j
+            };
             let (nbr, _) = self.nbr.read(u * k + k_);
             AccFetch {
                 u,

@@ -91,11 +91,19 @@ pub fn config(rng: &mut Rng, case: usize) -> HwConfig {
     }
     l.learning_rate = [0.05, 0.3, 1.0][rng.below(3)];
     // Row-parallel ACCUMULATE, by the case number (the random stream stays as it was):
-    // the largest power of two up to 2 or 4 that divides max_rows; the batches still
-    // draw any row count, so the last group is often partly empty.
-    if case % 3 == 0 && c.pipeline != crate::config::Pipeline::Shared {
+    // the largest power of two up to 2 or 4 that divides max_rows and leaves every
+    // lane a row group of its own (the lanes share `pre`); the batches still draw any
+    // row count, so the last group is often partly empty, or whole groups are.
+    if case % 3 == 0
+        && c.pipeline != crate::config::Pipeline::Shared
+        && (c.lanes == 1 || c.max_rows.is_power_of_two())
+    {
         let most = 2 << ((case / 3) % 2);
-        c.row_parallel = (1 << c.max_rows.trailing_zeros()).min(most);
+        let mut p = (1 << c.max_rows.trailing_zeros()).min(most);
+        while p > 1 && c.lanes > c.max_rows / p {
+            p /= 2;
+        }
+        c.row_parallel = p;
     }
     c.validate().expect("random configurations are valid");
     c

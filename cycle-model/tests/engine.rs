@@ -220,7 +220,8 @@ fn row_parallel_accumulate_learns_exactly_what_one_row_per_clock_does() {
     let wide = |c: &lpn_cycle::HwConfig, case: usize| {
         let mut d = c.clone();
         d.row_parallel = [2, 4, 8][case % 3];
-        d.max_rows = d.max_rows.next_multiple_of(d.row_parallel);
+        // Every lane a row group of its own, and the row bits of a host address whole.
+        d.max_rows = d.max_rows.max(d.row_parallel * d.lanes).next_power_of_two();
         if case % 2 == 1 {
             d.pipeline = Pipeline::Deep;
         }
@@ -231,7 +232,8 @@ fn row_parallel_accumulate_learns_exactly_what_one_row_per_clock_does() {
         let (drain_c, _, _) = lpn_cycle::engine::phase_drains(c);
         let rows = ((ra.accumulate - drain_c) / slots) as usize;
         assert_eq!(rb, lpn_cycle::cycle_formula(d, rows), "rows {rows}");
-        let groups = rows.div_ceil(d.row_parallel) as u64;
+        // The lanes take the shared pre's groups in turn: at least one group per lane.
+        let groups = rows.div_ceil(d.row_parallel).max(d.lanes) as u64;
         let (drain_d, _, _) = lpn_cycle::engine::phase_drains(d);
         assert_eq!(rb.accumulate, groups * slots + drain_d);
     });
@@ -255,6 +257,15 @@ fn row_parallel_is_checked() {
     }
     c.max_rows = 8;
     c.row_parallel = 8;
+    let e = c.validate().unwrap_err().to_string();
+    assert!(
+        e.contains("lanes = 2 with row_parallel = 8: at most max_rows / row_parallel = 1 lanes"),
+        "{e}"
+    );
+    c.max_rows = 24;
+    let e = c.validate().unwrap_err().to_string();
+    assert!(e.contains("max_rows = 24 must be a power of two"), "{e}");
+    c.max_rows = 16;
     c.validate().unwrap();
     c.pipeline = Pipeline::Shared;
     let e = c.validate().unwrap_err().to_string();

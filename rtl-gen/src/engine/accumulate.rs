@@ -51,7 +51,7 @@ pub(super) struct Accumulated {
     /// `norm_mean`'s output at its last clock (the shared pipeline's `gate_recip` read).
     pub mean_u: Sig,
     /// The `pre` and `post_err` read addresses.
-    pub pre_addr: Sig,
+    pub pre_addr: Option<Sig>,
     /// See `pre_addr`.
     pub post_err_addr: Sig,
     /// `norm_score`'s writes.
@@ -150,7 +150,7 @@ fn acc_fetch(l: &mut Lane) -> (AccFetch, Sig) {
 
 /// The read addresses `acc_fetch` presents at its last clock, with its slot.
 struct Fetched {
-    pre: Sig,
+    pre: Option<Sig>,
     post_err: Sig,
     slot_a: Sig,
     slot_u: Sig,
@@ -178,13 +178,27 @@ fn acc_mult(l: &mut Lane, fetch: &AccFetch, nbr: &Sig) -> (AccSum, Fetched) {
     };
     let m = &mut l.m;
     let mem = &l.mem;
+    // The shared `pre`'s words arrive on `pre_rd` as a memory's read register would:
+    // `ram_regs` clocks after the address (one in the compact pipeline).
+    let shared_rd = l.ctl.groups.as_ref().map(|g| {
+        let at = l.ram_reg.saturating_sub(1);
+        m.wire_at(
+            "acc_mult_pre_rd",
+            g.pre_rd.ty,
+            Expr::from(&g.pre_rd),
+            Some(at),
+        )
+    });
     // Per bank (row `r*P + b`): pre, post, err.
     let mut words = Vec::new();
     for b in 0..banks {
         let pre = m.wire(
             &name("acc_mult_pre", b),
             t.activation,
-            Expr::signed(&mem.pre[b].rd),
+            Expr::signed(match &shared_rd {
+                Some(rd) => Expr::field(rd, b as u32 * f.activation.bits, f.activation.bits),
+                None => Expr::from(&mem.pre[b].rd),
+            }),
         );
         let post = m.wire(
             &name("acc_mult_post", b),
@@ -221,18 +235,28 @@ fn acc_mult(l: &mut Lane, fetch: &AccFetch, nbr: &Sig) -> (AccSum, Fetched) {
         bank_rows as i128,
         false,
     );
-    let pa = m.mul("pre_row_base", nbr, &rows_k);
-    let pa = m.add("pre_addr_sum", &pa, &fetch.r);
-    let pre_addr = m.cast(&pa, Ty::u(bits_for((bank_rows * inputs) as u64)));
+    // (The lane's own `pre`; a shared one is read at the input and the group.)
+    let pre_addr = (!l.c.shares_pre()).then(|| {
+        let pa = m.mul("pre_row_base", nbr, &rows_k);
+        let pa = m.add("pre_addr_sum", &pa, &fetch.r);
+        m.cast(&pa, Ty::u(bits_for((bank_rows * inputs) as u64)))
+    });
     let qa = m.mul("post_err_row_base", &fetch.u, &rows_k);
     let qa = m.add("post_err_addr_sum", &qa, &fetch.r);
     let pe_addr = m.cast(&qa, Ty::u(bits_for((bank_rows * outputs) as u64)));
     // The read addresses leave acc_fetch at its last clock, with the slot they belong to.
     let fe = l.dd.acc_fetch - 1;
-    let pre_addr = m.delay(&pre_addr, fe);
+    let pre_addr = pre_addr.map(|a| m.delay(&a, fe));
     let pe_addr = m.delay(&pe_addr, fe);
     let valid_end = m.delay_valid(&fetch.valid, fe);
     let [fu, fk, fr, fa] = ends(m, fe, [&fetch.u, &fetch.k, &fetch.r, &fetch.a]);
+    if let Some(g) = &l.ctl.groups {
+        // The shared `pre` is read at the input and the group (the engine's top routes
+        // each group's banks to the lane reading it).
+        let nbr_end = m.delay(nbr, fe);
+        m.assign(&g.pre_ra, &nbr_end);
+        m.assign(&g.pre_rg, &fr);
+    }
     r.load(
         &mut l.rst,
         &mut l.seq,
@@ -262,9 +286,10 @@ fn acc_mult(l: &mut Lane, fetch: &AccFetch, nbr: &Sig) -> (AccSum, Fetched) {
     let [u, k, row, a] = [0, 1, 2, 3].map(|i| arrived[i].clone());
     let n = arrived.len();
     let [syn, mask, recip] = [n - 3, n - 2, n - 1].map(|i| arrived[i].clone());
-    // Per row: the two products; a row at or past `rows` (the last group's tail when P
-    // does not divide it) adds 0. Row `r*P + b` exists iff the group is not the last or
-    // `b <= (rows - 1) % P` (`rows_tail`).
+    // Per row: the two products; a row at or past `rows` adds 0: the last group's tail
+    // when P does not divide `rows`, and whole groups when the lanes outnumber the
+    // batch's groups. Row `r*P + b` exists iff `r < rows_group_last`, or `r` is that
+    // group and `b <= rows_tail`.
     let s = l.c.bank_bits();
     let mut terms = Vec::new();
     for b in 0..banks {
@@ -278,18 +303,20 @@ fn acc_mult(l: &mut Lane, fetch: &AccFetch, nbr: &Sig) -> (AccSum, Fetched) {
         let post_abs = m.abs(&name("post_abs", b), post);
         let cp =
             l.e.product(m, &name("cofire_product", b), &pre_abs, &post_abs);
-        if b == 0 {
+        let Some(g) = &l.ctl.groups else {
             terms.push([sp, cp, err.clone()]);
             continue;
-        }
+        };
         let ok = m.wire(
             &format!("acc_row_live_b{b}"),
             Ty::BIT,
-            Expr::bin(BinOp::Ne, &row, &l.ctl.groups_last).or(Expr::bin(
-                BinOp::Ge,
-                l.ctl.rows_tail.as_ref().expect("P > 1 has rows_tail"),
-                Expr::lit(Ty::u(s), b as i128),
-            )),
+            if b == 0 {
+                Expr::bin(BinOp::Le, &row, &g.rows_last)
+            } else {
+                Expr::bin(BinOp::Lt, &row, &g.rows_last).or(x(&row).eq(&g.rows_last).and(
+                    Expr::bin(BinOp::Ge, &g.tail, Expr::lit(Ty::u(s), b as i128)),
+                ))
+            },
         );
         let live = |m: &mut Module, v: &Sig| {
             let zero = m.wire(&format!("{}_none", v.name), v.ty, Expr::lit(v.ty, 0));
@@ -373,7 +400,14 @@ fn acc_sum(l: &mut Lane, mult: &AccSum) -> (AccSum, Sums) {
     let acc_sig = m.reg("acc_sig", t.acc);
     let acc_co = m.reg("acc_co", t.co_acc);
     let acc_err = m.reg("acc_err", t.err_sum);
-    let first = m.wire("acc_first", Ty::BIT, x(&r.r).eq(Expr::lit(Ty::u(w.r), 0)));
+    let first = m.wire(
+        "acc_first",
+        Ty::BIT,
+        match &l.ctl.groups {
+            Some(g) => x(&r.r).eq(&g.first),
+            None => x(&r.r).eq(Expr::lit(Ty::u(w.r), 0)),
+        },
+    );
     // Each sum starts from 0 on the slot's first row.
     let mut running = |name: &str, acc: &Sig, term: &Sig| {
         let zero = m.wire(&format!("{name}_zero"), acc.ty, Expr::lit(acc.ty, 0));

@@ -89,11 +89,12 @@ pub(super) struct Control {
     pub iss_k: Sig,
     pub iss_r: Sig,
     pub iss_a: Sig,
-    /// ACCUMULATE's last issue of a slot: the port `rows_last` when `row_parallel` is 1,
-    /// else `groups_last` (`iss_r` counts groups of P rows).
+    /// The row group a slot's ACCUMULATE issues end on (`iss_r` counts rows when
+    /// `row_parallel` is 1: the port `rows_last`; else groups of P rows, the lane's own
+    /// turn: `group_last`).
     pub groups_last: Sig,
-    /// With P > 1, `(rows - 1) % P` (port `rows_tail`): the last group's last row.
-    pub rows_tail: Option<Sig>,
+    /// With P > 1, the rows a group holds (see [`Groups`]).
+    pub groups: Option<Groups>,
     pub rows_recip: Sig,
     pub budget: Sig,
     pub mode: Sig,
@@ -109,6 +110,22 @@ pub(super) struct Control {
     pub flag_select_descent: Sig,
     pub flag_selected_any: Sig,
     pub flag_selected_count: Sig,
+}
+
+/// With `row_parallel` P > 1: which row groups a lane reads and which rows exist. The
+/// lanes share `pre` and take its groups in turn, each starting a slot at its own.
+pub(super) struct Groups {
+    /// The group a slot's issues start on (`group_first`: the lane's number).
+    pub first: Sig,
+    /// The last group holding a row of the batch (`rows_group_last = (rows - 1) / P`)
+    /// and its last row (`rows_tail = (rows - 1) % P`); later groups are empty.
+    pub rows_last: Sig,
+    pub tail: Sig,
+    /// The shared `pre`'s words of the group read (`pre_rd`, P words, bank 0 lowest).
+    pub pre_rd: Sig,
+    /// The read's input and group, to the shared `pre` (`pre_ra`, `pre_rg`).
+    pub pre_ra: Sig,
+    pub pre_rg: Sig,
 }
 
 /// A memory and its read register (`<memory>_rd`).
@@ -214,13 +231,26 @@ fn lane_frame<'a>(
     let iss_k = inp(&mut m, "iss_k", Ty::u(w.k));
     let iss_r = inp(&mut m, "iss_r", Ty::u(w.r));
     let iss_a = inp(&mut m, "iss_a", Ty::u(w.a));
-    let (groups_last, rows_tail) = if c.row_parallel == 1 {
+    let (groups_last, groups) = if c.row_parallel == 1 {
         (inp(&mut m, "rows_last", Ty::u(w.r)), None)
     } else {
-        (
-            inp(&mut m, "groups_last", Ty::u(w.r)),
-            Some(inp(&mut m, "rows_tail", Ty::u(c.bank_bits()))),
-        )
+        let first = inp(&mut m, "group_first", Ty::u(w.r));
+        let last = inp(&mut m, "group_last", Ty::u(w.r));
+        let rows_last = inp(&mut m, "rows_group_last", Ty::u(w.r));
+        let tail = inp(&mut m, "rows_tail", Ty::u(c.bank_bits()));
+        let abits = f.activation.bits * c.row_parallel as u32;
+        let pre_rd = inp(&mut m, "pre_rd", Ty::u(abits));
+        let pre_ra = m.port(Dir::Output, "pre_ra", Ty::u(w.nbr));
+        let pre_rg = m.port(Dir::Output, "pre_rg", Ty::u(w.r));
+        let g = Groups {
+            first,
+            rows_last,
+            tail,
+            pre_rd,
+            pre_ra,
+            pre_rg,
+        };
+        (last, Some(g))
     };
     let rows_recip = inp(&mut m, "rows_recip", Ty::u(f.rows_recip.bits));
     let budget = inp(&mut m, "budget", Ty::u(w.budget));
@@ -253,7 +283,12 @@ fn lane_frame<'a>(
     });
     // Per-update control does not change during a phase: it meets any clock of a stage.
     let groups_last = m.invariant(&groups_last);
-    let rows_tail = rows_tail.map(|t| m.invariant(&t));
+    let groups = groups.map(|g| Groups {
+        first: m.invariant(&g.first),
+        rows_last: m.invariant(&g.rows_last),
+        tail: m.invariant(&g.tail),
+        ..g
+    });
     let rows_recip = m.invariant(&rows_recip);
     let budget = m.invariant(&budget);
     let mode = m.invariant(&mode);
@@ -293,7 +328,7 @@ fn lane_frame<'a>(
         iss_r,
         iss_a,
         groups_last,
-        rows_tail,
+        groups,
         rows_recip,
         budget,
         mode,
@@ -374,7 +409,9 @@ fn memories(
         ),
         ("nbr".into(), Ty::u(w.nbr + kk), slots),
     ];
-    for name in banked("pre") {
+    // With P > 1 the lanes share `pre` (the engine's top holds it).
+    let lane_pre = if c.shares_pre() { 0 } else { banks };
+    for name in banked("pre").into_iter().take(lane_pre) {
         plan.push((name, Ty::u(f.activation.bits), bank_rows * c.layer.inputs));
     }
     for name in banked("post_err") {
@@ -416,7 +453,7 @@ fn memories(
         syn: next(),
         scratch: next(),
         nbr: next(),
-        pre: (0..banks).map(|_| next()).collect(),
+        pre: (0..lane_pre).map(|_| next()).collect(),
         post_err: (0..banks).map(|_| next()).collect(),
         mask: next(),
         recip: next(),
@@ -515,7 +552,11 @@ fn memory_ports(l: &mut Lane, acc: &Accumulated, sel: &Selected, app: &Applied) 
     ];
     for (b, bank) in mem.pre.iter().enumerate() {
         let w = bank_writes(sel::PRE, b, bank.depth, f.activation.bits);
-        ports.push((bank, x(&acc.pre_addr), w));
+        let ra = acc
+            .pre_addr
+            .as_ref()
+            .expect("a lane's own pre has its address");
+        ports.push((bank, x(ra), w));
     }
     for (b, bank) in mem.post_err.iter().enumerate() {
         let width = f.activation.bits + f.error.bits;
@@ -572,6 +613,16 @@ fn memory_ports(l: &mut Lane, acc: &Accumulated, sel: &Selected, app: &Applied) 
             ],
         ),
     ]);
+    // Without a `pre` of its own the lane may not read the host address's top bits
+    // (sized for `pre`'s `max_rows * inputs` words).
+    if c.shares_pre() {
+        let banked = mem.post_err.iter().map(|b| s + bits_for(b.depth as u64));
+        let own = [&mem.syn, &mem.mask].map(|m| bits_for(m.depth as u64));
+        let used = banked.chain(own).max().unwrap_or(1);
+        if used < w.host_addr {
+            m.sink(&ctl.host_addr, used, w.host_addr - used);
+        }
+    }
     let on_spram = |name: &str| -> bool {
         c.family == lpn_cycle::Family::Ice40Up5k
             && match name {

@@ -471,7 +471,11 @@ fn sel_commit(l: &mut Lane, sc: Commit) -> Selected {
                 x(&b)
             })
             .collect();
-        let over = m.wire("sel_commit_budget_over", Ty::u(k as u32), Expr::Concat(over));
+        let over = m.wire(
+            "sel_commit_budget_over",
+            Ty::u(k as u32),
+            Expr::Concat(over),
+        );
         let over = m.hold(&over);
         for i in 0..k {
             let v = m.const_compare(

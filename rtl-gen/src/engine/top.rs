@@ -3,6 +3,8 @@
 
 use lpn_cycle::format::bits_for;
 
+use super::memory::{blocks_of, write_chain};
+
 use super::*;
 
 /// The top's registers and the values its control reads.
@@ -18,8 +20,10 @@ struct Top {
     /// ACCUMULATE's last issue of a slot: `rows_last`, or with `row_parallel` P > 1
     /// `groups_last` (`iss_r` counts groups of P rows).
     groups_last: Sig,
-    /// With P > 1, `rows_tail = (rows - 1) % P`: the last group's last row.
-    rows_tail: Option<Sig>,
+    /// With P > 1: `rows_group_last = (rows - 1) / P` and `rows_tail = (rows - 1) %
+    /// P` (the last group holding rows, and its last row), and with several lanes each
+    /// lane's group counter `lane{l}_iss_r` (lane `l` starts a slot at group `l`).
+    rows_groups: Option<(Sig, Sig, Vec<Sig>)>,
     rows_recip: Sig,
     acc_issue_len: Sig,
     budget: Sig,
@@ -54,7 +58,7 @@ pub fn top_module(c: &HwConfig, dp: &Datapath, header: &[String], lane: &Module)
     let w = Widths::new(c, dp);
     let mut m = Module::new("lpn_engine", header);
     let top = control_regs(&mut m, c, dp, &w);
-    let flags = lanes(&mut m, c, &w, &top, lane);
+    let flags = lanes(&mut m, c, dp, &w, &top, lane);
     let fsm = control(c, dp, &w, &top, &flags);
     m.process(fsm.commented(
         "Control: start latches the step's registers; each phase issues, drains, moves on.",
@@ -114,7 +118,7 @@ fn control_regs(m: &mut Module, c: &HwConfig, dp: &Datapath, w: &Widths) -> Top 
         (m.reg("iss_u", Ty::u(w.u)), m.reg("iss_k", Ty::u(w.k)))
     };
     let (iss_r, iss_a) = (m.reg("iss_r", Ty::u(w.r)), m.reg("iss_a", Ty::u(w.a)));
-    let (groups_last, rows_tail) = if c.row_parallel == 1 {
+    let (groups_last, rows_groups) = if c.row_parallel == 1 {
         (m.reg("rows_last", Ty::u(w.r)), None)
     } else {
         m.wire(
@@ -122,10 +126,17 @@ fn control_regs(m: &mut Module, c: &HwConfig, dp: &Datapath, w: &Widths) -> Top 
             Ty::u(w.rows),
             Expr::bin(BinOp::Sub, Expr::name("rows"), Expr::lit(Ty::u(w.rows), 1)),
         );
-        (
-            m.reg("groups_last", Ty::u(w.r)),
-            Some(m.reg("rows_tail", Ty::u(c.bank_bits()))),
-        )
+        let last = m.reg("groups_last", Ty::u(w.r));
+        let rows_last = m.reg("rows_group_last", Ty::u(w.r));
+        let tail = m.reg("rows_tail", Ty::u(c.bank_bits()));
+        let per_lane = if c.lanes > 1 {
+            (0..c.lanes)
+                .map(|l| m.reg(&format!("lane{l}_iss_r"), Ty::u(w.r)))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        (last, Some((rows_last, tail, per_lane)))
     };
     let rows_recip = m.reg("rows_recip", Ty::u(dp.f.rows_recip.bits));
     let acc_issue_len = m.reg("acc_issue_len", Ty::u(w.t));
@@ -200,7 +211,7 @@ fn control_regs(m: &mut Module, c: &HwConfig, dp: &Datapath, w: &Widths) -> Top 
         iss_a,
         derived,
         groups_last,
-        rows_tail,
+        rows_groups,
         rows_recip,
         acc_issue_len,
         budget,
@@ -222,9 +233,17 @@ fn control_regs(m: &mut Module, c: &HwConfig, dp: &Datapath, w: &Widths) -> Top 
 
 /// The lanes (instances of `lane`, their port maps derived from its ports), their flags
 /// ORed and summed, and the host read multiplexer over them.
-fn lanes(m: &mut Module, c: &HwConfig, w: &Widths, top: &Top, lane: &Module) -> Flags {
+fn lanes(
+    m: &mut Module,
+    c: &HwConfig,
+    dp: &Datapath,
+    w: &Widths,
+    top: &Top,
+    lane: &Module,
+) -> Flags {
     let lane_ty = Ty::u(w.lane);
     let mut outs = Vec::new();
+    let mut pre_reads = Vec::new();
     for l in 0..c.lanes {
         // The lane's outputs, as nets.
         let net = |m: &mut Module, n: &str, ty: Ty| m.net(&format!("lane{l}_{n}"), ty);
@@ -240,26 +259,59 @@ fn lanes(m: &mut Module, c: &HwConfig, w: &Widths, top: &Top, lane: &Module) -> 
                 .eq(Expr::dec(4, sel::PRE as i128))
                 .or(Expr::name("host_lane").eq(Expr::lit(lane_ty, l as i128))),
         );
+        // With P > 1 rows per clock: the lane's turn through the shared `pre`'s row
+        // groups (it starts a slot at group `l` and ends at the one before), and its
+        // read of them.
+        let mut groups = Vec::new();
+        if let Some((_, _, per_lane)) = &top.rows_groups {
+            let r_ty = Ty::u(w.r);
+            let read = [
+                net(m, "pre_ra", Ty::u(w.nbr)),
+                net(m, "pre_rg", r_ty),
+                m.comb(
+                    &format!("lane{l}_pre_rd"),
+                    Ty::u(dp.f.activation.bits * c.row_parallel as u32),
+                    None,
+                ),
+            ];
+            groups.push(("group_first", Expr::lit(r_ty, l as i128)));
+            groups.push((
+                "group_last",
+                if l == 0 {
+                    x(&top.groups_last)
+                } else {
+                    Expr::lit(r_ty, l as i128 - 1)
+                },
+            ));
+            if let Some(r) = per_lane.get(l) {
+                groups.push(("iss_r", x(r)));
+            }
+            groups.push(("pre_ra", x(&read[0])));
+            groups.push(("pre_rg", x(&read[1])));
+            groups.push(("pre_rd", x(&read[2])));
+            pre_reads.push(read);
+        }
         // Every other port meets the top's signal of its own name.
-        m.instance_of(
-            lane,
-            &format!("lane{l}"),
-            &[
-                ("phase", x(&top.phase)),
-                ("budget", x(&top.budget)),
-                ("mode", x(&top.mode)),
-                ("consolidate", x(&top.consolidate)),
-                ("descent", x(&top.descent)),
-                ("accepted_any", x(&top.descent).and(&top.selected_any)),
-                ("host_we", host_we),
-                ("host_rdata", x(&rdata)),
-                ("flag_bias_nonzero", x(&bias)),
-                ("flag_select_descent", x(&desc)),
-                ("flag_selected_any", x(&any)),
-                ("flag_selected_count", x(&count)),
-            ],
-        );
+        let mut renames = vec![
+            ("phase", x(&top.phase)),
+            ("budget", x(&top.budget)),
+            ("mode", x(&top.mode)),
+            ("consolidate", x(&top.consolidate)),
+            ("descent", x(&top.descent)),
+            ("accepted_any", x(&top.descent).and(&top.selected_any)),
+            ("host_we", host_we),
+            ("host_rdata", x(&rdata)),
+            ("flag_bias_nonzero", x(&bias)),
+            ("flag_select_descent", x(&desc)),
+            ("flag_selected_any", x(&any)),
+            ("flag_selected_count", x(&count)),
+        ];
+        renames.extend(groups);
+        m.instance_of(lane, &format!("lane{l}"), &renames);
         outs.push([bias, desc, any, count, rdata]);
+    }
+    if !pre_reads.is_empty() {
+        shared_pre(m, c, dp, w, &pre_reads);
     }
     let any_of = |i: usize| Expr::any(outs.iter().map(|o| x(&o[i])).collect());
     let count_w = top.selected_count.ty.width;
@@ -290,6 +342,110 @@ fn lanes(m: &mut Module, c: &HwConfig, w: &Widths, top: &Top, lane: &Module) -> 
     )]));
     m.assign(&Sig::named("host_rdata", mux.ty), &mux);
     flags
+}
+
+/// The `pre` the lanes share when they read P > 1 rows per clock: `max_rows` banks
+/// `pre_g{g}_b{b}` of one row (row `g*P + b`) of every input, a row group `g` being the
+/// P banks read together. Every clock each lane reads a different group (lane `l` reads
+/// group `(j + l) mod G` at a slot's issue `j`), so each group's address is the one lane's
+/// that asks for it (`pre_g{g}_ra`, an AND-OR over the lanes), and each lane's words are
+/// its group's banks, chosen by the group it asked for as many clocks ago as a read
+/// takes (a lane memory's latency: `ram_regs` deep, one compact). The host writes row
+/// `r` of input `i` (address `i*max_rows + r`, `max_rows` a power of two) to bank
+/// `(r / P, r % P)` at `i`, while idle.
+fn shared_pre(m: &mut Module, c: &HwConfig, dp: &Datapath, w: &Widths, reads: &[[Sig; 3]]) {
+    let deep = c.pipeline == Pipeline::Deep;
+    let ram_regs = StageDepths::of(c).ram_regs;
+    let (p, s) = (c.row_parallel, c.bank_bits());
+    let groups = c.max_rows / p;
+    let gb = groups.trailing_zeros();
+    let abits = dp.f.activation.bits;
+    let aty = Ty::u(abits);
+    let depth = c.layer.inputs;
+    let aw = bits_for(depth as u64);
+    let lat = if deep { ram_regs } else { 1 };
+    let r_ty = Ty::u(w.r);
+    m.comment("The shared pre: max_rows banks of one row, a row group per lane per clock.");
+    let mut chains = Vec::new();
+    let mut late = Vec::new();
+    for (l, [_, rg, _]) in reads.iter().enumerate() {
+        let chain = m.reg_chain(&format!("lane{l}_pre_rg"), r_ty, x(rg), lat);
+        late.push(chain[chain.len() - 1].0.clone());
+        chains.extend(Module::chain_stmts(&chain));
+    }
+    m.process(Process::clocked(chains));
+    let addr = Sig::named("host_addr", Ty::u(w.host_addr));
+    let host_w = (!Expr::name("busy_now"))
+        .and(Expr::name("host_we"))
+        .and(Expr::name("host_sel").eq(Expr::dec(4, sel::PRE as i128)));
+    // The input's bits of a host address (above the row's `s + gb`).
+    let lo = s + gb;
+    let hi = (lo + aw - 1).min(w.host_addr - 1);
+    let waddr = Expr::zext(Expr::slice(&addr, hi, lo), hi + 1 - lo, aw);
+    let wdata = Expr::slice(&Sig::named("host_wdata", Ty::u(w.host_data)), abits - 1, 0);
+    let mut rds: Vec<Vec<Sig>> = Vec::new();
+    for g in 0..groups {
+        let ra = if reads.len() == 1 {
+            x(&reads[0][0])
+        } else {
+            Expr::any(
+                reads
+                    .iter()
+                    .map(|[ra, rg, _]| {
+                        Expr::Repeat(aw, Box::new(x(rg).eq(Expr::lit(r_ty, g as i128)))).and(ra)
+                    })
+                    .collect(),
+            )
+        };
+        let ra = m.wire_across(&format!("pre_g{g}_ra"), Ty::u(aw), ra);
+        let mut row = Vec::new();
+        for b in 0..p {
+            let name = format!("pre_g{g}_b{b}");
+            let mut cond = host_w
+                .clone()
+                .and(Expr::slice(&addr, s - 1, 0).eq(Expr::lit(Ty::u(s), b as i128)));
+            if gb > 0 {
+                cond = cond.and(Expr::slice(&addr, lo - 1, s).eq(Expr::lit(Ty::u(gb), g as i128)));
+            }
+            let writes = [(cond, waddr.clone(), wdata.clone())];
+            let rd = if deep {
+                let mem = Sig::named(&name, aty);
+                let rd = m.comb(&format!("{name}_rd"), aty, None);
+                for proc in blocks_of(m, c.family, &mem, &rd, depth, &ra, &writes, ram_regs - 2) {
+                    m.process(proc);
+                }
+                rd
+            } else {
+                let mem = if c.family == lpn_cycle::Family::Ice40Up5k {
+                    m.mem_block(&name, aty, depth)
+                } else {
+                    m.mem(&name, aty, depth)
+                };
+                let rd = m.reg(&format!("{name}_rd"), aty);
+                let mut body = vec![set(&rd, Expr::index(&mem, &ra))];
+                body.extend(write_chain(&mem, &writes));
+                m.process(Process::clocked(body));
+                rd
+            };
+            row.push(rd);
+        }
+        rds.push(row);
+    }
+    // Each lane's P words: the banks of the group it asked for `lat` clocks ago.
+    for ([_, _, rd], g_late) in reads.iter().zip(&late) {
+        let word = |g: usize| Expr::concat(rds[g].iter().rev().map(x).collect());
+        let arms = (0..groups)
+            .map(|g| (vec![Expr::lit(r_ty, g as i128)], vec![set(rd, word(g))]))
+            .collect();
+        m.process(Process::comb(vec![Stmt::Case(
+            x(g_late),
+            arms,
+            vec![set(
+                rd,
+                Expr::Repeat(rd.ty.width, Box::new(Expr::bit(false))),
+            )],
+        )]));
+    }
 }
 
 /// The control's clocked process: `start` latches the step's registers; each phase
@@ -329,6 +485,11 @@ fn control(c: &HwConfig, dp: &Datapath, w: &Widths, top: &Top, flags: &Flags) ->
             s.extend([zero(&top.iss_u), zero(&top.iss_k)]);
         }
         s.extend([zero(&top.iss_r), zero(&top.iss_a)]);
+        if let Some((_, _, per_lane)) = &top.rows_groups {
+            for (l, r) in per_lane.iter().enumerate() {
+                s.push(set(r, lit(r, l as i128)));
+            }
+        }
         s
     };
     let mut reset = vec![
@@ -347,7 +508,7 @@ fn control(c: &HwConfig, dp: &Datapath, w: &Widths, top: &Top, flags: &Flags) ->
     } else {
         Expr::slice(&rows, w.r - 1, 0)
     };
-    match &top.rows_tail {
+    match &top.rows_groups {
         None => begin.extend([
             set(
                 &top.groups_last,
@@ -362,16 +523,28 @@ fn control(c: &HwConfig, dp: &Datapath, w: &Widths, top: &Top, flags: &Flags) ->
                 ),
             ),
         ]),
-        // P rows per issue: `ceil(rows / P)` groups, the last `(rows - 1) / P`, whose
-        // last row is `(rows - 1) % P`.
-        Some(rows_tail) => {
+        // P rows per issue: the batch's last group `(rows - 1) / P`, whose last row is
+        // `(rows - 1) % P`; `max(ceil(rows / P), lanes)` issues per slot (every lane a
+        // group of its own every clock).
+        Some((rows_last, tail, _)) => {
             let s = c.bank_bits();
             let rows_m1 = Sig::named("rows_minus_one", Ty::u(w.rows));
             // rows - 1 < max_rows: its bits above `s + w.r` are 0.
             let hi = (w.rows - 1).min(s + w.r - 1);
             let last = Expr::zext(Expr::slice(&rows_m1, hi, s), hi + 1 - s, w.r);
+            let lanes_last = Expr::lit(Ty::u(w.r), c.lanes as i128 - 1);
+            begin.push(set(rows_last, last.clone()));
+            let last = if c.lanes > 1 {
+                Expr::mux(
+                    Expr::bin(BinOp::Gt, last.clone(), lanes_last.clone()),
+                    last,
+                    lanes_last,
+                )
+            } else {
+                last
+            };
             begin.push(set(&top.groups_last, last.clone()));
-            begin.push(set(rows_tail, Expr::slice(&rows_m1, s - 1, 0)));
+            begin.push(set(tail, Expr::slice(&rows_m1, s - 1, 0)));
             begin.push(set(
                 &top.acc_issue_len,
                 Expr::bin(
@@ -444,15 +617,27 @@ fn control(c: &HwConfig, dp: &Datapath, w: &Widths, top: &Top, flags: &Flags) ->
             vec![add(&top.iss_k, lit(&top.iss_k, 1))],
         ));
     }
-    let issue = Stmt::when(
-        &top.iss_valid,
-        vec![Stmt::If(
-            Expr::bin(BinOp::Ne, &top.phase, phase_code_of(Phase::Accumulate))
-                .or(x(&top.iss_r).eq(&top.groups_last)),
-            next_slot,
-            vec![add(&top.iss_r, lit(&top.iss_r, 1))],
-        )],
-    );
+    let mut on_issue = vec![Stmt::If(
+        Expr::bin(BinOp::Ne, &top.phase, phase_code_of(Phase::Accumulate))
+            .or(x(&top.iss_r).eq(&top.groups_last)),
+        next_slot,
+        vec![add(&top.iss_r, lit(&top.iss_r, 1))],
+    )];
+    // Each lane's row group wraps at the last: a slot's issues visit every group once,
+    // each lane starting at its own.
+    if let Some((_, _, per_lane)) = &top.rows_groups {
+        for r in per_lane {
+            on_issue.push(Stmt::when(
+                x(&top.phase).eq(phase_code_of(Phase::Accumulate)),
+                vec![Stmt::If(
+                    x(r).eq(&top.groups_last),
+                    vec![zero(r)],
+                    vec![add(r, lit(r, 1))],
+                )],
+            ));
+        }
+    }
+    let issue = Stmt::when(&top.iss_valid, on_issue);
     busy.push(Stmt::If(
         x(&top.cycle).eq(&top.phase_last),
         phase_end,
