@@ -260,8 +260,8 @@ pub struct HwConfig {
     /// `rows`. With P > 1 the lanes share one `pre` (no replica per lane), split by row
     /// group as well, and take the groups in turn: lane `l` reads group `(j + l) mod G`
     /// at a slot's issue `j`, `G = max(ceil(rows / P), lanes)` issues per slot
-    /// ([`HwConfig::row_groups`]), so `lanes <= max_rows / P` and, with several lanes,
-    /// `max_rows` a power of two. A power of two dividing `max_rows`; 1 (the default,
+    /// ([`HwConfig::row_groups`]), so `lanes <= max_rows / P`, and `max_rows` is a power
+    /// of two. A power of two dividing `max_rows`; 1 (the default,
     /// not written) is the one-row engine with a `pre` replica per lane.
     #[serde(skip_serializing_if = "is_one")]
     pub row_parallel: usize,
@@ -575,10 +575,10 @@ impl HwConfig {
                 self.max_rows / p
             ));
         }
-        if p > 1 && self.lanes > 1 && !self.max_rows.is_power_of_two() {
+        if p > 1 && !self.max_rows.is_power_of_two() {
             return fail(format!(
-                "max_rows = {} must be a power of two with row_parallel = {p} and {} lanes (the host address's row bits pick the shared pre's bank)",
-                self.max_rows, self.lanes
+                "max_rows = {} must be a power of two with row_parallel = {p} (the host address's row bits pick the shared pre's bank)",
+                self.max_rows
             ));
         }
         if p > 1 && (self.memory.pre == RamKind::Spram || self.memory.post_err == RamKind::Spram) {

@@ -3,9 +3,11 @@
 //! stage, `docs/architecture.md`), one slot per lane per cycle in every phase.
 //!
 //! Phases of one update (U outputs per lane, K slots, R rows):
-//! - ACCUMULATE, `R*U*K + accumulate drain` cycles: stages `acc_issue` (read `nbr`),
+//! - ACCUMULATE, `G*U*K + accumulate drain` cycles (G = R, or with `row_parallel` P > 1
+//!   `max(ceil(R / P), lanes)` groups of P rows): stages `acc_issue` (read `nbr`),
 //!   `acc_fetch` (read `pre`, `post_err`; on the last row also `syn` and `outputs`),
-//!   `acc_mult`, `acc_sum` (exact accumulators), then the normaliser `norm_mean`,
+//!   `acc_mult` (with P > 1 its adder tree over the group), `acc_sum` (exact
+//!   accumulators), then the normaliser `norm_mean`,
 //!   `norm_gate`, `norm_signal`, `norm_score` (write `scratch`, running max, bias
 //!   direction).
 //! - SELECT, `U*K + select drain`: `sel_issue` (read `scratch`, `syn`, `nbr`, `outputs`),
@@ -264,8 +266,8 @@ pub struct UpdateReport {
 }
 
 /// The per-phase cycle formula: `((G + 2) * U * K + latency) * step_clocks`, with
-/// `G = ceil(rows / P)` ACCUMULATE row groups per slot ([`HwConfig::row_groups`]; `G =
-/// rows` when `row_parallel` is 1), latency = the three phases' drains
+/// `G = max(ceil(rows / P), lanes)` ACCUMULATE row groups per slot
+/// ([`HwConfig::row_groups`]; `G = rows` when `row_parallel` is 1), latency = the three phases' drains
 /// ([`phase_drains`]); `step_clocks` is 1 except in the shared pipeline
 /// ([`HwConfig::step_clocks`]).
 pub fn cycle_formula(c: &HwConfig, rows: usize) -> Cycles {
@@ -280,12 +282,13 @@ pub fn cycle_formula(c: &HwConfig, rows: usize) -> Cycles {
 }
 
 /// The cycle formula as text for reports: `(rows + 2) * U*K + latency` (with `rows`
-/// as `ceil(rows / P)` when `row_parallel` is P > 1), in brackets times `step_clocks`
-/// for the shared pipeline.
+/// as the row groups, `max(ceil(rows / P), lanes)`, when `row_parallel` is P > 1), in
+/// brackets times `step_clocks` for the shared pipeline.
 pub fn cycle_formula_text(c: &HwConfig) -> String {
-    let groups = match c.row_parallel {
-        1 => "rows".to_string(),
-        p => format!("ceil(rows / {p})"),
+    let groups = match (c.row_parallel, c.lanes) {
+        (1, _) => "rows".to_string(),
+        (p, 1) => format!("ceil(rows / {p})"),
+        (p, l) => format!("max(ceil(rows / {p}), {l})"),
     };
     let f = format!(
         "({groups} + 2) * {} + {}",

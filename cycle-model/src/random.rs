@@ -96,7 +96,7 @@ pub fn config(rng: &mut Rng, case: usize) -> HwConfig {
     // row count, so the last group is often partly empty, or whole groups are.
     if case % 3 == 0
         && c.pipeline != crate::config::Pipeline::Shared
-        && (c.lanes == 1 || c.max_rows.is_power_of_two())
+        && c.max_rows.is_power_of_two()
     {
         let most = 2 << ((case / 3) % 2);
         let mut p = (1 << c.max_rows.trailing_zeros()).min(most);

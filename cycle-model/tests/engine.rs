@@ -263,9 +263,11 @@ fn row_parallel_is_checked() {
         "{e}"
     );
     c.max_rows = 24;
+    c.lanes = 1;
     let e = c.validate().unwrap_err().to_string();
     assert!(e.contains("max_rows = 24 must be a power of two"), "{e}");
     c.max_rows = 16;
+    c.lanes = 2;
     c.validate().unwrap();
     c.pipeline = Pipeline::Shared;
     let e = c.validate().unwrap_err().to_string();
