@@ -446,10 +446,13 @@ fn sel_commit(l: &mut Lane, sc: Commit) -> Selected {
         Expr::field(&sc.mask, kk, shape.valid_w),
     );
     m.sink(&sc.mask, 0, kk);
-    // Entry i is taken when i < min(budget, valid). The deep pipeline splits that into
-    // `i < budget`, a per-update bit vector held in a register of the lane, and `i <
-    // valid`, logic on the valid count's few bits: the top's budget register, the min
-    // and K carry-chain compares were its critical path on the ECP5-85F (77.5 MHz).
+    // Entry i is taken when i < min(budget, valid). The row-parallel deep pipeline
+    // splits that into `i < budget`, a per-update bit vector held in a register of the
+    // lane, and `i < valid`, logic on the valid count's few bits: the top's budget
+    // register, the min and K carry-chain compares were the 85F bench's critical path
+    // (77.5 MHz; 87.4 split). The one-row deep lanes keep the old form for now: with
+    // the split the `ecp5-85k` preset placed at 99.31 MHz, 0.07 ns short of its 100 MHz
+    // on an unrelated path (the bridge's RX FIFO read), where it meets 100.0 without.
     let slot_bit = |m: &mut Module, i: usize, taken: &Sig| {
         m.wire(
             &format!("sel_commit_bit_{i}"),
@@ -458,7 +461,7 @@ fn sel_commit(l: &mut Lane, sc: Commit) -> Selected {
         )
     };
     let mut terms = Vec::new();
-    if m.pipelined() {
+    if m.pipelined() && l.c.row_parallel > 1 {
         let over: Vec<Expr> = (0..k)
             .rev()
             .map(|i| {
