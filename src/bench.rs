@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Instant;
 
-use lpn_cycle::{cycle_formula, HwConfig};
+use lpn_cycle::{cycle_formula, HwConfig, Phase};
 use lpn_flow::fpga::{Outcome, SynthOptions, SynthReport, Target};
 use lpn_golden::rng::Mulberry32;
 use lpn_golden::{Matrix, Network, NetworkSpec};
@@ -78,8 +78,30 @@ pub struct Bench {
     pub multiplier_bound_us: Option<f64>,
     /// Busy multipliers per clock over the device's, in this update.
     pub multiplier_utilisation: Option<f64>,
+    /// Multipliers the build instantiates (the synthesis report's DSP cells), when the
+    /// clock comes from a synthesis.
+    pub instantiated_multipliers: Option<u64>,
+    /// Each phase's multiplier use.
+    pub phases: Vec<PhaseUse>,
     /// The cycle model's wall time for the update on this machine, milliseconds.
     pub model_ms: f64,
+}
+
+/// One phase's multiplier use in the update.
+#[derive(Debug, Serialize)]
+pub struct PhaseUse {
+    /// The phase.
+    pub phase: Phase,
+    /// Its cycles (the cycle formula's, drains included).
+    pub cycles: u64,
+    /// Its multiplies (`lpn_cycle::catalogue::multiplies_by_phase`).
+    pub multiplies: u64,
+    /// Busy multipliers per clock: `multiplies / cycles`.
+    pub busy_per_clock: f64,
+    /// `busy_per_clock` over the multipliers instantiated, when known.
+    pub of_instantiated: Option<f64>,
+    /// `busy_per_clock` over the device's multipliers, when the config names a device.
+    pub of_device: Option<f64>,
 }
 
 /// `lpn bench`.
@@ -111,15 +133,35 @@ pub fn run(a: &BenchArgs) -> Result<String, String> {
     }
     let target = Target::of_family(c.family);
     let mut text = String::new();
-    let (clock_mhz, clock_source) = clock(a, &c, target, &mut text)?;
-    let cycles = cycle_formula(&c, rows).total;
+    let (clock_mhz, clock_source, instantiated) = clock(a, &c, target, &mut text)?;
+    let phase_cycles = cycle_formula(&c, rows);
+    let cycles = phase_cycles.total;
     let model_ms = model_check(&c, rows, cycles)?;
     let (median, best) = reference_step(&c, rows, a.steps)?;
     let dp = lpn_cycle::Datapath::new(&c).map_err(|e| e.to_string())?;
-    let multiplies =
-        lpn_cycle::catalogue::multiplies_per_update(&dp, c.layer.outputs, c.synapses(), rows);
+    let by_phase =
+        lpn_cycle::catalogue::multiplies_by_phase(&dp, c.layer.outputs, c.synapses(), rows);
+    let multiplies = by_phase.total();
     let update_us = cycles as f64 / clock_mhz;
     let mults = target.map(Target::multipliers);
+    let phases = [
+        (Phase::Accumulate, phase_cycles.accumulate),
+        (Phase::Select, phase_cycles.select),
+        (Phase::Apply, phase_cycles.apply),
+    ]
+    .into_iter()
+    .map(|(phase, cycles)| {
+        let busy = by_phase.of(phase) as f64 / cycles.max(1) as f64;
+        PhaseUse {
+            phase,
+            cycles,
+            multiplies: by_phase.of(phase),
+            busy_per_clock: busy,
+            of_instantiated: instantiated.filter(|&n| n > 0).map(|n| busy / n as f64),
+            of_device: mults.map(|m| busy / m as f64),
+        }
+    })
+    .collect();
     let b = Bench {
         config: c.name.clone(),
         target,
@@ -138,6 +180,8 @@ pub fn run(a: &BenchArgs) -> Result<String, String> {
         device_multipliers: mults,
         multiplier_bound_us: mults.map(|m| multiplies as f64 / (m as f64 * clock_mhz)),
         multiplier_utilisation: mults.map(|m| multiplies as f64 / (m as f64 * cycles as f64)),
+        instantiated_multipliers: instantiated,
+        phases,
         model_ms,
     };
     text.push_str(&report(&b));
@@ -149,13 +193,14 @@ pub fn run(a: &BenchArgs) -> Result<String, String> {
     Ok(text)
 }
 
-/// The engine's clock and where it comes from.
+/// The engine's clock, where it comes from, and the multipliers the build instantiates
+/// (when the clock comes from a synthesis).
 fn clock(
     a: &BenchArgs,
     c: &HwConfig,
     target: Option<Target>,
     text: &mut String,
-) -> Result<(f64, String), String> {
+) -> Result<(f64, String, Option<u64>), String> {
     let need_target = || {
         target.ok_or_else(|| {
             format!(
@@ -168,6 +213,7 @@ fn clock(
         Clock::Given(f) => Ok((
             crate::fpga::mhz_arg("--fmax-mhz", f)?,
             "given (--fmax-mhz)".into(),
+            None,
         )),
         Clock::Constraint => {
             let t = need_target()?;
@@ -177,6 +223,7 @@ fn clock(
                     "the {} clock constraint, not a measured Fmax (--synth or --synth-json measure it)",
                     t.name()
                 ),
+                None,
             ))
         }
         Clock::Report(path) => {
@@ -208,9 +255,16 @@ fn clock(
                     field("outcome")
                 )
             })?;
+            // The build's DSP cells, from the report's resource table.
+            let dsp = field("resources").as_array().and_then(|rs| {
+                rs.iter()
+                    .find(|r| r.get("kind") == Some(&serde_json::json!("DSP")))
+                    .and_then(|r| r.get("used")?.as_u64())
+            });
             Ok((
                 f,
                 format!("achieved Fmax in {} ({})", path.display(), field("outcome")),
+                dsp,
             ))
         }
         Clock::Synth => {
@@ -238,9 +292,11 @@ fn clock(
             } else {
                 r.outcome.as_str()
             };
+            let dsp = r.resources.iter().find(|x| x.kind == "DSP").map(|x| x.used);
             Ok((
                 f,
                 format!("achieved Fmax, synthesised now on {} ({note})", t.name()),
+                dsp,
             ))
         }
     }
@@ -348,6 +404,27 @@ fn report(b: &Bench) -> String {
         _ => {
             let _ = writeln!(s, "  limit:     {} multiplies per update", b.multiplies);
         }
+    }
+    let _ = writeln!(
+        s,
+        "  {:<10} {:>9} {:>11} {:>10} {:>14} {:>9}",
+        "phase", "cycles", "multiplies", "busy/clk", "/instantiated", "/device"
+    );
+    let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.1}%", 100.0 * v));
+    for p in &b.phases {
+        let _ = writeln!(
+            s,
+            "  {:<10} {:>9} {:>11} {:>10.2} {:>14} {:>9}",
+            p.phase.as_str(),
+            p.cycles,
+            p.multiplies,
+            p.busy_per_clock,
+            pct(p.of_instantiated),
+            pct(p.of_device)
+        );
+    }
+    if let Some(n) = b.instantiated_multipliers {
+        let _ = writeln!(s, "  (the build instantiates {n} multipliers)");
     }
     let _ = writeln!(
         s,

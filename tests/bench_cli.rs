@@ -46,6 +46,27 @@ fn bench_puts_the_engine_beside_the_reference_with_the_numbers_in_json() {
     assert!(bound > 0.0 && bound <= update, "{bound} vs {update}");
     assert!(out.contains("ratio:     reference / engine = "), "{out}");
     assert!(out.contains("given (--fmax-mhz)"), "{out}");
+    // Per phase: the formula's cycles and the catalogue's multiplies, which add up to the
+    // update's; no instantiated count without a synthesis.
+    let phases = v["phases"].as_array().unwrap();
+    let formula = lpn_cycle::cycle_formula(&c, 8);
+    let names: Vec<_> = phases.iter().map(|p| p["phase"].clone()).collect();
+    assert_eq!(names, ["accumulate", "select", "apply"]);
+    let expect = [formula.accumulate, formula.select, formula.apply];
+    for (p, cycles) in phases.iter().zip(expect) {
+        assert_eq!(p["cycles"].as_u64(), Some(cycles));
+        let busy = p["busy_per_clock"].as_f64().unwrap();
+        assert!((busy - p["multiplies"].as_f64().unwrap() / cycles as f64).abs() < 1e-9);
+        assert!((p["of_device"].as_f64().unwrap() - busy / 156.0).abs() < 1e-12);
+        assert!(p["of_instantiated"].is_null());
+    }
+    let sum: u64 = phases
+        .iter()
+        .map(|p| p["multiplies"].as_u64().unwrap())
+        .sum();
+    assert_eq!(v["multiplies"].as_u64(), Some(sum));
+    assert!(v["instantiated_multipliers"].is_null());
+    assert!(out.contains("  accumulate "), "{out}");
 
     // Without a clock, the device's constraint, said to be one.
     let (ok, out, err) = bench(&["--config", cfg.to_str().unwrap(), "--steps", "3"]);
@@ -66,11 +87,14 @@ fn bench_takes_the_fmax_of_a_synthesis_report_of_the_same_build_only() {
         let v = serde_json::json!({
             "config": c.name, "synapses": c.synapses(), "lanes": lanes,
             "fmax_mhz": fmax, "outcome": "met",
+            "resources": [{"kind": "LUT", "cell": "TRELLIS_COMB", "used": 900, "available": 83640},
+                          {"kind": "DSP", "cell": "MULT18X18D", "used": 40, "available": 156}],
         });
         std::fs::write(&path, v.to_string()).unwrap();
         path
     };
     let good = report(c.lanes, serde_json::json!(123.5));
+    let json = dir.join("b.json");
     let (ok, out, err) = bench(&[
         "--config",
         cfg.to_str().unwrap(),
@@ -78,9 +102,23 @@ fn bench_takes_the_fmax_of_a_synthesis_report_of_the_same_build_only() {
         good.to_str().unwrap(),
         "--steps",
         "3",
+        "--json",
+        json.to_str().unwrap(),
     ]);
     assert!(ok, "{err}");
     assert!(out.contains("at 123.50 MHz (achieved Fmax in "), "{out}");
+    // The report's DSP cells are the multipliers each phase's use is measured against.
+    assert!(
+        out.contains("(the build instantiates 40 multipliers)"),
+        "{out}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["instantiated_multipliers"], 40);
+    for p in v["phases"].as_array().unwrap() {
+        let busy = p["busy_per_clock"].as_f64().unwrap();
+        assert!((p["of_instantiated"].as_f64().unwrap() - busy / 40.0).abs() < 1e-12);
+    }
     // Another build's report (one lane instead of two), or one without an Fmax.
     for (path, says) in [
         (

@@ -285,6 +285,7 @@ fn the_shared_pipeline_equals_the_cycle_model() {
                 nbr: RamKind::Block,
                 pre: RamKind::Spram,
                 post_err: RamKind::Block,
+                block_output_register: false,
             };
             c.lanes = 1;
         }

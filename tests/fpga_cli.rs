@@ -123,13 +123,20 @@ fn require_all(tools: &[Tool]) {
     }
 }
 
-/// The ECP5 flow end to end: synthesis, place and route, a packed bitstream, resources
-/// and Fmax parsed from nextpnr's report (one lane of the regression layer, to keep CI
-/// short). The exit status follows the clock: 1 while Fmax is below 100 MHz.
+/// The ECP5 flow end to end: synthesis, the block RAM output register pass, place and
+/// route, a packed bitstream, resources and Fmax parsed from nextpnr's report (one lane
+/// of the regression layer with `memory.block_output_register`, to keep CI short). The
+/// exit status follows the clock: 1 while Fmax is below 100 MHz.
 #[test]
 fn the_ecp5_flow_writes_a_bitstream_and_a_parsed_report() {
     require_all(&ECP5);
-    let cfg = repo("fpga/regression-ecp5.toml");
+    let text = std::fs::read_to_string(repo("fpga/regression-ecp5.toml")).unwrap();
+    let cfg = scratch("synth-ecp5-config").join("regression-ecp5.toml");
+    std::fs::write(
+        &cfg,
+        format!("{text}\n[memory]\nblock_output_register = true\n"),
+    )
+    .unwrap();
     let (ok, v, o) = synth_config("ecp5-85k", &cfg, &["--lanes", "1"], "synth-ecp5");
     let bit = v["bitstream"]
         .as_str()
@@ -142,6 +149,7 @@ fn the_ecp5_flow_writes_a_bitstream_and_a_parsed_report() {
     assert_eq!(outcome, if ok { "met" } else { "timing-not-met" });
     // The update time at the achieved Fmax, for the batch the cycle count is for.
     let mut c = lpn_cycle::HwConfig::load(cfg.to_str().unwrap()).unwrap();
+    assert!(c.memory.block_output_register);
     c.lanes = 1;
     assert_eq!(v["rows"].as_u64(), Some(c.max_rows as u64));
     assert_eq!(v["synapses"].as_u64(), Some(c.synapses() as u64));
@@ -178,6 +186,16 @@ fn the_ecp5_flow_writes_a_bitstream_and_a_parsed_report() {
         "{o}"
     );
     assert!(o.contains("critical path ("), "{o}");
+    // The deep lane registers every block RAM read in a flip-flop beside the block; the
+    // flow moves each of those into the block's own output register.
+    let b = &v["bram_output_registers"];
+    let registered = b["registered"].as_u64().unwrap();
+    assert!(
+        registered > 0 && b["flip_flops"].as_u64().unwrap() >= registered,
+        "{o}"
+    );
+    assert!(registered <= b["read_ports"].as_u64().unwrap(), "{o}");
+    assert!(o.contains("block RAM output registers: "), "{o}");
 }
 
 /// Builds `target`'s own preset at the flow's default clock and holds the report to

@@ -8,8 +8,10 @@
 
 use crate::arith::{Datapath, SatPoint};
 use crate::config::Formats;
+use crate::engine::Phase;
 use crate::image::StateField;
 use crate::points::{self, ConsolidationInputs, Const, Fixed, Name, Quantity, TrailInputs};
+use serde::Serialize;
 
 /// A backend that records a point's structure: its multiplies, roundings, clamps and
 /// counted saturations (values are `()`: nothing is computed).
@@ -256,39 +258,93 @@ fn traced(run: fn(&mut Trace, &Datapath), dp: &Datapath) -> Trace {
     t
 }
 
-/// How often each traced point runs per slot in one update (the model's normaliser and
-/// SELECT key once per slot; APPLY's step, three retention factors, two trails and the
-/// gate mass's effective trail), and per output. ACCUMULATE adds two products per slot
-/// and row (`err * pre`, `|pre| * |post|`).
-const PER_SLOT: &[(&str, u64)] = &[
-    ("signal_mean", 1),
-    ("cofire_mean", 1),
-    ("effective_trail", 2),
-    ("gate", 1),
-    ("signal", 1),
-    ("score", 2),
-    ("plasticity", 1),
-    ("reinforcement_base", 1),
-    ("weight_step", 1),
-    ("retain", 3),
-    ("weight_decay", 1),
-    ("trail", 2),
-    ("consolidation", 1),
+/// How often each traced point runs per slot in one update, and in which phase: the
+/// normaliser in ACCUMULATE (its gate's effective trail and the score included), the
+/// SELECT key's score, and APPLY's step, three retention factors, two trails, the
+/// consolidation and the gate mass's effective trail; then per output. ACCUMULATE adds
+/// two products per slot and row (`err * pre`, `|pre| * |post|`).
+const PER_SLOT: &[(&str, Phase, u64)] = &[
+    ("signal_mean", Phase::Accumulate, 1),
+    ("cofire_mean", Phase::Accumulate, 1),
+    ("effective_trail", Phase::Accumulate, 1),
+    ("gate", Phase::Accumulate, 1),
+    ("signal", Phase::Accumulate, 1),
+    ("score", Phase::Accumulate, 1),
+    ("score", Phase::Select, 1),
+    ("plasticity", Phase::Apply, 1),
+    ("reinforcement_base", Phase::Apply, 1),
+    ("weight_step", Phase::Apply, 1),
+    ("retain", Phase::Apply, 3),
+    ("weight_decay", Phase::Apply, 1),
+    ("trail", Phase::Apply, 2),
+    ("consolidation", Phase::Apply, 1),
+    ("effective_trail", Phase::Apply, 1),
 ];
-const PER_OUTPUT: &[(&str, u64)] = &[("bias_direction", 1), ("bias_step", 1)];
+const PER_OUTPUT: &[(&str, Phase, u64)] = &[
+    ("bias_direction", Phase::Accumulate, 1),
+    ("bias_step", Phase::Apply, 1),
+];
+
+/// Multiplies of one update by phase (see [`multiplies_by_phase`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PhaseMultiplies {
+    /// ACCUMULATE: the row products and the normaliser.
+    pub accumulate: u64,
+    /// SELECT: the key's score.
+    pub select: u64,
+    /// APPLY: the learning step, trails, consolidation and bias.
+    pub apply: u64,
+}
+
+impl PhaseMultiplies {
+    /// All three phases.
+    pub fn total(&self) -> u64 {
+        self.accumulate + self.select + self.apply
+    }
+
+    /// One phase's (0 for idle and done).
+    pub fn of(&self, phase: Phase) -> u64 {
+        match phase {
+            Phase::Accumulate => self.accumulate,
+            Phase::Select => self.select,
+            Phase::Apply => self.apply,
+            Phase::Idle | Phase::Done => 0,
+        }
+    }
+}
 
 /// The multiplies one update of `rows` rows takes on a layer of `outputs` outputs and
-/// `synapses` slots: two per slot and row in ACCUMULATE, plus each point's products
-/// ([`Trace`]) as often as it runs. A lower bound of multiplier work: a product wider
-/// than a device's multiplier takes several.
-pub fn multiplies_per_update(dp: &Datapath, outputs: usize, synapses: usize, rows: usize) -> u64 {
-    let products = |list: &[(&str, u64)]| -> u64 {
-        list.iter()
-            .map(|&(name, n)| n * trace(dp, name).map_or(0, |t| t.products as u64))
-            .sum()
-    };
+/// `synapses` slots, by phase: two per slot and row in ACCUMULATE, plus each point's
+/// products ([`Trace`]) as often as it runs. A lower bound of multiplier work: a product
+/// wider than a device's multiplier takes several.
+pub fn multiplies_by_phase(
+    dp: &Datapath,
+    outputs: usize,
+    synapses: usize,
+    rows: usize,
+) -> PhaseMultiplies {
     let (outputs, synapses, rows) = (outputs as u64, synapses as u64, rows as u64);
-    2 * rows * synapses + synapses * products(PER_SLOT) + outputs * products(PER_OUTPUT)
+    let mut m = PhaseMultiplies {
+        accumulate: 2 * rows * synapses,
+        ..PhaseMultiplies::default()
+    };
+    let lists = [(PER_SLOT, synapses), (PER_OUTPUT, outputs)];
+    for (list, times) in lists {
+        for &(name, phase, n) in list {
+            let products = n * trace(dp, name).map_or(0, |t| t.products as u64) * times;
+            match phase {
+                Phase::Accumulate => m.accumulate += products,
+                Phase::Select => m.select += products,
+                _ => m.apply += products,
+            }
+        }
+    }
+    m
+}
+
+/// The multiplies of one update, all phases ([`multiplies_by_phase`]).
+pub fn multiplies_per_update(dp: &Datapath, outputs: usize, synapses: usize, rows: usize) -> u64 {
+    multiplies_by_phase(dp, outputs, synapses, rows).total()
 }
 
 /// A real value of `frac` fraction bits, as short as it is exact to 6 digits.
@@ -412,6 +468,20 @@ mod tests {
         let off = multiplies_per_update(&dp(0.0), 1, 1, 1);
         assert_eq!(one_row - off, 4 + 1);
         assert!(one_row > 20, "{one_row}");
+        // Rows add to ACCUMULATE only; consolidation is APPLY's.
+        let (a, b) = (
+            multiplies_by_phase(&on, 1, 1, 1),
+            multiplies_by_phase(&on, 1, 1, 2),
+        );
+        assert_eq!(
+            (b.accumulate - a.accumulate, b.select, b.apply),
+            (2, a.select, a.apply)
+        );
+        assert_eq!(
+            a.apply - multiplies_by_phase(&dp(0.0), 1, 1, 1).apply,
+            4 + 1
+        );
+        assert!(a.select > 0 && a.total() == one_row);
     }
 
     #[test]

@@ -104,6 +104,15 @@ pub struct MemoryConfig {
     pub pre: RamKind,
     /// Post-synaptic activity and error (rows x outputs).
     pub post_err: RamKind,
+    /// ECP5: the flow moves the flip-flop behind each block RAM read port into the block,
+    /// as its own output register (`lpn_flow::netlist`, docs/fpga.md). A physical
+    /// choice only: the Verilog and the cycles are the same either way.
+    #[serde(skip_serializing_if = "is_false")]
+    pub block_output_register: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Default for MemoryConfig {
@@ -113,6 +122,7 @@ impl Default for MemoryConfig {
             nbr: RamKind::Block,
             pre: RamKind::Block,
             post_err: RamKind::Block,
+            block_output_register: false,
         }
     }
 }
@@ -341,6 +351,7 @@ pub fn preset(name: &str) -> Result<HwConfig> {
                 nbr: RamKind::Spram,
                 pre: RamKind::Spram,
                 post_err: RamKind::Block,
+                block_output_register: false,
             };
             c
         }
@@ -447,6 +458,16 @@ impl HwConfig {
     /// (`row_parallel > 1`), rather than each keeping a replica.
     pub fn shares_pre(&self) -> bool {
         self.row_parallel > 1
+    }
+
+    /// Whether SELECT's commit takes its row-parallel timing: the budget compare held as
+    /// a per-update bit vector in the lane, and each lane's count of selected slots
+    /// registered before the top sums the lanes into `selected_count` (so the top's
+    /// count trails the commit by one clock, which the model holds in the same
+    /// register). Deep row-parallel pipelines only: the one-row deep presets keep the
+    /// netlist their clock was measured on (docs/fpga.md).
+    pub fn retimed_commit(&self) -> bool {
+        self.pipeline == Pipeline::Deep && self.row_parallel > 1
     }
 
     /// Bits that pick a row's bank (`log2 row_parallel`).
@@ -584,6 +605,14 @@ impl HwConfig {
         if p > 1 && (self.memory.pre == RamKind::Spram || self.memory.post_err == RamKind::Spram) {
             return fail(format!(
                 "row_parallel = {p} keeps pre and post_err in {p} banks each; memory.pre and memory.post_err must be \"block\" (a bank would take a whole SPRAM)"
+            ));
+        }
+        if self.memory.block_output_register
+            && !matches!(self.family, Family::Ecp5_25k | Family::Ecp5_85k)
+        {
+            return fail(format!(
+                "memory.block_output_register is an ECP5 block RAM option; family {} has none",
+                self.family.as_str()
             ));
         }
         for (name, f) in self.formats.named() {

@@ -238,6 +238,19 @@ pub enum Phase {
     Done,
 }
 
+impl Phase {
+    /// The phase's name in reports (`accumulate`, as serialised).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Idle => "idle",
+            Phase::Accumulate => "accumulate",
+            Phase::Select => "select",
+            Phase::Apply => "apply",
+            Phase::Done => "done",
+        }
+    }
+}
+
 /// Cycle counts of one update.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -723,6 +736,9 @@ pub struct Engine {
     selected_any: bool,
     descent: bool,
     selected_count: u64,
+    /// The lanes' registered counts of selected slots, added to `selected_count` a
+    /// clock after their commit ([`HwConfig::retimed_commit`]).
+    selected_count_q: u64,
     loaded: bool,
     sat: Saturations,
     /// Which optional `syn` fields exist (see [`HwConfig::stores_short`]).
@@ -810,6 +826,7 @@ impl Engine {
             selected_any: false,
             descent: false,
             selected_count: 0,
+            selected_count_q: 0,
             loaded: false,
             sat: Saturations::default(),
             stores_short: config.stores_short(),
@@ -935,6 +952,7 @@ impl Engine {
         self.selected_any = false;
         self.descent = false;
         self.selected_count = 0;
+        self.selected_count_q = 0;
         Ok(())
     }
 
@@ -1091,7 +1109,12 @@ impl Engine {
         self.bias_nonzero |= flags.bias_nonzero;
         self.select_descent |= flags.select_descent;
         self.selected_any |= flags.selected_any;
-        self.selected_count += flags.selected_count;
+        if self.config.retimed_commit() {
+            self.selected_count +=
+                std::mem::replace(&mut self.selected_count_q, flags.selected_count);
+        } else {
+            self.selected_count += flags.selected_count;
+        }
         self.t += 1;
         if self.t == self.phase_len() {
             debug_assert!(

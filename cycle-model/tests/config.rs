@@ -121,6 +121,10 @@ fn impossible_configurations_are_rejected_with_the_key_named() {
             "family = \"ice40-up5k\"\npipeline = \"deep\"\n[memory]\nscratch = \"spram\"\n[layer]\ninputs = 16\noutputs = 4\nk = 8\n".into(),
             "memory.scratch = \"spram\" needs pipeline = \"compact\"",
         ),
+        (
+            "family = \"ice40-up5k\"\n[memory]\nblock_output_register = true\n[layer]\ninputs = 16\noutputs = 4\nk = 8\n".into(),
+            "memory.block_output_register is an ECP5 block RAM option; family ice40-up5k has none",
+        ),
         (format!("{LAYER}lanes = 2\nbogus = 1\n"), "unknown field `bogus`"),
         // Found by `lpn fuzz`: generation panicked on a product one clock late.
         (

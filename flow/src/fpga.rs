@@ -184,6 +184,9 @@ pub struct SynthReport {
     pub resources: Vec<Resource>,
     /// Cells after synthesis (Yosys `stat`), by cell type.
     pub synthesis_cells: BTreeMap<String, u64>,
+    /// ECP5: block RAM read ports whose flip-flops moved into the block
+    /// ([`crate::netlist::absorb_bram_output_registers`]).
+    pub bram_output_registers: Option<crate::netlist::OutputRegisters>,
     /// The batch `cycles_per_update` is for: the configuration's `max_rows`.
     pub rows: usize,
     /// Cycles of one update of `rows` rows.
@@ -427,6 +430,7 @@ pub fn run(c: &HwConfig, o: &SynthOptions) -> Result<SynthReport, String> {
     std::fs::write(o.dir.join(cons), constraints(board))
         .map_err(|e| format!("cannot write {cons}: {e}"))?;
     for stale in [
+        "synth.json",
         "top.json",
         "report.json",
         "top.asc",
@@ -451,6 +455,7 @@ pub fn run(c: &HwConfig, o: &SynthOptions) -> Result<SynthReport, String> {
         critical_paths: Vec::new(),
         resources: Vec::new(),
         synthesis_cells: BTreeMap::new(),
+        bram_output_registers: None,
         rows: c.max_rows,
         cycles_per_update,
         update_us: None,
@@ -467,8 +472,18 @@ pub fn run(c: &HwConfig, o: &SynthOptions) -> Result<SynthReport, String> {
         Board::Icebreaker => ice40_script(&build.top),
         Board::Ulx3s => ecp5_script(&build.top),
     };
-    let log = synthesise(&o.dir, &files, &format!("{script}; write_json top.json"))?;
+    // With `memory.block_output_register` (ECP5) the block RAMs get their own output
+    // registers before place and route: Yosys writes `synth.json`, the pass `top.json`.
+    let outreg = board == Board::Ulx3s && c.memory.block_output_register;
+    let netlist = if outreg { "synth.json" } else { "top.json" };
+    let log = synthesise(&o.dir, &files, &format!("{script}; write_json {netlist}"))?;
     report.synthesis_cells = parse_yosys_cells(&log);
+    if outreg {
+        report.bram_output_registers = Some(crate::netlist::absorb_in_file(
+            &o.dir.join(netlist),
+            &o.dir.join("top.json"),
+        )?);
+    }
     report.seconds[0] = t0.elapsed().as_secs_f64();
 
     // Place and route.
@@ -681,6 +696,13 @@ pub fn format_report(r: &SynthReport) -> String {
             r.rows,
             r.update_us.unwrap_or(0.0),
             r.synapse_updates_per_s.unwrap_or(0.0)
+        );
+    }
+    if let Some(b) = &r.bram_output_registers {
+        let _ = writeln!(
+            s,
+            "  block RAM output registers: {} of {} read ports ({} flip-flops moved into the blocks)",
+            b.registered, b.read_ports, b.flip_flops
         );
     }
     for p in &r.critical_paths {

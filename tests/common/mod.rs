@@ -54,6 +54,7 @@ pub fn spram_placements() -> Vec<lpn_cycle::vectors::Vectors> {
             nbr,
             pre,
             post_err: RamKind::Block,
+            block_output_register: false,
         };
         v.config.validate_structure().unwrap();
         v
