@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use lpn_cycle::{cycle_formula, HwConfig, Phase};
-use lpn_flow::fpga::{Outcome, SynthOptions, SynthReport, Target};
+use lpn_flow::fpga::{resource, Outcome, Resource, SynthOptions, SynthReport, Target};
 use lpn_golden::rng::Mulberry32;
 use lpn_golden::{Matrix, Network, NetworkSpec};
 use serde::Serialize;
@@ -256,11 +256,13 @@ fn clock(
                 )
             })?;
             // The build's DSP cells, from the report's resource table.
-            let dsp = field("resources").as_array().and_then(|rs| {
-                rs.iter()
-                    .find(|r| r.get("kind") == Some(&serde_json::json!("DSP")))
-                    .and_then(|r| r.get("used")?.as_u64())
-            });
+            let resources: Vec<Resource> = field("resources")
+                .as_array()
+                .map_or(&[][..], Vec::as_slice)
+                .iter()
+                .filter_map(|r| serde_json::from_value(r.clone()).ok())
+                .collect();
+            let dsp = resource(&resources, "DSP").map(|x| x.used);
             Ok((
                 f,
                 format!("achieved Fmax in {} ({})", path.display(), field("outcome")),
@@ -292,7 +294,7 @@ fn clock(
             } else {
                 r.outcome.as_str()
             };
-            let dsp = r.resources.iter().find(|x| x.kind == "DSP").map(|x| x.used);
+            let dsp = resource(&r.resources, "DSP").map(|x| x.used);
             Ok((
                 f,
                 format!("achieved Fmax, synthesised now on {} ({note})", t.name()),

@@ -173,9 +173,7 @@ fn sweep_table(
         match r {
             Ok(r) => {
                 let get = |k: &str| {
-                    r.resources
-                        .iter()
-                        .find(|x| x.kind == k)
+                    lpn_flow::fpga::resource(&r.resources, k)
                         .map_or("-".to_string(), |x| format!("{}/{}", x.used, x.available))
                 };
                 let _ = writeln!(

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use lpn_cycle::{cycle_formula, Family, HwConfig};
 use lpn_toolchain::Tool;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::run::run_logged;
 use crate::yosys::{ecp5_script, ice40_script, synthesise};
@@ -117,7 +117,7 @@ pub struct SynthOptions {
 }
 
 /// One resource: used and available on the device.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Resource {
     /// Short name (`LUT`, `FF`, `BRAM`, `SPRAM`, `DSP`, `IO`, `PLL`).
     pub kind: String,
@@ -127,6 +127,11 @@ pub struct Resource {
     pub used: u64,
     /// Available on the device.
     pub available: u64,
+}
+
+/// The resource of a kind (`LUT`, `DSP`, ...) in a report's list.
+pub fn resource<'a>(list: &'a [Resource], kind: &str) -> Option<&'a Resource> {
+    list.iter().find(|r| r.kind == kind)
 }
 
 /// The outcome of a run.
@@ -563,18 +568,14 @@ pub fn run(c: &HwConfig, o: &SynthOptions) -> Result<SynthReport, String> {
     }
     // iCE40 logic cells hold a LUT and a flip-flop each; nextpnr counts cells, so the
     // flip-flops come from synthesis (every SB_DFF* cell), against the same cells.
-    if o.target == Target::Ice40Up5k && !report.resources.iter().any(|r| r.kind == "FF") {
+    if o.target == Target::Ice40Up5k && resource(&report.resources, "FF").is_none() {
         let ffs: u64 = report
             .synthesis_cells
             .iter()
             .filter(|(name, _)| name.starts_with("SB_DFF"))
             .map(|(_, n)| n)
             .sum();
-        let cells = report
-            .resources
-            .iter()
-            .find(|r| r.kind == "LUT")
-            .map_or(0, |r| r.available);
+        let cells = resource(&report.resources, "LUT").map_or(0, |r| r.available);
         report.resources.push(Resource {
             kind: "FF".into(),
             cell: "SB_DFF* (synthesis)".into(),

@@ -209,9 +209,16 @@ struct Absorb {
     taken: Vec<(String, usize)>,
 }
 
+/// What reads a net bit: a flip-flop's data input (by cell index) or anything else.
+#[derive(Clone, Copy)]
+enum Reader {
+    Data(usize),
+    Other,
+}
+
 fn absorb_in_module(module: &mut Json, done: &mut OutputRegisters) {
-    // Every input and output port that reads a net bit.
-    let mut readers: HashMap<u64, Vec<(usize, String)>> = HashMap::new();
+    // Every cell input and module output that reads a net bit.
+    let mut readers: HashMap<u64, Vec<Reader>> = HashMap::new();
     let cells = module.get("cells").map(Json::entries).unwrap_or(&[]);
     if !cells
         .iter()
@@ -224,8 +231,13 @@ fn absorb_in_module(module: &mut Json, done: &mut OutputRegisters) {
         for (port, bits) in c.get("connections").map(Json::entries).unwrap_or(&[]) {
             let dir = dirs.and_then(|d| d.get(port)).and_then(Json::as_str);
             if dir != Some("output") {
+                let r = if port == "DI" {
+                    Reader::Data(i)
+                } else {
+                    Reader::Other
+                };
                 for b in net_bits(bits).into_iter().flatten() {
-                    readers.entry(b).or_default().push((i, port.clone()));
+                    readers.entry(b).or_default().push(r);
                 }
             }
         }
@@ -240,10 +252,7 @@ fn absorb_in_module(module: &mut Json, done: &mut OutputRegisters) {
                 .into_iter()
                 .flatten()
             {
-                readers
-                    .entry(b)
-                    .or_default()
-                    .push((usize::MAX, String::new()));
+                readers.entry(b).or_default().push(Reader::Other);
             }
         }
     }
@@ -268,7 +277,7 @@ fn absorb_in_module(module: &mut Json, done: &mut OutputRegisters) {
                     used |= !r.is_empty();
                     match r {
                         [] => {}
-                        [(ff, port)] if port == "DI" && *ff != usize::MAX => {
+                        [Reader::Data(ff)] => {
                             if plain_register_on(
                                 &cells[*ff].1,
                                 conn.and_then(|k| k.get(&format!("CLK{x}"))),
